@@ -1,0 +1,213 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the server's configuration: flags, each overridable by an
+// environment variable TAXIID_<NAME>, and an optional YAML file declaring
+// API roots and collections.
+type Config struct {
+	Listen      string
+	Data        string
+	ConfigFile  string
+	PageSize    int
+	MaxPageSize int
+
+	File FileConfig // from ConfigFile, if any
+}
+
+// FileConfig is the YAML configuration file.
+type FileConfig struct {
+	Title          string          `yaml:"title"`
+	Description    string          `yaml:"description"`
+	Contact        string          `yaml:"contact"`
+	DefaultAPIRoot string          `yaml:"default_api_root"`
+	APIRoots       []APIRootConfig `yaml:"api_roots"`
+}
+
+// APIRootConfig declares one API root and its collections.
+type APIRootConfig struct {
+	Path             string             `yaml:"path"`
+	Title            string             `yaml:"title"`
+	Description      string             `yaml:"description"`
+	MaxContentLength int64              `yaml:"max_content_length"`
+	Collections      []CollectionConfig `yaml:"collections"`
+}
+
+// CollectionConfig declares one collection.
+type CollectionConfig struct {
+	ID          string   `yaml:"id"`
+	Alias       string   `yaml:"alias"`
+	Title       string   `yaml:"title"`
+	Description string   `yaml:"description"`
+	MediaTypes  []string `yaml:"media_types"`
+}
+
+// Defaults.
+const (
+	defaultListen           = "127.0.0.1:8080"
+	defaultData             = "./taxiid-data"
+	defaultPageSize         = 100
+	defaultMaxPageSize      = 1000
+	defaultMaxContentLength = 100 << 20 // 100 MiB, the example of TAXII 2.1 section 4.2.1
+	defaultMediaType        = "application/stix+json;version=2.1"
+)
+
+// parseFlags reads the serve flags from args, with environment overrides
+// from getenv, and the configuration file they name. Every problem found is
+// reported, not just the first.
+func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Config, error) {
+	var cfg Config
+	var problems []string
+	envStr := func(name, def string) string {
+		if v := getenv("TAXIID_" + name); v != "" {
+			return v
+		}
+		return def
+	}
+	envInt := func(name string, def int) int {
+		v := getenv("TAXIID_" + name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("TAXIID_%s=%q is not an integer", name, v))
+			return def
+		}
+		return n
+	}
+
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	if stderr != nil {
+		fs.SetOutput(stderr)
+	}
+	fs.StringVar(&cfg.Listen, "listen", envStr("LISTEN", defaultListen), "address to listen on (env TAXIID_LISTEN)")
+	fs.StringVar(&cfg.Data, "data", envStr("DATA", defaultData), "directory of the embedded store (env TAXIID_DATA)")
+	fs.StringVar(&cfg.ConfigFile, "config", envStr("CONFIG", ""), "YAML file declaring API roots and collections (env TAXIID_CONFIG)")
+	fs.IntVar(&cfg.PageSize, "page-size", envInt("PAGE_SIZE", defaultPageSize), "objects per page when a request sets no limit (env TAXIID_PAGE_SIZE)")
+	fs.IntVar(&cfg.MaxPageSize, "max-page-size", envInt("MAX_PAGE_SIZE", defaultMaxPageSize), "largest page served, whatever the limit (env TAXIID_MAX_PAGE_SIZE)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+
+	if cfg.ConfigFile != "" {
+		b, err := os.ReadFile(cfg.ConfigFile)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("config file: %v", err))
+		} else if err := yaml.Unmarshal(b, &cfg.File); err != nil {
+			problems = append(problems, fmt.Sprintf("config file %s: %v", cfg.ConfigFile, err))
+		}
+	}
+	problems = append(problems, cfg.validate()...)
+	if len(problems) > 0 {
+		return cfg, fmt.Errorf("invalid configuration:\n  - %s", strings.Join(problems, "\n  - "))
+	}
+	return cfg, nil
+}
+
+// validate returns every problem of the configuration and fills defaults
+// in the file's declarations.
+func (cfg *Config) validate() []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+		add("listen %q is not a host:port address", cfg.Listen)
+	}
+	if cfg.Data == "" {
+		add("data must name a directory")
+	}
+	if cfg.PageSize < 1 {
+		add("page-size must be at least 1, not %d", cfg.PageSize)
+	}
+	if cfg.MaxPageSize < cfg.PageSize {
+		add("max-page-size (%d) must be at least page-size (%d)", cfg.MaxPageSize, cfg.PageSize)
+	}
+
+	f := &cfg.File
+	paths := map[string]bool{}
+	ids := map[string]bool{}
+	for i := range f.APIRoots {
+		r := &f.APIRoots[i]
+		where := fmt.Sprintf("api_roots[%d]", i)
+		switch {
+		case !validPath(r.Path):
+			add("%s: path %q must be one URL segment of letters, digits, '-', '_' or '.'", where, r.Path)
+		case r.Path == "taxii2":
+			add("%s: path taxii2 is the discovery endpoint", where)
+		case paths[r.Path]:
+			add("%s: path %q is declared twice", where, r.Path)
+		}
+		paths[r.Path] = true
+		if r.Title == "" {
+			add("%s: title is required", where)
+		}
+		if r.MaxContentLength == 0 {
+			r.MaxContentLength = defaultMaxContentLength
+		} else if r.MaxContentLength < 0 {
+			add("%s: max_content_length must be positive", where)
+		}
+		aliases := map[string]bool{}
+		for j := range r.Collections {
+			c := &r.Collections[j]
+			where := fmt.Sprintf("api_roots[%d].collections[%d]", i, j)
+			if u, err := uuid.Parse(c.ID); err != nil || u.String() != c.ID {
+				add("%s: id %q must be a lowercase UUID", where, c.ID)
+			} else if ids[r.Path+"/"+c.ID] {
+				add("%s: id %s is declared twice", where, c.ID)
+			}
+			ids[r.Path+"/"+c.ID] = true
+			if c.Alias != "" {
+				if aliases[c.Alias] {
+					add("%s: alias %q is declared twice", where, c.Alias)
+				}
+				if _, err := uuid.Parse(c.Alias); err == nil || !validPath(c.Alias) {
+					add("%s: alias %q must be a URL segment that is not a UUID", where, c.Alias)
+				}
+				aliases[c.Alias] = true
+			}
+			if c.Title == "" {
+				add("%s: title is required", where)
+			}
+			if len(c.MediaTypes) == 0 {
+				c.MediaTypes = []string{defaultMediaType}
+			}
+			for _, mt := range c.MediaTypes {
+				if !strings.HasPrefix(mt, "application/stix+json") {
+					add("%s: media type %q is not a STIX media type (application/stix+json;version=2.1)", where, mt)
+				}
+			}
+		}
+	}
+	if f.DefaultAPIRoot != "" && !paths[f.DefaultAPIRoot] {
+		add("default_api_root %q is not one of the declared api_roots", f.DefaultAPIRoot)
+	}
+	return problems
+}
+
+// validPath reports whether s can be a single URL path segment.
+func validPath(s string) bool {
+	if s == "" || s == "." || s == ".." {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+

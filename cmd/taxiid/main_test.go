@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the taxiid command built once for the tests below.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "taxiid-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "taxiid")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic("go build: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var listening = regexp.MustCompile(`taxiid listening" addr=(http://\S+)/taxii2/`)
+
+// start runs taxiid with args in dir and returns its base URL once it
+// listens.
+func start(t *testing.T, dir string, args ...string) (*exec.Cmd, string, *syncLog) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TAXIID_LISTEN=127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	log := &syncLog{done: make(chan struct{})}
+	found := make(chan string, 1)
+	go func() {
+		defer close(log.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			log.add(sc.Text())
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case u := <-found:
+		return cmd, u, log
+	case <-time.After(30 * time.Second):
+		t.Fatalf("taxiid did not start:\n%s", log)
+		return nil, "", nil
+	}
+}
+
+// syncLog collects a process's log lines while the test reads them.
+type syncLog struct {
+	mu   sync.Mutex
+	b    strings.Builder
+	done chan struct{} // closed at the end of the output
+}
+
+func (l *syncLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(line + "\n")
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func getJSON(t *testing.T, url string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", url, nil)
+	req.Header.Set("Accept", "application/taxii+json;version=2.1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s = %d %s", url, resp.StatusCode, b)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestServeDefaults starts taxiid as a new user would, with no flags in an
+// empty directory: one API root with one collection, data in ./taxiid-data,
+// a clean exit on SIGTERM, and the same collection after a restart.
+func TestServeDefaults(t *testing.T) {
+	dir := t.TempDir()
+	cmd, base, log := start(t, dir)
+	d := getJSON(t, base+"/taxii2/")
+	if d["default"] != "/api1/" {
+		t.Fatalf("discovery default = %v; want /api1/", d["default"])
+	}
+	cols := getJSON(t, base+"/api1/collections/")["collections"].([]any)
+	if len(cols) != 1 {
+		t.Fatalf("collections = %v; want one", cols)
+	}
+	id := cols[0].(map[string]any)["id"]
+	if _, err := os.Stat(filepath.Join(dir, "taxiid-data", "taxiid.db")); err != nil {
+		t.Errorf("store not in ./taxiid-data: %v", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-log.done // all output read before Wait closes the pipe
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, log)
+	}
+	if !strings.Contains(log.String(), "shutting down") {
+		t.Errorf("no shutdown line in the log:\n%s", log)
+	}
+
+	_, base, _ = start(t, dir)
+	cols = getJSON(t, base+"/api1/collections/")["collections"].([]any)
+	if len(cols) != 1 || cols[0].(map[string]any)["id"] != id {
+		t.Errorf("after restart collections = %v; want the same single collection %v", cols, id)
+	}
+}
+
+func TestServeConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	config := `
+title: Partner hub
+default_api_root: trustgroup
+api_roots:
+  - path: trustgroup
+    title: Trust group
+    max_content_length: 1048576
+    collections:
+      - id: 6d9a0f64-2ab8-4a5f-8d6d-3f0c1f9a1e11
+        alias: indicators
+        title: Indicators
+`
+	if err := os.WriteFile(filepath.Join(dir, "taxiid.yaml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, base, _ := start(t, dir, "serve", "--config", "taxiid.yaml", "--data", "store")
+	d := getJSON(t, base+"/taxii2/")
+	if d["title"] != "Partner hub" || d["default"] != "/trustgroup/" {
+		t.Errorf("discovery = %v", d)
+	}
+	root := getJSON(t, base+"/trustgroup/")
+	if root["max_content_length"] != float64(1048576) {
+		t.Errorf("api root = %v", root)
+	}
+	c := getJSON(t, base+"/trustgroup/collections/indicators/")
+	if c["id"] != "6d9a0f64-2ab8-4a5f-8d6d-3f0c1f9a1e11" || c["media_types"].([]any)[0] != "application/stix+json;version=2.1" {
+		t.Errorf("collection = %v", c)
+	}
+}
+
+// TestBadConfigurationNamesEveryProblem checks that a bad configuration
+// stops the start with one message naming each problem.
+func TestBadConfigurationNamesEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	config := `
+default_api_root: missing
+api_roots:
+  - path: "a/b"
+    title: ""
+    collections:
+      - id: not-a-uuid
+        title: x
+        media_types: ["text/plain"]
+`
+	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "--config", "bad.yaml", "--page-size", "0")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TAXIID_MAX_PAGE_SIZE=lots")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit = %v; want status 1\n%s", err, out)
+	}
+	for _, want := range []string{
+		"TAXIID_MAX_PAGE_SIZE", "page-size must be at least 1", `path "a/b"`, "api_roots[0]: title is required",
+		`id "not-a-uuid"`, `media type "text/plain"`, `default_api_root "missing"`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output does not mention %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "taxiid-data")); err == nil {
+		t.Error("a bad configuration still created the data directory")
+	}
+}

@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taxiid/taxiid/collections"
+)
+
+// TestQueryPlans checks with EXPLAIN QUERY PLAN that every query shape reads
+// objects through an index range (SEARCH), never a scan, and sorts in a
+// temporary B-tree only what is already bounded: the versions of named ids,
+// or the Limit+1 rows of each UNION branch.
+func TestQueryPlans(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// ANALYZE-like statistics could change plans; INDEXED BY pins them, and
+	// this checks the pinned plans are the intended ones.
+	ts := []time.Time{time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	ids := []string{"indicator--0f6a5c36-6b50-4e3d-a9b8-5d2b8e8f0c11", "malware--0f6a5c36-6b50-4e3d-a9b8-5d2b8e8f0c11"}
+	after := time.Now()
+	for _, tc := range []struct {
+		name      string
+		q         collections.Query
+		tempBTree bool // a bounded sort is expected
+	}{
+		{"default", collections.Query{}, false},
+		{"default after", collections.Query{AddedAfter: after}, false},
+		{"metadata", collections.Query{MetadataOnly: true}, false},
+		{"first", collections.Query{Versions: collections.VersionFilter{First: true}}, false},
+		{"all", collections.Query{Versions: collections.VersionFilter{All: true}}, false},
+		{"exact", collections.Query{Versions: collections.VersionFilter{Exact: ts}}, false},
+		{"type", collections.Query{Types: []string{"indicator"}}, false},
+		{"type first", collections.Query{Types: []string{"indicator"}, Versions: collections.VersionFilter{First: true}}, false},
+		{"type all", collections.Query{Types: []string{"indicator"}, Versions: collections.VersionFilter{All: true}}, false},
+		{"spec", collections.Query{SpecVersions: []string{"2.0", "2.1"}}, false},
+		{"spec type", collections.Query{SpecVersions: []string{"2.1"}, Types: []string{"indicator"}}, false},
+		{"types", collections.Query{Types: []string{"indicator", "malware"}, AddedAfter: after}, true},
+		{"first last exact", collections.Query{Versions: collections.VersionFilter{First: true, Last: true, Exact: ts}}, true},
+		{"types first last", collections.Query{Types: []string{"indicator", "malware"},
+			Versions: collections.VersionFilter{First: true, Last: true}}, true},
+		{"ids", collections.Query{IDs: ids}, true},
+		{"ids types versions", collections.Query{IDs: ids, Types: []string{"indicator"},
+			Versions: collections.VersionFilter{First: true, Last: true, Exact: ts}, SpecVersions: []string{"2.1"}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.q.Limit = 100
+			query, args, err := buildQuery(tc.q, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := explain(t, ctx, s, query, args)
+			t.Logf("%s\n%s", query, plan)
+			for _, line := range strings.Split(plan, "\n") {
+				switch {
+				case strings.Contains(line, "SCAN objects"), strings.Contains(line, "SCAN o "):
+					t.Errorf("scan of objects: %s", line)
+				case strings.Contains(line, "TEMP B-TREE") && !tc.tempBTree:
+					t.Errorf("unexpected sort: %s", line)
+				}
+			}
+			if !strings.Contains(plan, "USING INDEX objects_") && !strings.Contains(plan, "USING INTEGER PRIMARY KEY") {
+				t.Errorf("plan uses no index")
+			}
+		})
+	}
+}
+
+func explain(t *testing.T, ctx context.Context, s *Store, query string, args []any) string {
+	t.Helper()
+	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN QUERY PLAN %s: %v", query, err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,160 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/taxiid/taxiid/collections"
+)
+
+// APIRoots implements collections.Store.
+func (s *Store) APIRoots(ctx context.Context) ([]collections.APIRoot, error) {
+	rows, err := s.r.QueryContext(ctx,
+		"SELECT path, title, description, max_content_length FROM api_roots ORDER BY path")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list API roots: %w", err)
+	}
+	defer rows.Close()
+	var roots []collections.APIRoot
+	for rows.Next() {
+		var r collections.APIRoot
+		if err := rows.Scan(&r.Path, &r.Title, &r.Description, &r.MaxContentLength); err != nil {
+			return nil, fmt.Errorf("sqlite: list API roots: %w", err)
+		}
+		roots = append(roots, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list API roots: %w", err)
+	}
+	return roots, nil
+}
+
+// PutAPIRoot implements collections.Store.
+func (s *Store) PutAPIRoot(ctx context.Context, root collections.APIRoot) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO api_roots (path, title, description, max_content_length) VALUES (?, ?, ?, ?)
+			ON CONFLICT (path) DO UPDATE SET
+				title = excluded.title,
+				description = excluded.description,
+				max_content_length = excluded.max_content_length`,
+			root.Path, root.Title, root.Description, root.MaxContentLength)
+		if err != nil {
+			return fmt.Errorf("sqlite: put API root %q: %w", root.Path, err)
+		}
+		return nil
+	})
+}
+
+const collectionColumns = "api_root, id, alias, title, description, media_types"
+
+func scanCollection(sc interface{ Scan(...any) error }) (collections.Collection, error) {
+	var (
+		c     collections.Collection
+		alias sql.NullString
+		media string
+	)
+	if err := sc.Scan(&c.APIRoot, &c.ID, &alias, &c.Title, &c.Description, &media); err != nil {
+		return c, err
+	}
+	c.Alias = alias.String
+	if err := json.Unmarshal([]byte(media), &c.MediaTypes); err != nil {
+		return c, fmt.Errorf("media_types of %s: %w", c.ID, err)
+	}
+	if len(c.MediaTypes) == 0 {
+		c.MediaTypes = nil // as put: nil and empty are stored alike
+	}
+	return c, nil
+}
+
+// Collections implements collections.Store. ErrNotFound if the API root does
+// not exist.
+func (s *Store) Collections(ctx context.Context, apiRoot string) ([]collections.Collection, error) {
+	// One read transaction so that the root check and the list agree.
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list collections: %w", err)
+	}
+	defer tx.Rollback()
+	var one int
+	err = tx.QueryRowContext(ctx, "SELECT 1 FROM api_roots WHERE path = ?", apiRoot).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, collections.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list collections: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx,
+		"SELECT "+collectionColumns+" FROM collections WHERE api_root = ? ORDER BY id", apiRoot)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list collections: %w", err)
+	}
+	defer rows.Close()
+	var cs []collections.Collection
+	for rows.Next() {
+		c, err := scanCollection(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list collections: %w", err)
+		}
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list collections: %w", err)
+	}
+	return cs, nil
+}
+
+// Collection implements collections.Store.
+func (s *Store) Collection(ctx context.Context, apiRoot, id string) (collections.Collection, error) {
+	c, err := scanCollection(s.r.QueryRowContext(ctx,
+		"SELECT "+collectionColumns+" FROM collections WHERE api_root = ? AND id = ?", apiRoot, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, collections.ErrNotFound
+	}
+	if err != nil {
+		return c, fmt.Errorf("sqlite: get collection: %w", err)
+	}
+	return c, nil
+}
+
+// PutCollection implements collections.Store. An alias already used by
+// another collection of the API root is an error.
+func (s *Store) PutCollection(ctx context.Context, c collections.Collection) error {
+	media := c.MediaTypes
+	if media == nil {
+		media = []string{}
+	}
+	mediaJSON, err := json.Marshal(media)
+	if err != nil {
+		return fmt.Errorf("sqlite: put collection: %w", err)
+	}
+	alias := sql.NullString{String: c.Alias, Valid: c.Alias != ""}
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM api_roots WHERE path = ?", c.APIRoot).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return collections.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: put collection: %w", err)
+		}
+		// An upsert, not INSERT OR REPLACE: the row, and so its coll key
+		// referenced by objects, must survive.
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO collections (api_root, id, alias, title, description, media_types)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (api_root, id) DO UPDATE SET
+				alias = excluded.alias,
+				title = excluded.title,
+				description = excluded.description,
+				media_types = excluded.media_types`,
+			c.APIRoot, c.ID, alias, c.Title, c.Description, string(mediaJSON))
+		if err != nil {
+			return fmt.Errorf("sqlite: put collection %s/%s: %w", c.APIRoot, c.ID, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,257 @@
+// Package sqlite is taxiid's embedded default storage backend: a single
+// SQLite file in WAL mode, through the pure-Go driver modernc.org/sqlite.
+//
+// Writes go through one connection, one at a time, with synchronous=FULL so
+// that a write is on disk when its method returns. Reads use a separate pool
+// of query-only connections, which in WAL mode never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/taxiid/taxiid/collections"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+var _ collections.Store = (*Store)(nil)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a collections.Store on one SQLite file. Open it with Open.
+type Store struct {
+	w *sql.DB // the single write connection
+	r *sql.DB // query-only read pool
+
+	// wmu serialises writers. The write pool has one connection anyway, but
+	// the mutex also guards lastAdded, which must advance in commit order.
+	wmu sync.Mutex
+	// lastAdded is the highest date_added (µs) handed out, or at least as
+	// high as MAX(date_added) when it was last read.
+	lastAdded int64
+	ws        writeStmts
+
+	colls sync.Map // collKey -> int64; a collection's coll never changes
+
+	qmu    sync.Mutex
+	qcache map[string]*sql.Stmt // read statements by SQL text
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type collKey struct{ apiRoot, id string }
+
+// maxCachedQueries bounds the read statement cache: query shapes depend on
+// how many types, ids and versions a request names.
+const maxCachedQueries = 256
+
+// Open opens (creating if needed) the store in the SQLite file at path,
+// creating its directory if missing, and applies pending schema migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: create directory: %w", err)
+	}
+	// busy_timeout covers other processes sharing the file; within this
+	// process writers queue on wmu instead.
+	const common = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)"
+	w, err := sql.Open("sqlite", path+"?"+common+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+
+	s := &Store{w: w, qcache: make(map[string]*sql.Stmt)}
+	if err := s.init(ctx, path, common); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context, path, common string) error {
+	if err := migrate(ctx, s.w); err != nil {
+		return fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	// Open the readers only once the file is in WAL mode with its schema.
+	// mmap lets page reads come straight from the OS page cache.
+	r, err := sql.Open("sqlite", path+"?"+common+"&_pragma=mmap_size(1073741824)&_query_only=1")
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	s.r = r
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	if err := s.ws.prepare(ctx, s.w); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	var last sql.NullInt64
+	if err := s.w.QueryRowContext(ctx, "SELECT MAX(date_added) FROM objects").Scan(&last); err != nil {
+		return fmt.Errorf("sqlite: read last date_added: %w", err)
+	}
+	s.lastAdded = last.Int64
+	return nil
+}
+
+// migrate applies the embedded migrations/NNNN_*.sql files numbered above the
+// database's user_version, each in its own transaction with the version bump.
+func migrate(ctx context.Context, db *sql.DB) error {
+	entries, err := fs.ReadDir(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	var cur int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&cur); err != nil {
+		return fmt.Errorf("read user_version: %w", err)
+	}
+	known := 0
+	for _, e := range entries { // ReadDir sorts by name
+		num, _, _ := strings.Cut(e.Name(), "_")
+		n, err := strconv.Atoi(num)
+		if err != nil || n != known+1 {
+			return fmt.Errorf("migration %s: name must start with number %04d", e.Name(), known+1)
+		}
+		known = n
+		if n <= cur {
+			continue
+		}
+		body, err := migrations.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return err
+		}
+		if err := migrateOne(ctx, db, n, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", e.Name(), err)
+		}
+	}
+	if cur > known {
+		return fmt.Errorf("database schema version %d is newer than this program's %d", cur, known)
+	}
+	return nil
+}
+
+func migrateOne(ctx context.Context, db *sql.DB, version int, body string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, body); err != nil {
+		return err
+	}
+	// user_version lives in the file header and is transactional.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Close closes the store. Writes are already durable when their methods
+// return, so nothing is pending. Calling Close again returns the first
+// result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		s.qmu.Lock()
+		for _, st := range s.qcache {
+			errs = append(errs, st.Close())
+		}
+		s.qcache = nil
+		s.qmu.Unlock()
+		errs = append(errs, s.ws.close())
+		if s.r != nil {
+			errs = append(errs, s.r.Close())
+		}
+		errs = append(errs, s.w.Close())
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("sqlite: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// readStmt returns a prepared read statement for query, cached by its text.
+// The bool reports whether the caller must close it (cache full).
+func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, bool, error) {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if s.qcache == nil {
+		return nil, false, errors.New("sqlite: store is closed")
+	}
+	if st, ok := s.qcache[query]; ok {
+		return st, false, nil
+	}
+	st, err := s.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(s.qcache) >= maxCachedQueries {
+		return st, true, nil
+	}
+	s.qcache[query] = st
+	return st, false, nil
+}
+
+// collection returns the coll key of a collection, or ErrNotFound. q is the
+// read pool or a write transaction.
+func (s *Store) collection(ctx context.Context, q querier, apiRoot, id string) (int64, error) {
+	k := collKey{apiRoot, id}
+	if v, ok := s.colls.Load(k); ok {
+		return v.(int64), nil
+	}
+	var coll int64
+	err := q.QueryRowContext(ctx, "SELECT coll FROM collections WHERE api_root = ? AND id = ?", apiRoot, id).Scan(&coll)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, collections.ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: look up collection: %w", err)
+	}
+	s.colls.Store(k, coll)
+	return coll, nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// writeTx runs fn in a write transaction (BEGIN IMMEDIATE) while holding the
+// writer lock, and commits if fn succeeds.
+func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}

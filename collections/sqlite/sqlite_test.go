@@ -1,0 +1,167 @@
+package sqlite_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/collections/sqlite"
+	"github.com/taxiid/taxiid/collections/storetest"
+)
+
+func open(tb testing.TB, path string) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.RunTests(t, func(t *testing.T) collections.Store {
+		return open(t, filepath.Join(t.TempDir(), "sub", "dir", "taxiid.db"))
+	})
+}
+
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "taxiid.db")
+	s := open(t, path)
+	if err := s.PutAPIRoot(ctx, collections.APIRoot{Path: "api1"}); err != nil {
+		t.Fatal(err)
+	}
+	c := collections.Collection{APIRoot: "api1", ID: "91a7b528-80eb-42ed-a74d-c6fbd5a26116"}
+	if err := s.PutCollection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	obj := storetest.Object(storetest.STIX{Type: "indicator", Created: time.Now()})
+	first, err := s.AddObjects(ctx, c.APIRoot, c.ID, []collections.NewObject{obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := storetest.Object(storetest.STIX{Type: "indicator", Created: time.Now()})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+
+	s = open(t, path)
+	page, err := s.Objects(ctx, collections.Query{APIRoot: c.APIRoot, Collection: c.ID, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Objects) != 1 || string(page.Objects[0].Raw) != string(obj.Raw) ||
+		!page.Objects[0].DateAdded.Equal(first[0].DateAdded) {
+		t.Fatalf("after reopening: %+v, want the object added before", page.Objects)
+	}
+	second, err := s.AddObjects(ctx, c.APIRoot, c.ID, []collections.NewObject{next, obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second[0].DateAdded.After(first[0].DateAdded) {
+		t.Errorf("DateAdded after reopening %v, not after %v", second[0].DateAdded, first[0].DateAdded)
+	}
+	if second[1].Outcome != collections.Unchanged {
+		t.Errorf("re-push after reopening: %v, want Unchanged", second[1].Outcome)
+	}
+}
+
+// benchStore returns a store with one collection, in a temporary directory.
+func benchStore(b *testing.B) (*sqlite.Store, collections.Collection) {
+	ctx := context.Background()
+	s := open(b, filepath.Join(b.TempDir(), "taxiid.db"))
+	if err := s.PutAPIRoot(ctx, collections.APIRoot{Path: "api1"}); err != nil {
+		b.Fatal(err)
+	}
+	c := collections.Collection{APIRoot: "api1", ID: "91a7b528-80eb-42ed-a74d-c6fbd5a26116"}
+	if err := s.PutCollection(ctx, c); err != nil {
+		b.Fatal(err)
+	}
+	return s, c
+}
+
+// batches returns n batches of size ~1 KB objects.
+func batches(r *rand.Rand, n, size int) [][]collections.NewObject {
+	t := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	out := make([][]collections.NewObject, n)
+	for i := range out {
+		out[i] = make([]collections.NewObject, size)
+		for j := range out[i] {
+			t = t.Add(time.Millisecond)
+			out[i][j] = storetest.RandomObject(r, t, 1024)
+		}
+	}
+	return out
+}
+
+// BenchmarkAddObjects measures ingest: one op is one AddObjects call of
+// 1,000 new objects of about 1 KB.
+func BenchmarkAddObjects(b *testing.B) {
+	const batch = 1000
+	s, c := benchStore(b)
+	r := rand.New(rand.NewPCG(1, 2))
+	ctx := context.Background()
+	var pending [][]collections.NewObject
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if len(pending) == 0 {
+			b.StopTimer()
+			pending = batches(r, 10, batch)
+			b.StartTimer()
+		}
+		if _, err := s.AddObjects(ctx, c.APIRoot, c.ID, pending[0]); err != nil {
+			b.Fatal(err)
+		}
+		pending = pending[1:]
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "objects/s")
+}
+
+// BenchmarkObjectsPage measures reads: one op is one page of 100 objects of
+// 100,000, walked with AddedAfter and restarted at the end.
+func BenchmarkObjectsPage(b *testing.B) {
+	const total, limit = 100_000, 100
+	s, c := benchStore(b)
+	ctx := context.Background()
+	for _, objs := range batches(rand.New(rand.NewPCG(1, 2)), total/1000, 1000) {
+		if _, err := s.AddObjects(ctx, c.APIRoot, c.ID, objs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		q    collections.Query
+	}{
+		{"latest", collections.Query{}},
+		{"metadata", collections.Query{MetadataOnly: true}},
+		{"type", collections.Query{Types: []string{"indicator"}}},
+		{"types", collections.Query{Types: []string{"indicator", "malware"}}},
+		{"firstlast", collections.Query{Versions: collections.VersionFilter{First: true, Last: true}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			q := bc.q
+			q.APIRoot, q.Collection, q.Limit = c.APIRoot, c.ID, limit
+			for b.Loop() {
+				p, err := s.Objects(ctx, q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(p.Objects) < limit && p.More {
+					b.Fatal("short page with More")
+				}
+				q.AddedAfter = time.Time{}
+				if p.More {
+					q.AddedAfter = p.Objects[len(p.Objects)-1].DateAdded
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
+		})
+	}
+}

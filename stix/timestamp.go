@@ -1,0 +1,48 @@
+package stix
+
+import (
+	"fmt"
+	"time"
+)
+
+// ParseTimestamp parses a STIX timestamp (STIX 2.1 section 3.2, "timestamp"):
+// RFC 3339 in UTC with the "Z" designator and any number of fractional
+// digits. Offsets other than Z, lowercase designators and missing seconds are
+// rejected.
+func ParseTimestamp(s string) (time.Time, error) {
+	// Shape check first: time.Parse accepts offsets and lowercase t/z.
+	// YYYY-MM-DDTHH:MM:SS[.f+]Z
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[len(s)-1] != 'Z' {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp in UTC ending in Z", s)
+	}
+	if len(s) > 20 {
+		if s[19] != '.' || len(s) == 21 {
+			return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp in UTC ending in Z", s)
+		}
+		for i := 20; i < len(s)-1; i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp in UTC ending in Z", s)
+			}
+		}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a valid timestamp", s)
+	}
+	return t.UTC(), nil
+}
+
+// FormatTimestamp renders t as a STIX timestamp with millisecond precision,
+// or microsecond or nanosecond precision when t carries them, so that a
+// version parsed from an object formats back to an equal instant.
+func FormatTimestamp(t time.Time) string {
+	t = t.UTC()
+	switch ns := t.Nanosecond(); {
+	case ns%1e6 == 0:
+		return t.Format("2006-01-02T15:04:05.000Z")
+	case ns%1e3 == 0:
+		return t.Format("2006-01-02T15:04:05.000000Z")
+	default:
+		return t.Format("2006-01-02T15:04:05.000000000Z")
+	}
+}

@@ -1,0 +1,75 @@
+package taxii
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/taxiid/taxiid/collections"
+)
+
+// Error is a request failure the client is told about: it becomes a TAXII
+// error resource (TAXII 2.1 section 3.6.1) with Status as the HTTP status.
+type Error struct {
+	Status      int
+	Description string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d: %s", e.Status, e.Description) }
+
+// errorf returns an *Error with a formatted description.
+func errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Description: fmt.Sprintf(format, args...)}
+}
+
+// errorResource is the TAXII error message.
+type errorResource struct {
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	ErrorID     string `json:"error_id,omitempty"`
+	HTTPStatus  string `json:"http_status"`
+}
+
+// writeError turns any error into a TAXII error resource. It is the one
+// place where failures meet HTTP: known errors keep their status and
+// description; anything else is an internal error whose detail goes to the
+// log, never to the client.
+func (s *Server) writeError(c *echo.Context, err error) {
+	if resp, _ := echo.UnwrapResponse(c.Response()); resp != nil && resp.Committed {
+		s.log.Error("error after response started", "request_id", requestID(c), "err", err)
+		return
+	}
+	res := errorResource{}
+	status := http.StatusInternalServerError
+	var te *Error
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &te):
+		status, res.Description = te.Status, te.Description
+	case errors.Is(err, collections.ErrNotFound):
+		status, res.Description = http.StatusNotFound, "the requested resource does not exist"
+	case errors.As(err, &mbe):
+		status, res.Description = http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("the request body exceeds the API root's max_content_length of %d bytes", mbe.Limit)
+	case echo.StatusCode(err) == http.StatusNotFound:
+		status, res.Description = http.StatusNotFound, "no TAXII endpoint at this path"
+	case echo.StatusCode(err) == http.StatusMethodNotAllowed:
+		status, res.Description = http.StatusMethodNotAllowed, "this endpoint does not support the "+c.Request().Method+" method"
+	case echo.StatusCode(err) != 0 && echo.StatusCode(err) < 500:
+		status = echo.StatusCode(err)
+	default:
+		s.log.Error("internal error", "request_id", requestID(c), "method", c.Request().Method,
+			"path", c.Request().URL.Path, "err", err)
+		res.Description = "the server could not complete the request; quote error_id when reporting it"
+		res.ErrorID = requestID(c)
+	}
+	res.Title = http.StatusText(status)
+	res.HTTPStatus = fmt.Sprint(status)
+	body, _ := json.Marshal(res)
+	if werr := c.Blob(status, MediaTypeTAXII, body); werr != nil {
+		s.log.Debug("write error response", "request_id", requestID(c), "err", werr)
+	}
+}

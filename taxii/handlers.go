@@ -1,0 +1,557 @@
+package taxii
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
+)
+
+// taxiiTime formats a TAXII timestamp: UTC with microsecond precision
+// (TAXII 2.1 section 2, timestamp).
+func taxiiTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
+
+// writeJSON writes v as a TAXII response.
+func writeJSON(c *echo.Context, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	return c.Blob(status, MediaTypeTAXII, b)
+}
+
+// discoveryResource is TAXII 2.1 section 4.1.1.
+type discoveryResource struct {
+	Title       string   `json:"title"`
+	Description string   `json:"description,omitempty"`
+	Contact     string   `json:"contact,omitempty"`
+	Default     string   `json:"default,omitempty"`
+	APIRoots    []string `json:"api_roots,omitempty"`
+}
+
+func (s *Server) discovery(c *echo.Context) error {
+	roots, err := s.store.APIRoots(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	d := discoveryResource{Title: s.title, Description: s.description, Contact: s.contact}
+	for _, r := range roots {
+		// Relative URLs (section 4.1.1) keep working behind proxies that
+		// rewrite the host.
+		u := "/" + r.Path + "/"
+		d.APIRoots = append(d.APIRoots, u)
+		if r.Path == s.defaultRoot || (s.defaultRoot == "" && d.Default == "") {
+			d.Default = u
+		}
+	}
+	return writeJSON(c, http.StatusOK, d)
+}
+
+// apiRootResource is TAXII 2.1 section 4.2.1.
+type apiRootResource struct {
+	Title            string   `json:"title"`
+	Description      string   `json:"description,omitempty"`
+	Versions         []string `json:"versions"`
+	MaxContentLength int64    `json:"max_content_length"`
+}
+
+// lookupRoot returns the API root named by the :root path parameter.
+func (s *Server) lookupRoot(c *echo.Context) (collections.APIRoot, error) {
+	roots, err := s.store.APIRoots(c.Request().Context())
+	if err != nil {
+		return collections.APIRoot{}, err
+	}
+	name := c.Param("root")
+	for _, r := range roots {
+		if r.Path == name {
+			return r, nil
+		}
+	}
+	return collections.APIRoot{}, errorf(http.StatusNotFound, "no API root %q", name)
+}
+
+func (s *Server) apiRoot(c *echo.Context) error {
+	r, err := s.lookupRoot(c)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, apiRootResource{
+		Title:            r.Title,
+		Description:      r.Description,
+		Versions:         []string{MediaTypeTAXII},
+		MaxContentLength: r.MaxContentLength,
+	})
+}
+
+// statusResource is TAXII 2.1 section 4.3.1.
+type statusResource struct {
+	ID               string         `json:"id"`
+	Status           string         `json:"status"`
+	RequestTimestamp string         `json:"request_timestamp,omitempty"`
+	TotalCount       int            `json:"total_count"`
+	SuccessCount     int            `json:"success_count"`
+	Successes        []statusDetail `json:"successes,omitempty"`
+	FailureCount     int            `json:"failure_count"`
+	Failures         []statusDetail `json:"failures,omitempty"`
+	PendingCount     int            `json:"pending_count"`
+	Pendings         []statusDetail `json:"pendings,omitempty"`
+}
+
+type statusDetail struct {
+	ID      string `json:"id,omitempty"`
+	Version string `json:"version,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+func newStatusResource(st collections.Status) statusResource {
+	details := func(ds []collections.StatusDetail) []statusDetail {
+		if len(ds) == 0 {
+			return nil
+		}
+		out := make([]statusDetail, len(ds))
+		for i, d := range ds {
+			out[i] = statusDetail(d)
+		}
+		return out
+	}
+	return statusResource{
+		ID:               st.ID,
+		Status:           st.Status,
+		RequestTimestamp: taxiiTime(st.RequestTimestamp),
+		TotalCount:       st.TotalCount,
+		SuccessCount:     len(st.Successes),
+		Successes:        details(st.Successes),
+		FailureCount:     len(st.Failures),
+		Failures:         details(st.Failures),
+		PendingCount:     len(st.Pendings),
+		Pendings:         details(st.Pendings),
+	}
+}
+
+func (s *Server) status(c *echo.Context) error {
+	r, err := s.lookupRoot(c)
+	if err != nil {
+		return err
+	}
+	st, err := s.store.Status(c.Request().Context(), r.Path, c.Param("status"))
+	if errors.Is(err, collections.ErrNotFound) {
+		return errorf(http.StatusNotFound, "no status %q in this API root; statuses expire after a day", c.Param("status"))
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, newStatusResource(st))
+}
+
+// collectionResource is TAXII 2.1 section 5.2.1.
+type collectionResource struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Description string   `json:"description,omitempty"`
+	Alias       string   `json:"alias,omitempty"`
+	CanRead     bool     `json:"can_read"`
+	CanWrite    bool     `json:"can_write"`
+	MediaTypes  []string `json:"media_types,omitempty"`
+}
+
+func (s *Server) collections(c *echo.Context) error {
+	r, err := s.lookupRoot(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cols, err := s.store.Collections(ctx, r.Path)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Collections []collectionResource `json:"collections,omitempty"`
+	}
+	for _, col := range cols {
+		canRead, canWrite := s.authz.CanRead(ctx, r.Path, col.ID), s.authz.CanWrite(ctx, r.Path, col.ID)
+		if canRead || canWrite { // the others stay invisible
+			res.Collections = append(res.Collections, newCollectionResource(col, canRead, canWrite))
+		}
+	}
+	return writeJSON(c, http.StatusOK, res)
+}
+
+func newCollectionResource(col collections.Collection, canRead, canWrite bool) collectionResource {
+	return collectionResource{
+		ID: col.ID, Title: col.Title, Description: col.Description, Alias: col.Alias,
+		CanRead: canRead, CanWrite: canWrite, MediaTypes: col.MediaTypes,
+	}
+}
+
+// access is what the requester may do with a collection.
+type access struct{ read, write bool }
+
+// lookupCollection returns the collection named by the :root and :coll path
+// parameters (its id or alias). A collection the requester may neither read
+// nor write is reported as missing, so that its existence does not leak.
+func (s *Server) lookupCollection(c *echo.Context) (collections.Collection, access, error) {
+	ctx := c.Request().Context()
+	r, err := s.lookupRoot(c)
+	if err != nil {
+		return collections.Collection{}, access{}, err
+	}
+	name := c.Param("coll")
+	col, err := s.store.Collection(ctx, r.Path, name)
+	if errors.Is(err, collections.ErrNotFound) {
+		col, err = s.collectionByAlias(c, r.Path, name)
+	}
+	if err != nil {
+		return collections.Collection{}, access{}, err
+	}
+	a := access{read: s.authz.CanRead(ctx, r.Path, col.ID), write: s.authz.CanWrite(ctx, r.Path, col.ID)}
+	if !a.read && !a.write {
+		return collections.Collection{}, access{}, errNoCollection(name)
+	}
+	return col, a, nil
+}
+
+func errNoCollection(name string) error {
+	return errorf(http.StatusNotFound, "no collection %q in this API root", name)
+}
+
+func (s *Server) collectionByAlias(c *echo.Context, root, alias string) (collections.Collection, error) {
+	cols, err := s.store.Collections(c.Request().Context(), root)
+	if err != nil {
+		return collections.Collection{}, err
+	}
+	for _, col := range cols {
+		if col.Alias != "" && col.Alias == alias {
+			return col, nil
+		}
+	}
+	return collections.Collection{}, errNoCollection(alias)
+}
+
+// readableCollection is lookupCollection for endpoints that read.
+func (s *Server) readableCollection(c *echo.Context) (collections.Collection, error) {
+	col, a, err := s.lookupCollection(c)
+	if err == nil && !a.read {
+		err = errorf(http.StatusForbidden, "you may not read collection %q", col.ID)
+	}
+	return col, err
+}
+
+func (s *Server) collection(c *echo.Context) error {
+	col, a, err := s.lookupCollection(c)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, newCollectionResource(col, a.read, a.write))
+}
+
+// page runs a paginated query for endpoint and returns the page and the
+// next token when there are more results. obj is the object id from the
+// path, if any.
+func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col collections.Collection, obj string, adjust func(*collections.Query)) (collections.Page, string, time.Time, error) {
+	f, err := s.parseFilters(c.QueryParams(), set)
+	if err != nil {
+		return collections.Page{}, "", time.Time{}, err
+	}
+	q := f.query
+	q.APIRoot, q.Collection = col.APIRoot, col.ID
+	if obj != "" {
+		q.IDs = []string{obj}
+	}
+	if adjust != nil {
+		adjust(&q)
+	}
+	// The token is bound to everything that shapes the result but the page
+	// size, which a client may change between pages.
+	key := endpoint + "\n" + col.APIRoot + "\n" + col.ID + "\n" + obj + "\n" + f.key
+	if f.next != "" {
+		cursor, err := s.tokens.verify(key, f.next)
+		if err != nil {
+			return collections.Page{}, "", time.Time{}, err
+		}
+		if cursor.After(q.AddedAfter) {
+			q.AddedAfter = cursor
+		}
+	}
+	p, err := s.store.Objects(c.Request().Context(), q)
+	if err != nil {
+		return collections.Page{}, "", time.Time{}, err
+	}
+	var next string
+	if p.More && len(p.Objects) > 0 {
+		next = s.tokens.issue(key, p.Objects[len(p.Objects)-1].DateAdded)
+	}
+	return p, next, q.AddedAfter, nil
+}
+
+// dateAddedHeaders sets X-TAXII-Date-Added-First and -Last (TAXII 2.1
+// section 3.2). For an empty page both carry the position the request
+// started from (the epoch when it had none), so a client that polls with
+// added_after set from -Last keeps its place.
+func dateAddedHeaders(c *echo.Context, objs []collections.Object, from time.Time) {
+	first, last := from, from
+	if len(objs) > 0 {
+		first, last = objs[0].DateAdded, objs[len(objs)-1].DateAdded
+	}
+	h := c.Response().Header()
+	h.Set("X-TAXII-Date-Added-First", taxiiTime(first))
+	h.Set("X-TAXII-Date-Added-Last", taxiiTime(last))
+}
+
+// writeEnvelope writes objects as a TAXII envelope (section 3.7) by copying
+// their stored bytes.
+func writeEnvelope(c *echo.Context, p collections.Page, next string, from time.Time) error {
+	dateAddedHeaders(c, p.Objects, from)
+	size := 64 + len(next)
+	for _, o := range p.Objects {
+		size += len(o.Raw) + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	buf.WriteByte('{')
+	if p.More {
+		buf.WriteString(`"more":true,`)
+		if next != "" {
+			buf.WriteString(`"next":"` + next + `",`)
+		}
+	}
+	if len(p.Objects) > 0 {
+		buf.WriteString(`"objects":[`)
+		for i, o := range p.Objects {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(o.Raw)
+		}
+		buf.WriteString("],")
+	}
+	b := buf.Bytes()
+	if b[len(b)-1] == ',' {
+		b = b[:len(b)-1]
+	}
+	b = append(b, '}')
+	return c.Blob(http.StatusOK, MediaTypeTAXII, b)
+}
+
+func (s *Server) getObjects(c *echo.Context) error {
+	col, err := s.readableCollection(c)
+	if err != nil {
+		return err
+	}
+	p, next, from, err := s.page(c, "objects", objectsFilters, col, "", nil)
+	if err != nil {
+		return err
+	}
+	return writeEnvelope(c, p, next, from)
+}
+
+// manifestRecord is TAXII 2.1 section 5.3.1.
+type manifestRecord struct {
+	ID        string `json:"id"`
+	DateAdded string `json:"date_added"`
+	Version   string `json:"version"`
+	MediaType string `json:"media_type"`
+}
+
+func (s *Server) manifest(c *echo.Context) error {
+	col, err := s.readableCollection(c)
+	if err != nil {
+		return err
+	}
+	p, next, from, err := s.page(c, "manifest", objectsFilters, col, "", metadataOnly)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		More    bool             `json:"more,omitempty"`
+		Next    string           `json:"next,omitempty"`
+		Objects []manifestRecord `json:"objects,omitempty"`
+	}
+	res.More, res.Next = p.More, next
+	for _, o := range p.Objects {
+		res.Objects = append(res.Objects, manifestRecord{
+			ID:        o.ID,
+			DateAdded: taxiiTime(o.DateAdded),
+			Version:   stix.FormatTimestamp(o.Version),
+			MediaType: mediaTypeSTIX + o.SpecVersion,
+		})
+	}
+	dateAddedHeaders(c, p.Objects, from)
+	return writeJSON(c, http.StatusOK, res)
+}
+
+func metadataOnly(q *collections.Query) { q.MetadataOnly = true }
+
+// objectExists reports whether any version of id is in the collection, to
+// tell "no such object" (404) from "no version matches the filters".
+func (s *Server) objectExists(c *echo.Context, col collections.Collection, id string) (bool, error) {
+	p, err := s.store.Objects(c.Request().Context(), collections.Query{
+		APIRoot: col.APIRoot, Collection: col.ID, IDs: []string{id},
+		Versions: collections.VersionFilter{All: true}, SpecVersions: nil, Limit: 1, MetadataOnly: true,
+	})
+	return len(p.Objects) > 0, err
+}
+
+func (s *Server) errNoObject(c *echo.Context, col collections.Collection, id string) error {
+	ok, err := s.objectExists(c, col, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errorf(http.StatusNotFound, "no object %q in this collection", id)
+	}
+	return nil
+}
+
+func (s *Server) getObject(c *echo.Context) error {
+	col, err := s.readableCollection(c)
+	if err != nil {
+		return err
+	}
+	id := c.Param("obj")
+	p, next, from, err := s.page(c, "object", objectFilters, col, id, nil)
+	if err != nil {
+		return err
+	}
+	if len(p.Objects) == 0 {
+		if err := s.errNoObject(c, col, id); err != nil {
+			return err
+		}
+	}
+	return writeEnvelope(c, p, next, from)
+}
+
+func (s *Server) versions(c *echo.Context) error {
+	col, err := s.readableCollection(c)
+	if err != nil {
+		return err
+	}
+	id := c.Param("obj")
+	p, next, from, err := s.page(c, "versions", versionsFilters, col, id, func(q *collections.Query) {
+		q.Versions = collections.VersionFilter{All: true}
+		q.MetadataOnly = true
+	})
+	if err != nil {
+		return err
+	}
+	if len(p.Objects) == 0 {
+		if err := s.errNoObject(c, col, id); err != nil {
+			return err
+		}
+	}
+	// versionsResource is TAXII 2.1 section 5.8.1.
+	var res struct {
+		More     bool     `json:"more,omitempty"`
+		Next     string   `json:"next,omitempty"`
+		Versions []string `json:"versions,omitempty"`
+	}
+	res.More, res.Next = p.More, next
+	for _, o := range p.Objects {
+		res.Versions = append(res.Versions, stix.FormatTimestamp(o.Version))
+	}
+	dateAddedHeaders(c, p.Objects, from)
+	return writeJSON(c, http.StatusOK, res)
+}
+
+func (s *Server) deleteObject(c *echo.Context) error {
+	col, a, err := s.lookupCollection(c)
+	if err != nil {
+		return err
+	}
+	// Deleting is writing; a reader who may not write learns nothing more.
+	if !a.write {
+		return errorf(http.StatusForbidden, "you may not delete from collection %q", col.ID)
+	}
+	f, err := s.parseFilters(c.QueryParams(), deleteFilters)
+	if err != nil {
+		return err
+	}
+	versions := f.query.Versions
+	if versions.IsZero() {
+		versions.All = true // an unfiltered DELETE removes the object
+	}
+	id := c.Param("obj")
+	_, err = s.store.DeleteObject(c.Request().Context(), col.APIRoot, col.ID, id, versions, f.query.SpecVersions)
+	if errors.Is(err, collections.ErrNotFound) {
+		return errorf(http.StatusNotFound, "no object %q matching the filters in this collection", id)
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentType, MediaTypeTAXII)
+	return c.NoContent(http.StatusOK)
+}
+
+// addObjects is TAXII 2.1 section 5.5.
+func (s *Server) addObjects(c *echo.Context) error {
+	col, a, err := s.lookupCollection(c)
+	if err != nil {
+		return err
+	}
+	if !a.write {
+		return errorf(http.StatusForbidden, "you may not write to collection %q", col.ID)
+	}
+	req := c.Request()
+	if !isTAXIIContentType(req.Header.Get(echo.HeaderContentType)) {
+		return errorf(http.StatusUnsupportedMediaType, "send the envelope as %s", MediaTypeTAXII)
+	}
+	root, err := s.lookupRoot(c)
+	if err != nil {
+		return err
+	}
+	// Refuse an oversized body before reading it when its length is
+	// declared, and stop reading at the limit when it is not.
+	if req.ContentLength > root.MaxContentLength {
+		return errorf(http.StatusRequestEntityTooLarge,
+			"the request body of %d bytes exceeds the API root's max_content_length of %d bytes", req.ContentLength, root.MaxContentLength)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, root.MaxContentLength))
+	if err != nil {
+		return err
+	}
+	objs, err := decodeEnvelope(body)
+	if err != nil {
+		return err
+	}
+	st, err := s.ingester.Ingest(req.Context(), col, objs)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusAccepted, newStatusResource(st))
+}
+
+// decodeEnvelope returns the objects of a TAXII envelope or a STIX bundle.
+// A body that is not JSON is a 400; JSON of another shape is a 422.
+func decodeEnvelope(body []byte) ([]json.RawMessage, error) {
+	if !json.Valid(body) {
+		return nil, errorf(http.StatusBadRequest, "the request body is not valid JSON")
+	}
+	var env struct {
+		Type    *string         `json:"type"`
+		Objects json.RawMessage `json:"objects"`
+	}
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		return nil, errorf(http.StatusUnprocessableEntity, "the request body must be a TAXII envelope or a STIX bundle (a JSON object with an objects list)")
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, errorf(http.StatusUnprocessableEntity, "the request body is not a TAXII envelope: %v", err)
+	}
+	if env.Type != nil && *env.Type != "bundle" {
+		return nil, errorf(http.StatusUnprocessableEntity, "the request body has type %s; only an envelope or a bundle can be added", strconv.Quote(*env.Type))
+	}
+	var objs []json.RawMessage
+	if len(env.Objects) == 0 || env.Objects[0] != '[' || json.Unmarshal(env.Objects, &objs) != nil {
+		return nil, errorf(http.StatusUnprocessableEntity, "the envelope has no objects list")
+	}
+	if len(objs) == 0 {
+		return nil, errorf(http.StatusUnprocessableEntity, "the envelope's objects list is empty")
+	}
+	return objs, nil
+}
