@@ -173,6 +173,7 @@ type Store interface {
 	PutAPIRoot(ctx context.Context, root APIRoot) error
 
 	// Collections returns the collections of an API root ordered by ID.
+	// ErrNotFound if the API root does not exist.
 	Collections(ctx context.Context, apiRoot string) ([]Collection, error)
 	// Collection returns one collection. ErrNotFound if it does not exist.
 	Collection(ctx context.Context, apiRoot, id string) (Collection, error)

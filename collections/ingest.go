@@ -202,7 +202,10 @@ func (in *Ingester) check(i int, raw json.RawMessage, accepted map[string]bool) 
 	fail := func(msg string) entry {
 		e.failed = true
 		if e.detail.ID == "" {
-			msg = fmt.Sprintf("objects[%d]: %s", i, msg)
+			// TAXII 2.1 section 4.3.1 requires an id in each status
+			// detail; for an object without one, its place in the
+			// envelope is the id the client can act on.
+			e.detail.ID = fmt.Sprintf("objects[%d]", i)
 		}
 		e.detail.Message = msg
 		return e

@@ -200,19 +200,15 @@ type access struct{ read, write bool }
 // nor write is reported as missing, so that its existence does not leak.
 func (s *Server) lookupCollection(c *echo.Context) (collections.Collection, access, error) {
 	ctx := c.Request().Context()
-	r, err := s.lookupRoot(c)
-	if err != nil {
-		return collections.Collection{}, access{}, err
-	}
-	name := c.Param("coll")
-	col, err := s.store.Collection(ctx, r.Path, name)
+	root, name := c.Param("root"), c.Param("coll")
+	col, err := s.store.Collection(ctx, root, name)
 	if errors.Is(err, collections.ErrNotFound) {
-		col, err = s.collectionByAlias(c, r.Path, name)
+		col, err = s.collectionByAlias(c, root, name)
 	}
 	if err != nil {
 		return collections.Collection{}, access{}, err
 	}
-	a := access{read: s.authz.CanRead(ctx, r.Path, col.ID), write: s.authz.CanWrite(ctx, r.Path, col.ID)}
+	a := access{read: s.authz.CanRead(ctx, root, col.ID), write: s.authz.CanWrite(ctx, root, col.ID)}
 	if !a.read && !a.write {
 		return collections.Collection{}, access{}, errNoCollection(name)
 	}
@@ -225,6 +221,9 @@ func errNoCollection(name string) error {
 
 func (s *Server) collectionByAlias(c *echo.Context, root, alias string) (collections.Collection, error) {
 	cols, err := s.store.Collections(c.Request().Context(), root)
+	if errors.Is(err, collections.ErrNotFound) {
+		return collections.Collection{}, errorf(http.StatusNotFound, "no API root %q", root)
+	}
 	if err != nil {
 		return collections.Collection{}, err
 	}
@@ -297,6 +296,9 @@ func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col colle
 // started from (the epoch when it had none), so a client that polls with
 // added_after set from -Last keeps its place.
 func dateAddedHeaders(c *echo.Context, objs []collections.Object, from time.Time) {
+	if from.IsZero() {
+		from = time.Unix(0, 0)
+	}
 	first, last := from, from
 	if len(objs) > 0 {
 		first, last = objs[0].DateAdded, objs[len(objs)-1].DateAdded
@@ -465,9 +467,9 @@ func (s *Server) deleteObject(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// Deleting is writing; a reader who may not write learns nothing more.
-	if !a.write {
-		return errorf(http.StatusForbidden, "you may not delete from collection %q", col.ID)
+	// TAXII 2.1 section 5.7: DELETE needs both can_read and can_write.
+	if !a.read || !a.write {
+		return errorf(http.StatusForbidden, "deleting from collection %q needs read and write access", col.ID)
 	}
 	f, err := s.parseFilters(c.QueryParams(), deleteFilters)
 	if err != nil {

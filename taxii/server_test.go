@@ -367,7 +367,7 @@ func TestAddObjectsStatus(t *testing.T) {
 		"malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b": "a different object with this id and version already exists",
 		"indicator--not-a-uuid":                         "/id",
 		"malware--2b6ec0d4-0d29-4d43-a3f6-5bd1b8a2c0ab": "/created",
-		"<nil>": "objects[5]: not a JSON object",
+		"objects[5]": "not a JSON object",
 		"malware--5b6ec0d4-0d29-4d43-a3f6-5bd1b8a2c0ab": "spec_version 2.0",
 	} {
 		if !strings.Contains(msgs[id], want) {
@@ -637,4 +637,20 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 	if r.body["error_id"] == nil || r.body["error_id"] != r.header.Get("X-Request-Id") {
 		t.Errorf("error_id %v does not match X-Request-Id %q", r.body["error_id"], r.header.Get("X-Request-Id"))
 	}
+}
+
+// writeOnly lets everyone push to the main collection without reading it.
+type writeOnly struct{}
+
+func (writeOnly) CanRead(_ context.Context, _, coll string) bool  { return false }
+func (writeOnly) CanWrite(_ context.Context, _, coll string) bool { return coll == collID }
+
+func TestWriteOnlyCollection(t *testing.T) {
+	e := newEnv(t, options{authorizer: writeOnly{}})
+	e.push(envelope(obj("malware", "6b616fc1-1505-48e3-8b2c-0d19337bff38", "2021-01-01T00:00:00.000Z")))
+	e.get(objects).wantError(t, 403)
+	e.get(manifest).wantError(t, 403)
+	e.get(objects + "malware--6b616fc1-1505-48e3-8b2c-0d19337bff38/versions/").wantError(t, 403)
+	// TAXII 2.1 section 5.7: deleting needs can_read too.
+	e.do("DELETE", objects+"malware--6b616fc1-1505-48e3-8b2c-0d19337bff38/", nil, nil).wantError(t, 403)
 }

@@ -1,0 +1,240 @@
+package taxii_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taxiid/taxiid/authz"
+	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/collections/sqlite"
+	"github.com/taxiid/taxiid/stix"
+	"github.com/taxiid/taxiid/taxii"
+)
+
+// Benchmarks of the HTTP API on the embedded store, through a real loopback
+// listener. See BENCHMARKS.md for the commands and figures.
+//
+//	go test ./taxii -run '^$' -bench . -benchtime 20000x
+//
+// TAXIID_BENCH_OBJECTS sets the size of the collection read by
+// BenchmarkGetObjects (default 100,000).
+
+// indicatorJSON returns a realistic STIX 2.1 indicator of about 900 bytes.
+func indicatorJSON(i int) []byte {
+	id := uuid.New().String()
+	ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second).Format("2006-01-02T15:04:05.000Z")
+	return fmt.Appendf(nil, `{"type":"indicator","spec_version":"2.1","id":"indicator--%s","created_by_ref":"identity--f431f809-377b-45e0-aa1c-6a4751cae5ff","created":"%s","modified":"%s","name":"Malicious domain %d","description":"Domain observed in phishing campaign infrastructure; resolves to known command and control servers used for credential harvesting and second-stage payload delivery.","indicator_types":["malicious-activity","attribution"],"pattern":"[domain-name:value = 'host-%d.bad.example.net'] OR [url:value = 'http://host-%d.bad.example.net/login.php']","pattern_type":"stix","valid_from":"%s","kill_chain_phases":[{"kill_chain_name":"mitre-attack","phase_name":"command-and-control"}],"labels":["phishing","c2"],"confidence":80,"lang":"en","external_references":[{"source_name":"internal-case","external_id":"CASE-%d","url":"https://tickets.example.org/case/%d"}],"object_marking_refs":["marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"]}`,
+		id, ts, ts, i, i, i, ts, i, i)
+}
+
+type benchServer struct {
+	url    string
+	client *http.Client
+	store  collections.Store
+	close  func()
+}
+
+func newBenchServer(b *testing.B, syncLimit int) *benchServer {
+	b.Helper()
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "taxiid-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "taxiid.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := store.PutAPIRoot(ctx, collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: 100 << 20}); err != nil {
+		b.Fatal(err)
+	}
+	if err := store.PutCollection(ctx, collections.Collection{APIRoot: "api1", ID: collID, Title: "Main",
+		MediaTypes: []string{"application/stix+json;version=2.1"}}); err != nil {
+		b.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	ing := collections.NewIngester(store, stix.NewValidator(), collections.IngestConfig{SyncLimit: syncLimit, Logger: logger})
+	srv, err := taxii.New(ctx, taxii.Config{Store: store, Ingester: ing, Authorizer: authz.AllowAll{},
+		Logger: logger, PageSize: 100, MaxPageSize: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	return &benchServer{url: hs.URL, client: client, store: store, close: func() {
+		hs.Close()
+		ing.Wait()
+		store.Close()
+		os.RemoveAll(dir)
+	}}
+}
+
+func (s *benchServer) get(b *testing.B, path string) []byte {
+	req, _ := http.NewRequest("GET", s.url+path, nil)
+	req.Header.Set("Accept", taxii.MediaTypeTAXII)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		b.Fatalf("GET %s = %d %v", path, resp.StatusCode, err)
+	}
+	return body
+}
+
+var (
+	readOnce   sync.Once
+	readServer *benchServer
+)
+
+// BenchmarkGetObjects measures GET objects pages of 100 on a large
+// collection: clients walk the collection with next tokens, concurrently.
+func BenchmarkGetObjects(b *testing.B) {
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("TAXIID_BENCH_OBJECTS")); err == nil && v > 0 {
+		n = v
+	}
+	readOnce.Do(func() {
+		defer func(t0 time.Time) { b.Logf("loaded %d objects in %v", n, time.Since(t0)) }(time.Now())
+		readServer = newBenchServer(b, 0)
+		ctx := context.Background()
+		for start := 0; start < n; start += 1000 {
+			batch := make([]collections.NewObject, 0, 1000)
+			for i := start; i < min(start+1000, n); i++ {
+				raw := indicatorJSON(i)
+				id, err := stix.NewValidator().Validate(raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				batch = append(batch, collections.NewObject{ID: id.ID, Type: id.Type, SpecVersion: id.SpecVersion, Version: id.Version, Raw: raw})
+			}
+			if _, err := readServer.store.AddObjects(ctx, "api1", collID, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	s := readServer
+	var mu sync.Mutex
+	var latencies []time.Duration
+	b.SetParallelism(2) // 2×GOMAXPROCS clients
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		var local []time.Duration
+		next := ""
+		for pb.Next() {
+			q := "?limit=100"
+			if next != "" {
+				q += "&next=" + url.QueryEscape(next)
+			}
+			t0 := time.Now()
+			body := s.get(b, objects+q)
+			local = append(local, time.Since(t0))
+			var env struct {
+				More bool   `json:"more"`
+				Next string `json:"next"`
+			}
+			// Only the envelope's head is needed; decoding 100 objects
+			// would measure the client.
+			if i := bytes.Index(body, []byte(`"objects":[`)); i > 1 {
+				body = append(body[:i-1:i-1], '}')
+			} else if i == 1 {
+				body = []byte("{}")
+			}
+			if err := json.Unmarshal(body, &env); err != nil {
+				b.Fatal(err)
+			}
+			next = env.Next
+		}
+		mu.Lock()
+		latencies = append(latencies, local...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if len(latencies) == 0 {
+		return // a client failed and reported it
+	}
+	slices.Sort(latencies)
+	b.ReportMetric(float64(len(latencies))/elapsed.Seconds(), "pages/s")
+	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkAddObjects measures POST objects with envelopes of 1,000
+// indicators, validation included; each op is one envelope.
+func BenchmarkAddObjects(b *testing.B) {
+	s := newBenchServer(b, 1_000_000)
+	defer s.close()
+	envelopes := make([][]byte, b.N)
+	for i := range envelopes {
+		var buf bytes.Buffer
+		buf.WriteString(`{"objects":[`)
+		for j := range 1000 {
+			if j > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(indicatorJSON(i*1000 + j))
+		}
+		buf.WriteString(`]}`)
+		envelopes[i] = buf.Bytes()
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		req, _ := http.NewRequest("POST", s.url+objects, bytes.NewReader(envelopes[i]))
+		req.Header.Set("Accept", taxii.MediaTypeTAXII)
+		req.Header.Set("Content-Type", taxii.MediaTypeTAXII)
+		resp, err := s.client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("POST = %d", resp.StatusCode)
+		}
+	}
+	b.ReportMetric(float64(b.N*1000)/time.Since(start).Seconds(), "objects/s")
+}
+
+// BenchmarkBaselineFixedPage is the yardstick for BenchmarkGetObjects: a
+// bare net/http server answering every request with the same 92 KB page.
+func BenchmarkBaselineFixedPage(b *testing.B) {
+	page := bytes.Repeat([]byte("x"), 92*1024)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) }))
+	defer hs.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.SetParallelism(2)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(hs.URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pages/s")
+}
