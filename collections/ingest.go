@@ -105,7 +105,7 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, objs []json.RawMes
 	}
 
 	if len(valid) <= in.syncLimit {
-		if err := in.store1(ctx, c, entries, valid, &st); err != nil {
+		if err := in.write(ctx, c, entries, valid, &st); err != nil {
 			return Status{}, err
 		}
 		st.Status = StatusComplete
@@ -141,7 +141,7 @@ func (in *Ingester) Wait() { in.wg.Wait() }
 func (in *Ingester) finish(ctx context.Context, c Collection, entries []entry, valid []int, st Status) {
 	for start := 0; start < len(valid); start += batchSize {
 		batch := valid[start:min(start+batchSize, len(valid))]
-		if err := in.store1(ctx, c, entries, batch, &st); err != nil {
+		if err := in.write(ctx, c, entries, batch, &st); err != nil {
 			in.log.Error("background ingest", "status", st.ID, "err", err)
 			for _, i := range batch {
 				d := entries[i].detail
@@ -161,9 +161,9 @@ func (in *Ingester) finish(ctx context.Context, c Collection, entries []entry, v
 	}
 }
 
-// store1 writes the entries listed in idx in batches and records each
+// write writes the entries listed in idx in batches and records each
 // outcome in st. A store error leaves st with the batches done so far.
-func (in *Ingester) store1(ctx context.Context, c Collection, entries []entry, idx []int, st *Status) error {
+func (in *Ingester) write(ctx context.Context, c Collection, entries []entry, idx []int, st *Status) error {
 	for start := 0; start < len(idx); start += batchSize {
 		batch := idx[start:min(start+batchSize, len(idx))]
 		objs := make([]NewObject, len(batch))
@@ -219,7 +219,7 @@ func (in *Ingester) check(i int, raw json.RawMessage, accepted map[string]bool) 
 	}
 	if accepted != nil && !accepted[id.SpecVersion] {
 		return fail(fmt.Sprintf("spec_version %s is not accepted by this collection (media types: %s)",
-			id.SpecVersion, strings.Join(keys(accepted), ", ")))
+			id.SpecVersion, strings.Join(stixMediaTypes(accepted), ", ")))
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw))
@@ -263,10 +263,11 @@ func mediaTypeVersion(params string) (string, bool) {
 	return "", false
 }
 
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, "application/stix+json;version="+k)
+// stixMediaTypes names the STIX media types of a set of spec versions.
+func stixMediaTypes(versions map[string]bool) []string {
+	out := make([]string, 0, len(versions))
+	for v := range versions {
+		out = append(out, "application/stix+json;version="+v)
 	}
 	slices.Sort(out)
 	return out

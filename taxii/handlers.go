@@ -532,28 +532,25 @@ func (s *Server) addObjects(c *echo.Context) error {
 // decodeEnvelope returns the objects of a TAXII envelope or a STIX bundle.
 // A body that is not JSON is a 400; JSON of another shape is a 422.
 func decodeEnvelope(body []byte) ([]json.RawMessage, error) {
-	if !json.Valid(body) {
-		return nil, errorf(http.StatusBadRequest, "the request body is not valid JSON")
-	}
+	// One pass: Unmarshal checks the whole body is JSON before decoding.
 	var env struct {
-		Type    *string         `json:"type"`
-		Objects json.RawMessage `json:"objects"`
+		Type    *string           `json:"type"`
+		Objects []json.RawMessage `json:"objects"`
 	}
-	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) == 0 || b[0] != '{' {
-		return nil, errorf(http.StatusUnprocessableEntity, "the request body must be a TAXII envelope or a STIX bundle (a JSON object with an objects list)")
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, errorf(http.StatusUnprocessableEntity, "the request body is not a TAXII envelope: %v", err)
-	}
-	if env.Type != nil && *env.Type != "bundle" {
+	err := json.Unmarshal(body, &env)
+	var syntax *json.SyntaxError
+	switch {
+	case errors.As(err, &syntax):
+		return nil, errorf(http.StatusBadRequest, "the request body is not valid JSON: %v", err)
+	case err != nil:
+		return nil, errorf(http.StatusUnprocessableEntity,
+			"the request body must be a TAXII envelope or a STIX bundle (a JSON object with an objects list)")
+	case env.Type != nil && *env.Type != "bundle":
 		return nil, errorf(http.StatusUnprocessableEntity, "the request body has type %s; only an envelope or a bundle can be added", strconv.Quote(*env.Type))
-	}
-	var objs []json.RawMessage
-	if len(env.Objects) == 0 || env.Objects[0] != '[' || json.Unmarshal(env.Objects, &objs) != nil {
+	case env.Objects == nil:
 		return nil, errorf(http.StatusUnprocessableEntity, "the envelope has no objects list")
-	}
-	if len(objs) == 0 {
+	case len(env.Objects) == 0:
 		return nil, errorf(http.StatusUnprocessableEntity, "the envelope's objects list is empty")
 	}
-	return objs, nil
+	return env.Objects, nil
 }
