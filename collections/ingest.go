@@ -41,7 +41,14 @@ type IngestConfig struct {
 	SyncLimit int
 	StatusTTL time.Duration
 	Logger    *slog.Logger
+	// Level is the validation level of every collection but those in
+	// Levels, keyed by CollectionKey.
+	Level  stix.Level
+	Levels map[string]stix.Level
 }
+
+// CollectionKey names a collection in IngestConfig.Levels.
+func CollectionKey(apiRoot, id string) string { return apiRoot + "/" + id }
 
 // Ingester is the add-objects service: it validates pushed objects, stores
 // the valid ones and records a status resource for the request.
@@ -51,6 +58,8 @@ type Ingester struct {
 	syncLimit int
 	statusTTL time.Duration
 	log       *slog.Logger
+	level     stix.Level
+	levels    map[string]stix.Level
 	wg        sync.WaitGroup
 }
 
@@ -65,7 +74,8 @@ func NewIngester(store Store, v *stix.Validator, cfg IngestConfig) *Ingester {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Ingester{store: store, validator: v, syncLimit: cfg.SyncLimit, statusTTL: cfg.StatusTTL, log: cfg.Logger}
+	return &Ingester{store: store, validator: v, syncLimit: cfg.SyncLimit, statusTTL: cfg.StatusTTL,
+		log: cfg.Logger, level: cfg.Level, levels: cfg.Levels}
 }
 
 // entry is one pushed object on its way through ingestion.
@@ -93,10 +103,14 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, objs []json.RawMes
 		Expires:          now.Add(in.statusTTL),
 	}
 	accepted := acceptedSpecVersions(c.MediaTypes)
+	level, ok := in.levels[CollectionKey(c.APIRoot, c.ID)]
+	if !ok {
+		level = in.level
+	}
 	entries := make([]entry, len(objs))
 	var valid []int
 	for i, raw := range objs {
-		entries[i] = in.check(i, raw, accepted)
+		entries[i] = in.check(i, raw, level, accepted)
 		if entries[i].failed {
 			st.Failures = append(st.Failures, entries[i].detail)
 		} else {
@@ -193,9 +207,12 @@ func (in *Ingester) write(ctx context.Context, c Collection, entries []entry, id
 }
 
 // check validates one pushed object.
-func (in *Ingester) check(i int, raw json.RawMessage, accepted map[string]bool) entry {
-	id, err := in.validator.Validate(raw)
+func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted map[string]bool) entry {
+	id, warnings, err := in.validator.Validate(raw, level)
 	e := entry{detail: StatusDetail{ID: id.ID}}
+	if len(warnings) > 0 {
+		e.detail.Message = "warnings: " + (&stix.ValidationError{Findings: warnings}).Error()
+	}
 	if !id.Version.IsZero() {
 		e.detail.Version = stix.FormatTimestamp(id.Version)
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -51,11 +52,71 @@ func (e *ValidationError) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-// Validator checks STIX objects. It is safe for concurrent use.
-type Validator struct{}
+// Level is how strictly objects are checked, mostly a matter of custom
+// content (STIX 2.1 section 11).
+type Level int
 
-// NewValidator returns a validator.
-func NewValidator() *Validator { return &Validator{} }
+const (
+	// LevelDefault accepts custom objects and properties that follow the
+	// naming rules; SHOULD findings (a value outside a suggested vocabulary,
+	// an unusual UUID version) are warnings.
+	LevelDefault Level = iota
+	// LevelStrict also fails unknown types and properties, and SHOULD
+	// findings.
+	LevelStrict
+	// LevelPermissive checks the common properties only.
+	LevelPermissive
+)
+
+// ParseLevel parses "default" (or ""), "strict" or "permissive".
+func ParseLevel(s string) (Level, error) {
+	switch s {
+	case "", "default":
+		return LevelDefault, nil
+	case "strict":
+		return LevelStrict, nil
+	case "permissive":
+		return LevelPermissive, nil
+	}
+	return 0, fmt.Errorf("validation level %q is not one of strict, default, permissive", s)
+}
+
+func (l Level) String() string {
+	switch l {
+	case LevelStrict:
+		return "strict"
+	case LevelPermissive:
+		return "permissive"
+	}
+	return "default"
+}
+
+// Options configure a Validator.
+type Options struct {
+	// SchemaDir holds JSON schemas that add to or override the built-in
+	// ones: <type>.json for a type, extension-definition--<uuid>.json for
+	// the content of an extension.
+	SchemaDir string
+}
+
+// Validator checks STIX objects against the JSON schemas of their type and
+// the rules schemas cannot express. It is safe for concurrent use.
+type Validator struct {
+	schemas *schemaSet
+}
+
+// NewValidator compiles the schemas once.
+func NewValidator(opts Options) (*Validator, error) {
+	s, err := loadSchemas(opts.SchemaDir)
+	if err != nil {
+		return nil, fmt.Errorf("load schemas: %w", err)
+	}
+	return &Validator{schemas: s}, nil
+}
+
+// maxFindings caps the findings reported for one object: enough to fix it,
+// bounded on hostile input.
+const maxFindings = 50
 
 // scoTypes are the STIX 2.1 cyber-observable types (section 6). They matter
 // here because an SCO without spec_version is 2.1, any other object without
@@ -68,35 +129,109 @@ var scoTypes = map[string]bool{
 	"windows-registry-key": true, "x509-certificate": true,
 }
 
-// Validate checks one object, given as JSON, and returns its identity. The
-// error, when not nil, is a *ValidationError listing every finding; the
-// identity then holds what could be read (ID and Version, for reporting).
-func (v *Validator) Validate(raw []byte) (Identity, error) {
+// duplicateOf maps codes of the schema engine's name checks to the rule
+// that reports the same problem, so that each problem is reported once.
+var duplicateOf = map[string]string{
+	"property-name":     "custom-property-name",
+	"reserved-property": "reserved-property",
+	"extension-key":     "extension-name",
+	"extension-type":    "extension-type",
+}
+
+// Validate checks one object, given as JSON, at the given level, and returns
+// its identity and the warnings that did not make it invalid. The error,
+// when not nil, is a *ValidationError listing every failure; the identity
+// then holds what could be read (for reporting).
+func (v *Validator) Validate(raw []byte, level Level) (Identity, []Finding, error) {
+	var obj map[string]any
+	if b := bytes.TrimLeft(raw, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		return Identity{}, nil, &ValidationError{[]Finding{{Rule: "object", Message: "not a JSON object"}}}
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return Identity{}, nil, &ValidationError{[]Finding{{Rule: "object", Message: "not a valid JSON object: " + err.Error()}}}
+	}
+	id, errs := identify(obj)
+	if id.SpecVersion != "2.1" {
+		// The schemas and rules are STIX 2.1's; objects of other versions
+		// get the identity checks, and collections decide whether they
+		// accept those versions at all.
+		if len(errs) > 0 {
+			return id, nil, &ValidationError{errs}
+		}
+		return id, nil, nil
+	}
+
+	// The identity checks own their properties: later findings there
+	// would say the same thing again.
+	owned := map[string]bool{}
+	for _, f := range errs {
+		owned[f.Pointer] = true
+	}
+	var warns []Finding
+	schemaFs, known := v.schemas.check(id.Type, obj)
+	ruleFs := checkRules(obj)
+	byRule := map[[2]string]bool{}
+	for _, f := range ruleFs {
+		byRule[[2]string{f.Pointer, f.Rule}] = true
+	}
+	keep := func(f Finding) bool {
+		if owned[f.Pointer] {
+			return false
+		}
+		if level == LevelPermissive && !schemaCommonProperties[topProperty(f.Pointer)] {
+			return false
+		}
+		return true
+	}
+	for _, f := range schemaFs {
+		if dup, ok := duplicateOf[f.Rule]; ok && byRule[[2]string{f.Pointer, dup}] {
+			continue
+		}
+		if keep(f) {
+			errs = append(errs, f)
+		}
+	}
+	for _, f := range ruleFs {
+		if keep(f) {
+			errs = append(errs, f)
+		}
+	}
+
+	if level != LevelPermissive && id.Type != "" {
+		warns = append(warns, v.vocabularyFindings(id.Type, obj)...)
+		warns = append(warns, uuidVersionFindings(id)...)
+	}
+	if level == LevelStrict {
+		errs = append(errs, v.unknownFindings(id.Type, obj, known)...)
+		errs, warns = append(errs, warns...), nil
+	}
+	if len(errs) > maxFindings {
+		n := len(errs) - maxFindings
+		errs = append(errs[:maxFindings:maxFindings], Finding{Rule: "findings-capped", Message: fmt.Sprintf("%d more findings not reported", n)})
+	}
+	if len(errs) > 0 {
+		return id, warns, &ValidationError{errs}
+	}
+	return id, warns, nil
+}
+
+// topProperty returns the first segment of a JSON pointer.
+func topProperty(ptr string) string {
+	p, _, _ := strings.Cut(strings.TrimPrefix(ptr, "/"), "/")
+	return p
+}
+
+// identify reads and checks the properties that identify an object: type,
+// id, spec_version, created and modified.
+func identify(obj map[string]any) (Identity, []Finding) {
 	var id Identity
 	var fs []Finding
 	add := func(ptr, rule, format string, args ...any) {
 		fs = append(fs, Finding{Pointer: ptr, Rule: rule, Message: fmt.Sprintf(format, args...)})
 	}
 
-	var top struct {
-		Type        json.RawMessage `json:"type"`
-		ID          json.RawMessage `json:"id"`
-		SpecVersion json.RawMessage `json:"spec_version"`
-		Created     json.RawMessage `json:"created"`
-		Modified    json.RawMessage `json:"modified"`
-	}
-	if b := bytes.TrimLeft(raw, " \t\r\n"); len(b) == 0 || b[0] != '{' {
-		add("", "object", "not a JSON object")
-		return id, &ValidationError{fs}
-	}
-	if err := json.Unmarshal(raw, &top); err != nil {
-		add("", "object", "not a valid JSON object: %v", err)
-		return id, &ValidationError{fs}
-	}
-
-	typ, ok := str(top.Type)
-	switch {
-	case top.Type == nil:
+	switch typ, ok := obj["type"].(string); {
+	case obj["type"] == nil:
 		add("/type", "required", "required property missing")
 	case !ok:
 		add("/type", "type-string", "must be a string")
@@ -107,9 +242,8 @@ func (v *Validator) Validate(raw []byte) (Identity, error) {
 		}
 	}
 
-	sid, ok := str(top.ID)
-	switch {
-	case top.ID == nil:
+	switch sid, ok := obj["id"].(string); {
+	case obj["id"] == nil:
 		add("/id", "required", "required property missing")
 	case !ok:
 		add("/id", "id-string", "must be a string")
@@ -124,8 +258,8 @@ func (v *Validator) Validate(raw []byte) (Identity, error) {
 		}
 	}
 
-	switch sv, ok := str(top.SpecVersion); {
-	case top.SpecVersion == nil:
+	switch sv, ok := obj["spec_version"].(string); {
+	case obj["spec_version"] == nil:
 		// STIX 2.1 section 3.2: absent means 2.0, except for SCOs, which
 		// became top-level objects in 2.1.
 		if scoTypes[id.Type] {
@@ -134,54 +268,144 @@ func (v *Validator) Validate(raw []byte) (Identity, error) {
 			id.SpecVersion = "2.0"
 		}
 	case !ok || !isSpecVersion(sv):
-		add("/spec_version", "spec-version", "%s is not a STIX version such as \"2.1\"", top.SpecVersion)
+		add("/spec_version", "spec-version", "%s is not a STIX version such as \"2.1\"", render(obj["spec_version"]))
 	default:
 		id.SpecVersion = sv
 	}
 
-	created := timestamp(top.Created, "/created", add)
-	modified := timestamp(top.Modified, "/modified", add)
+	created := timestamp(obj, "created", add)
+	modified := timestamp(obj, "modified", add)
 	switch {
 	case !modified.IsZero():
 		id.Version = modified
 	case !created.IsZero():
 		id.Version = created
 	}
+	return id, fs
+}
 
-	if len(fs) > 0 {
-		return id, &ValidationError{fs}
+// vocabularyFindings warns about values outside the suggested values of an
+// open vocabulary (STIX 2.1 section 10: SHOULD).
+func (v *Validator) vocabularyFindings(typ string, obj map[string]any) []Finding {
+	var fs []Finding
+	for _, use := range v.schemas.vocabUses(typ) {
+		vocab := v.schemas.vocabulary(use.vocab)
+		if vocab == nil {
+			continue
+		}
+		walkPath(obj, schemaSplitPath(use.path), "", func(ptr string, val any) {
+			check := func(ptr string, s string) {
+				if !vocab[s] {
+					fs = append(fs, Finding{Pointer: ptr, Rule: "vocabulary",
+						Message: fmt.Sprintf("%q is not in the suggested vocabulary %s", s, use.vocab)})
+				}
+			}
+			switch val := val.(type) {
+			case string:
+				check(ptr, val)
+			case []any:
+				for i, e := range val {
+					if s, ok := e.(string); ok {
+						check(fmt.Sprintf("%s/%d", ptr, i), s)
+					}
+				}
+			}
+		})
 	}
-	return id, nil
+	return fs
+}
+
+// walkPath calls fn for every value at the schema path segs ("*" matches
+// every list element or dictionary value).
+func walkPath(node any, segs []string, ptr string, fn func(ptr string, val any)) {
+	if len(segs) == 0 {
+		fn(ptr, node)
+		return
+	}
+	switch n := node.(type) {
+	case map[string]any:
+		if segs[0] == "*" {
+			for k, v := range n {
+				walkPath(v, segs[1:], ptr+"/"+schemaEscape(k), fn)
+			}
+		} else if v, ok := n[segs[0]]; ok {
+			walkPath(v, segs[1:], ptr+"/"+schemaEscape(segs[0]), fn)
+		}
+	case []any:
+		if segs[0] == "*" {
+			for i, v := range n {
+				walkPath(v, segs[1:], fmt.Sprintf("%s/%d", ptr, i), fn)
+			}
+		}
+	}
+}
+
+// uuidVersionFindings warns when an id's UUID is not of the version STIX 2.1
+// section 2.9 recommends: v5 for cyber-observables, v4 for other objects.
+func uuidVersionFindings(id Identity) []Finding {
+	_, u, ok := strings.Cut(id.ID, "--")
+	if !ok || !isUUID(u) {
+		return nil
+	}
+	want := byte('4')
+	if scoTypes[id.Type] {
+		want = '5'
+	}
+	if got := u[14]; got != want && !(scoTypes[id.Type] && got == '4') {
+		return []Finding{{Pointer: "/id", Rule: "id-uuid-version",
+			Message: fmt.Sprintf("%q is a version %c UUID; STIX recommends version %c", id.ID, got, want)}}
+	}
+	return nil
+}
+
+// unknownFindings fails, in strict mode, a type without a schema and
+// top-level properties its schema does not define.
+func (v *Validator) unknownFindings(typ string, obj map[string]any, known bool) []Finding {
+	if typ == "" {
+		return nil
+	}
+	if !known {
+		return []Finding{{Pointer: "/type", Rule: "unknown-type",
+			Message: fmt.Sprintf("%q has no schema; strict validation accepts only STIX 2.1 types and types with a schema of the server", typ)}}
+	}
+	props := v.schemas.knownProperties(typ)
+	var fs []Finding
+	for k := range obj {
+		if !props[k] {
+			fs = append(fs, Finding{Pointer: "/" + schemaEscape(k), Rule: "unknown-property",
+				Message: fmt.Sprintf("%q is not a property of %s; strict validation accepts no custom properties", k, typ)})
+		}
+	}
+	sort.Slice(fs, func(i, j int) bool { return fs[i].Pointer < fs[j].Pointer })
+	return fs
 }
 
 // timestamp parses an optional timestamp property, reporting problems.
-func timestamp(raw json.RawMessage, ptr string, add func(ptr, rule, format string, args ...any)) time.Time {
-	if raw == nil {
+func timestamp(obj map[string]any, name string, add func(ptr, rule, format string, args ...any)) time.Time {
+	v, ok := obj[name]
+	if !ok {
 		return time.Time{}
 	}
-	s, ok := str(raw)
+	s, ok := v.(string)
 	if !ok {
-		add(ptr, "timestamp", "must be a timestamp string")
+		add("/"+name, "timestamp", "%s must be a timestamp string", render(v))
 		return time.Time{}
 	}
 	t, err := ParseTimestamp(s)
 	if err != nil {
-		add(ptr, "timestamp", "%v", err)
+		add("/"+name, "timestamp", "%v", err)
 		return time.Time{}
 	}
 	return t
 }
 
-// str decodes a JSON string.
-func str(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
+// render shows a JSON value in a message.
+func render(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil || len(b) > 80 {
+		return fmt.Sprintf("%T value", v)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
-	}
-	return s, true
+	return string(b)
 }
 
 // checkTypeName applies STIX 2.1 section 3.1 (type names): 3 to 250

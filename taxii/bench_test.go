@@ -69,7 +69,7 @@ func newBenchServer(b *testing.B, syncLimit int) *benchServer {
 		b.Fatal(err)
 	}
 	logger := slog.New(slog.DiscardHandler)
-	ing := collections.NewIngester(store, stix.NewValidator(), collections.IngestConfig{SyncLimit: syncLimit, Logger: logger})
+	ing := collections.NewIngester(store, newValidator(b), collections.IngestConfig{SyncLimit: syncLimit, Logger: logger})
 	srv, err := taxii.New(ctx, taxii.Config{Store: store, Ingester: ing, Authorizer: authz.AllowAll{},
 		Logger: logger, PageSize: 100, MaxPageSize: 1000})
 	if err != nil {
@@ -116,11 +116,12 @@ func BenchmarkGetObjects(b *testing.B) {
 		defer func(t0 time.Time) { b.Logf("loaded %d objects in %v", n, time.Since(t0)) }(time.Now())
 		readServer = newBenchServer(b, 0)
 		ctx := context.Background()
+		v := newValidator(b)
 		for start := 0; start < n; start += 1000 {
 			batch := make([]collections.NewObject, 0, 1000)
 			for i := start; i < min(start+1000, n); i++ {
 				raw := indicatorJSON(i)
-				id, err := stix.NewValidator().Validate(raw)
+				id, _, err := v.Validate(raw, stix.LevelDefault)
 				if err != nil {
 					b.Fatal(err)
 				}

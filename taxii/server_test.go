@@ -64,7 +64,7 @@ func newEnv(t *testing.T, opts options) *env {
 		MediaTypes: []string{"application/stix+json;version=2.1"},
 	}))
 	must(t, store.PutCollection(ctx, collections.Collection{APIRoot: "api1", ID: otherID, Title: "Other"}))
-	ing := collections.NewIngester(store, stix.NewValidator(), collections.IngestConfig{SyncLimit: opts.syncLimit})
+	ing := collections.NewIngester(store, newValidator(t), collections.IngestConfig{SyncLimit: opts.syncLimit})
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store: store, Ingester: ing, Authorizer: opts.authorizer,
 		Title: "test server", PageSize: 5, MaxPageSize: 20, Logger: slog.New(slog.DiscardHandler),
@@ -79,6 +79,15 @@ func newEnv(t *testing.T, opts options) *env {
 		store.Close()
 	})
 	return &env{t: t, url: hs.URL, store: store}
+}
+
+func newValidator(tb testing.TB) *stix.Validator {
+	tb.Helper()
+	v, err := stix.NewValidator(stix.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
 }
 
 func must(t *testing.T, err error) {
@@ -166,8 +175,15 @@ func (r response) wantError(t *testing.T, status int) {
 	}
 }
 
+// obj returns a valid STIX 2.1 object of type indicator or malware.
 func obj(typ, id, modified string, extra ...string) map[string]any {
 	o := map[string]any{"type": typ, "spec_version": "2.1", "id": typ + "--" + id, "created": "2020-01-01T00:00:00.000Z", "modified": modified, "name": typ}
+	switch typ {
+	case "indicator":
+		o["pattern"], o["pattern_type"], o["valid_from"] = "[ipv4-addr:value = '198.51.100.7']", "stix", "2020-01-01T00:00:00Z"
+	case "malware":
+		o["is_family"] = false
+	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		o[extra[i]] = extra[i+1]
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"gopkg.in/yaml.v3"
+
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Config is the server's configuration: flags, each overridable by an
@@ -21,6 +23,8 @@ type Config struct {
 	ConfigFile  string
 	PageSize    int
 	MaxPageSize int
+	Validation  string // validation level: strict, default or permissive
+	SchemaDir   string
 
 	File FileConfig // from ConfigFile, if any
 }
@@ -50,6 +54,9 @@ type CollectionConfig struct {
 	Title       string   `yaml:"title"`
 	Description string   `yaml:"description"`
 	MediaTypes  []string `yaml:"media_types"`
+	// Validation overrides the server's validation level for this
+	// collection.
+	Validation string `yaml:"validation"`
 }
 
 // Defaults.
@@ -96,6 +103,8 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	fs.StringVar(&cfg.ConfigFile, "config", envStr("CONFIG", ""), "YAML file declaring API roots and collections (env TAXIID_CONFIG)")
 	fs.IntVar(&cfg.PageSize, "page-size", envInt("PAGE_SIZE", defaultPageSize), "objects per page when a request sets no limit (env TAXIID_PAGE_SIZE)")
 	fs.IntVar(&cfg.MaxPageSize, "max-page-size", envInt("MAX_PAGE_SIZE", defaultMaxPageSize), "largest page served, whatever the limit (env TAXIID_MAX_PAGE_SIZE)")
+	fs.StringVar(&cfg.Validation, "validation", envStr("VALIDATION", "default"), "validation level of pushed objects: strict, default or permissive (env TAXIID_VALIDATION)")
+	fs.StringVar(&cfg.SchemaDir, "schema-dir", envStr("SCHEMA_DIR", ""), "directory of JSON schemas adding to or overriding the built-in ones (env TAXIID_SCHEMA_DIR)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -135,6 +144,9 @@ func (cfg *Config) validate() []string {
 	}
 	if cfg.MaxPageSize < cfg.PageSize {
 		add("max-page-size (%d) must be at least page-size (%d)", cfg.MaxPageSize, cfg.PageSize)
+	}
+	if _, err := stix.ParseLevel(cfg.Validation); err != nil {
+		add("validation: %v", err)
 	}
 
 	f := &cfg.File
@@ -181,6 +193,9 @@ func (cfg *Config) validate() []string {
 			}
 			if c.Title == "" {
 				add("%s: title is required", where)
+			}
+			if _, err := stix.ParseLevel(c.Validation); err != nil {
+				add("%s: validation: %v", where, err)
 			}
 			if len(c.MediaTypes) == 0 {
 				c.MediaTypes = []string{defaultMediaType}

@@ -1,6 +1,7 @@
 // Command taxiid is a STIX/TAXII 2.1 threat-intelligence sharing server.
 //
-//	taxiid [serve] [flags]   run the server (the default command)
+//	taxiid [serve] [flags]          run the server (the default command)
+//	taxiid validate [flags] FILE... check STIX objects, bundles or envelopes
 package main
 
 import (
@@ -33,6 +34,9 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
+		if errors.Is(err, errInvalid) {
+			os.Exit(1)
+		}
 		fmt.Fprintln(os.Stderr, "taxiid:", err)
 		os.Exit(1)
 	}
@@ -52,8 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 		logger := slog.New(slog.NewTextHandler(stderr, nil))
 		return serve(ctx, cfg, logger)
+	case "validate":
+		return validate(args, os.Stdin, os.Stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate)", cmd)
 	}
 }
 
@@ -72,7 +78,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := declare(ctx, store, cfg.File); err != nil {
 		return err
 	}
-	ingester := collections.NewIngester(store, stix.NewValidator(), collections.IngestConfig{Logger: logger})
+	validator, err := stix.NewValidator(stix.Options{SchemaDir: cfg.SchemaDir})
+	if err != nil {
+		return err
+	}
+	ingester := collections.NewIngester(store, validator, ingestConfig(cfg, logger))
 	defer ingester.Wait()
 
 	srv, err := taxii.New(ctx, taxii.Config{
@@ -117,6 +127,21 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// ingestConfig returns the validation levels of the configuration.
+// (Config.validate has checked them.)
+func ingestConfig(cfg Config, logger *slog.Logger) collections.IngestConfig {
+	ic := collections.IngestConfig{Logger: logger, Levels: map[string]stix.Level{}}
+	ic.Level, _ = stix.ParseLevel(cfg.Validation)
+	for _, r := range cfg.File.APIRoots {
+		for _, c := range r.Collections {
+			if c.Validation != "" {
+				ic.Levels[collections.CollectionKey(r.Path, c.ID)], _ = stix.ParseLevel(c.Validation)
+			}
+		}
+	}
+	return ic
 }
 
 // declare writes the API roots and collections of the configuration file
