@@ -300,7 +300,7 @@ func TestContentNegotiation(t *testing.T) {
 
 func TestRouterErrorsAreTAXIIErrors(t *testing.T) {
 	e := newEnv(t, options{})
-	e.get("/api1/collections/" + collID + "/objects/x/y/z/w/").wantError(t, 404)
+	e.get("/api1/collections/"+collID+"/objects/x/y/z/w/").wantError(t, 404)
 	e.get("/").wantError(t, 404)
 	e.do("PUT", "/taxii2/", nil, nil).wantError(t, 405)
 	e.do("DELETE", objects, nil, nil).wantError(t, 405)
@@ -500,8 +500,8 @@ func TestObjectsFiltersAndVersions(t *testing.T) {
 	if r.header.Get("X-TAXII-Date-Added-Last") == "" {
 		t.Error("versions has no X-TAXII-Date-Added-Last")
 	}
-	e.get(objects + "indicator--00000000-0000-4000-8000-000000000000/").wantError(t, 404)
-	e.get(objects + "indicator--00000000-0000-4000-8000-000000000000/versions/").wantError(t, 404)
+	e.get(objects+"indicator--00000000-0000-4000-8000-000000000000/").wantError(t, 404)
+	e.get(objects+"indicator--00000000-0000-4000-8000-000000000000/versions/").wantError(t, 404)
 
 	if r := e.do("DELETE", objects+ind+"/?match[version]=2023-04-15T09:30:00.000Z", nil, nil); r.status != 200 {
 		t.Fatalf("DELETE version = %d %s", r.status, r.raw)
@@ -513,8 +513,8 @@ func TestObjectsFiltersAndVersions(t *testing.T) {
 	if r := e.do("DELETE", objects+ind+"/", nil, nil); r.status != 200 {
 		t.Fatalf("DELETE = %d %s", r.status, r.raw)
 	}
-	e.get(objects + ind + "/").wantError(t, 404)
-	e.get(objects + ind + "/versions/").wantError(t, 404)
+	e.get(objects+ind+"/").wantError(t, 404)
+	e.get(objects+ind+"/versions/").wantError(t, 404)
 	e.do("DELETE", objects+ind+"/", nil, nil).wantError(t, 404)
 	if got := ids(e.get(objects+"?match[version]=all&match[type]=indicator"), "objects"); got != nil {
 		t.Errorf("deleted object still listed: %v", got)
@@ -533,11 +533,11 @@ func TestMalformedFilters(t *testing.T) {
 		"match[version]=all,last", "match[version]=last,last", "match[version]=2020-13-01T00:00:00Z", "match[version]=newest",
 		"match[spec_version]=two", "next=garbage",
 	} {
-		e.get(objects + "?" + q).wantError(t, 400)
+		e.get(objects+"?"+q).wantError(t, 400)
 		if strings.HasPrefix(q, "match[id]") || strings.HasPrefix(q, "match[type]") {
 			continue
 		}
-		e.get(manifest + "?" + q).wantError(t, 400)
+		e.get(manifest+"?"+q).wantError(t, 400)
 	}
 }
 
@@ -582,12 +582,12 @@ func TestPagination(t *testing.T) {
 	// A token is bound to its query and cannot be forged.
 	r := e.get(objects + "?limit=10&match[type]=indicator")
 	next := r.body["next"].(string)
-	e.get(objects + "?limit=10&next=" + url.QueryEscape(next)).wantError(t, 400)
-	e.get(objects + "?limit=10&match[type]=malware&next=" + url.QueryEscape(next)).wantError(t, 400)
-	e.get(manifest + "?limit=10&match[type]=indicator&next=" + url.QueryEscape(next)).wantError(t, 400)
+	e.get(objects+"?limit=10&next="+url.QueryEscape(next)).wantError(t, 400)
+	e.get(objects+"?limit=10&match[type]=malware&next="+url.QueryEscape(next)).wantError(t, 400)
+	e.get(manifest+"?limit=10&match[type]=indicator&next="+url.QueryEscape(next)).wantError(t, 400)
 	tampered := []byte(next)
 	tampered[3] ^= 1
-	e.get(objects + "?limit=10&match[type]=indicator&next=" + url.QueryEscape(string(tampered))).wantError(t, 400)
+	e.get(objects+"?limit=10&match[type]=indicator&next="+url.QueryEscape(string(tampered))).wantError(t, 400)
 	// ... but the page size may change.
 	if r := e.get(objects + "?limit=3&match[type]=indicator&next=" + url.QueryEscape(next)); len(ids(r, "objects")) != 3 {
 		t.Errorf("token with another limit: %s", r.raw)
@@ -666,7 +666,7 @@ func TestWriteOnlyCollection(t *testing.T) {
 	e.push(envelope(obj("malware", "6b616fc1-1505-48e3-8b2c-0d19337bff38", "2021-01-01T00:00:00.000Z")))
 	e.get(objects).wantError(t, 403)
 	e.get(manifest).wantError(t, 403)
-	e.get(objects + "malware--6b616fc1-1505-48e3-8b2c-0d19337bff38/versions/").wantError(t, 403)
+	e.get(objects+"malware--6b616fc1-1505-48e3-8b2c-0d19337bff38/versions/").wantError(t, 403)
 	// TAXII 2.1 section 5.7: deleting needs can_read too.
 	e.do("DELETE", objects+"malware--6b616fc1-1505-48e3-8b2c-0d19337bff38/", nil, nil).wantError(t, 403)
 }

@@ -225,4 +225,3 @@ func validPath(s string) bool {
 	}
 	return true
 }
-
