@@ -1073,7 +1073,7 @@ func (s *schemaSet) checkNames(c *schemaCollector, cs *compiledSchema, typ strin
 		info = cs.info
 	}
 	for k := range obj {
-		if info != nil && info.known[k] || info == nil && schemaCommonProperties[k] {
+		if schemaCommonProperties[k] || info != nil && info.known[k] {
 			continue
 		}
 		switch {

@@ -371,7 +371,7 @@ func (v *Validator) unknownFindings(typ string, obj map[string]any, known bool) 
 	props := v.schemas.knownProperties(typ)
 	var fs []Finding
 	for k := range obj {
-		if !props[k] {
+		if !props[k] && !schemaCommonProperties[k] {
 			fs = append(fs, Finding{Pointer: "/" + schemaEscape(k), Rule: "unknown-property",
 				Message: fmt.Sprintf("%q is not a property of %s; strict validation accepts no custom properties", k, typ)})
 		}

@@ -220,3 +220,54 @@ api_roots:
 		t.Error("a bad configuration still created the data directory")
 	}
 }
+
+func TestValidateCommand(t *testing.T) {
+	dir := t.TempDir()
+	bad := `{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[
+	  {"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2023-03-01T10:00:00Z","modified":"2023-03-01T10:00:00.000Z","pattern":"[file:name = 'a'","pattern_type":"stix","valid_from":"2023-03-01T10:00:00Z"},
+	  {"type":"malware","spec_version":"2.1","id":"malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b","created":"2023-03-02T12:00:00.000Z","modified":"2023-03-02T12:00:00.000Z","name":"x","is_family":false}]}`
+	if err := os.WriteFile(filepath.Join(dir, "bad.json"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good, err := filepath.Abs("../../testdata/bundle.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		stdin    string
+		wantCode int
+		want     []string
+	}{
+		{"valid bundle", []string{good}, "", 0, []string{"7 objects checked at level default, 0 invalid"}},
+		{"invalid bundle", []string{"bad.json"}, "", 1, []string{
+			"bad.json: objects[0] indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: error: /created: \"2023-03-01T10:00:00Z\" lacks millisecond precision",
+			"/pattern:", "[indicator-pattern]", "2 objects checked at level default, 1 invalid",
+		}},
+		{"single object on stdin, strict", []string{"--level", "strict", "-"}, `{"type":"x-acme","spec_version":"2.1","id":"x-acme--8f0c8b0e-3b1a-4f0e-9d7a-2a3b4c5d6e7f","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z"}`, 1, []string{"[unknown-type]"}},
+		{"single object on stdin, default", []string{"-"}, `{"type":"x-acme","spec_version":"2.1","id":"x-acme--8f0c8b0e-3b1a-4f0e-9d7a-2a3b4c5d6e7f","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z"}`, 0, []string{"1 objects checked"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(binary, append([]string{"validate"}, tt.args...)...)
+			cmd.Dir = dir
+			cmd.Stdin = strings.NewReader(tt.stdin)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.wantCode {
+				t.Errorf("exit status %d; want %d\n%s", code, tt.wantCode, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
