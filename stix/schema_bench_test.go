@@ -82,7 +82,7 @@ func schemaProcessCPU() (time.Duration, bool) {
 
 // BenchmarkSchemaCheck measures check over decoded objects: every valid test
 // object, the typical ones (indicator, attack-pattern, relationship), and the
-// objects of a MITRE ATT&CK bundle when /work/shared/corpus is present.
+// objects of the bundles named by TAXIID_STIX_CORPUS when it is set.
 func BenchmarkSchemaCheck(b *testing.B) {
 	s, err := loadSchemas("")
 	if err != nil {
@@ -94,25 +94,22 @@ func BenchmarkSchemaCheck(b *testing.B) {
 	b.Run("typical", func(b *testing.B) {
 		schemaRunCheckBench(b, s, schemaBenchObjects(b, "indicator", "attack-pattern", "relationship"))
 	})
-	b.Run("attack", func(b *testing.B) {
-		raw, err := os.ReadFile(schemaAttackBundle)
-		if err != nil {
-			b.Skipf("ATT&CK bundle not available: %v", err)
-		}
-		var bundle struct {
-			Objects []map[string]any `json:"objects"`
-		}
-		if err := json.Unmarshal(raw, &bundle); err != nil {
-			b.Fatal(err)
+	b.Run("corpus", func(b *testing.B) {
+		var objs []map[string]any
+		for _, raw := range corpusObjects(b) {
+			var obj map[string]any
+			if err := json.Unmarshal(raw, &obj); err != nil {
+				b.Fatal(err)
+			}
+			objs = append(objs, obj)
 		}
 		findings := 0
-		for _, obj := range bundle.Objects {
-			f, _ := s.check(obj["type"].(string), obj)
+		for _, obj := range objs {
+			typ, _ := obj["type"].(string)
+			f, _ := s.check(typ, obj)
 			findings += len(f)
 		}
-		schemaRunCheckBench(b, s, bundle.Objects)
+		schemaRunCheckBench(b, s, objs)
 		b.ReportMetric(float64(findings), "findings")
 	})
 }
-
-const schemaAttackBundle = "/work/shared/corpus/attack/ics-attack-18.1.json"

@@ -191,8 +191,17 @@ func (v *Validator) Validate(raw []byte, level Level) (Identity, []Finding, erro
 			errs = append(errs, f)
 		}
 	}
+	props := v.schemas.knownProperties(id.Type)
 	for _, f := range ruleFs {
-		if keep(f) {
+		switch {
+		case !keep(f):
+		case level == LevelDefault && !namingRules[f.Rule] && isCustom(f.Pointer, props):
+			// The content of custom properties is the producer's to
+			// define; real feeds (MITRE ATT&CK among them) carry empty
+			// lists and empty *_ref strings there. Only strict mode
+			// fails them.
+			warns = append(warns, f)
+		default:
 			errs = append(errs, f)
 		}
 	}
@@ -213,6 +222,21 @@ func (v *Validator) Validate(raw []byte, level Level) (Identity, []Finding, erro
 		return id, warns, &ValidationError{errs}
 	}
 	return id, warns, nil
+}
+
+// namingRules check the names of custom content, which STIX 2.1 section 11
+// constrains at every level.
+var namingRules = map[string]bool{
+	"custom-property-name": true, "extension-property-name": true, "reserved-property": true,
+	"extension-name": true, "extension-type": true,
+}
+
+// isCustom reports whether ptr is inside a custom property: one that is
+// neither common nor defined by the type's schema (props, nil for a type
+// without one).
+func isCustom(ptr string, props map[string]bool) bool {
+	top := topProperty(ptr)
+	return top != "" && !schemaCommonProperties[top] && !props[top]
 }
 
 // topProperty returns the first segment of a JSON pointer.
