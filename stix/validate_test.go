@@ -39,6 +39,8 @@ func TestLevels(t *testing.T) {
 	outsideVocab := mustObject(t, "indicator.json", func(o map[string]any) { o["indicator_types"] = []any{"suspicious"} })
 	noPattern := mustObject(t, "indicator.json", func(o map[string]any) { delete(o, "pattern") })
 	badCreated := mustObject(t, "indicator.json", func(o map[string]any) { o["created"] = "2024-03-14T09:26:53Z" })
+	// As in MITRE ATT&CK: an empty reference inside custom content.
+	customContent := mustObject(t, "attack-pattern.json", func(o map[string]any) { o["x_mitre_data_source_ref"] = "" })
 
 	tests := []struct {
 		name         string
@@ -58,6 +60,8 @@ func TestLevels(t *testing.T) {
 		{"type-specific required, default", noPattern, LevelDefault, "schema-required", 0},
 		{"type-specific required, permissive", noPattern, LevelPermissive, "", 0},
 		{"common property, permissive", badCreated, LevelPermissive, "schema-pattern", 0},
+		{"custom property content, default warns", customContent, LevelDefault, "", 1},
+		{"custom property content, strict fails", customContent, LevelStrict, "ref-format", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
