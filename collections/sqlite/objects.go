@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
@@ -17,6 +18,7 @@ import (
 // the write connection and bound to each transaction with Tx.StmtContext,
 // which reuses the connection's prepared statement.
 type writeStmts struct {
+	existing  *sql.Stmt
 	lastAdded *sql.Stmt
 	versions  *sql.Stmt
 	raw       *sql.Stmt
@@ -25,15 +27,25 @@ type writeStmts struct {
 	delete    *sql.Stmt
 }
 
+const (
+	// INDEXED BY: else the planner may walk all of objects_coll in
+	// date_added order to save sorting a few rows.
+	versionsQuery = "SELECT date_added, spec_version, version, flags FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? ORDER BY date_added"
+	rawQuery      = "SELECT raw FROM objects WHERE date_added = ?"
+	// existingQuery returns which of the ids in a JSON array are stored.
+	existingQuery = "SELECT value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM objects INDEXED BY objects_id WHERE coll = ? AND id = value)"
+)
+
 func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 	for _, p := range []struct {
 		st  **sql.Stmt
 		sql string
 	}{
+		{&ws.existing, existingQuery},
 		{&ws.lastAdded, "SELECT MAX(date_added) FROM objects"},
-		{&ws.versions, "SELECT date_added, spec_version, version, flags FROM objects WHERE coll = ? AND id = ? ORDER BY date_added"},
-		{&ws.raw, "SELECT raw FROM objects WHERE date_added = ?"},
-		{&ws.insert, "INSERT INTO objects (date_added, coll, id, type, spec_version, version, flags, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
+		{&ws.versions, versionsQuery},
+		{&ws.raw, rawQuery},
+		{&ws.insert, "INSERT INTO objects (date_added, coll, id, type, spec_version, version, flags, meta, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
 		{&ws.setFlags, "UPDATE objects SET flags = ? WHERE date_added = ?"},
 		{&ws.delete, "DELETE FROM objects WHERE date_added = ?"},
 	} {
@@ -48,7 +60,7 @@ func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (ws *writeStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{ws.lastAdded, ws.versions, ws.raw, ws.insert, ws.setFlags, ws.delete} {
+	for _, st := range []*sql.Stmt{ws.existing, ws.lastAdded, ws.versions, ws.raw, ws.insert, ws.setFlags, ws.delete} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -58,9 +70,9 @@ func (ws *writeStmts) close() error {
 
 // objectTx is the object write path within one transaction.
 type objectTx struct {
-	ctx                                               context.Context
-	versions, raw, insert, setFlags, delete, lastAdded *sql.Stmt
-	coll                                              int64
+	ctx                                                          context.Context
+	existing, versions, raw, insert, setFlags, delete, lastAdded *sql.Stmt
+	coll                                                         int64
 }
 
 func (s *Store) objectTx(ctx context.Context, tx *sql.Tx, coll int64) *objectTx {
@@ -71,6 +83,7 @@ func (s *Store) objectTx(ctx context.Context, tx *sql.Tx, coll int64) *objectTx 
 	ctx = context.WithoutCancel(ctx)
 	return &objectTx{
 		ctx:       ctx,
+		existing:  tx.StmtContext(ctx, s.ws.existing),
 		versions:  tx.StmtContext(ctx, s.ws.versions),
 		raw:       tx.StmtContext(ctx, s.ws.raw),
 		insert:    tx.StmtContext(ctx, s.ws.insert),
@@ -79,6 +92,32 @@ func (s *Store) objectTx(ctx context.Context, tx *sql.Tx, coll int64) *objectTx 
 		lastAdded: tx.StmtContext(ctx, s.ws.lastAdded),
 		coll:      coll,
 	}
+}
+
+// existingIDs returns which of the objects' ids have versions stored.
+func (o *objectTx) existingIDs(objs []collections.NewObject) (map[string]bool, error) {
+	ids := make([]string, len(objs))
+	for i, obj := range objs {
+		ids[i] = obj.ID
+	}
+	arg, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := o.existing.QueryContext(o.ctx, string(arg), o.coll)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := make(map[string]bool)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		found[id] = true
+	}
+	return found, rows.Err()
 }
 
 // loadVersions returns the stored versions of object id, in date_added order.
@@ -116,6 +155,9 @@ func (o *objectTx) storeFlags(vs []version) error {
 func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs []collections.NewObject) ([]collections.AddResult, error) {
 	versions := make([]string, len(objs)) // "" for a zero version
 	for i, obj := range objs {
+		if strings.Contains(obj.ID, metaSep) || strings.Contains(obj.Type, metaSep) || strings.Contains(obj.SpecVersion, metaSep) {
+			return nil, fmt.Errorf("sqlite: add %q: id, type or spec_version contains \\x1f", obj.ID)
+		}
 		if !obj.Version.IsZero() {
 			v, err := formatVersion(obj.Version)
 			if err != nil {
@@ -138,6 +180,13 @@ func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs
 		}
 		last := max(s.lastAdded, stored.Int64)
 		now := time.Now().UnixMicro()
+		// Most objects of a batch are usually new: one query finds the few
+		// ids whose versions must be loaded. Ids added by this batch join
+		// the set as it goes.
+		known, err := o.existingIDs(objs)
+		if err != nil {
+			return fmt.Errorf("sqlite: add objects: %w", err)
+		}
 		var vs []version
 		for i, obj := range objs {
 			if i%64 == 0 {
@@ -145,9 +194,11 @@ func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs
 					return err
 				}
 			}
-			vs, err = o.loadVersions(obj.ID, vs)
-			if err != nil {
-				return fmt.Errorf("sqlite: add %s: %w", obj.ID, err)
+			vs = vs[:0]
+			if known[obj.ID] {
+				if vs, err = o.loadVersions(obj.ID, vs); err != nil {
+					return fmt.Errorf("sqlite: add %s: %w", obj.ID, err)
+				}
 			}
 			added := max(now, last+1)
 			r, err := o.add(obj, versions[i], added, vs)
@@ -156,6 +207,7 @@ func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs
 			}
 			if r.Outcome == collections.Added {
 				last = added
+				known[obj.ID] = true
 			}
 			results[i] = r
 		}
@@ -213,7 +265,8 @@ func (o *objectTx) add(obj collections.NewObject, ver string, added int64, vs []
 	computeFlags(vs)
 	n := &vs[len(vs)-1]
 	n.flags = n.newFlags
-	if _, err := o.insert.ExecContext(o.ctx, added, o.coll, obj.ID, obj.Type, obj.SpecVersion, ver, n.flags, obj.Raw); err != nil {
+	if _, err := o.insert.ExecContext(o.ctx, added, o.coll, obj.ID, obj.Type, obj.SpecVersion, ver, n.flags,
+		packMeta(ver, obj.SpecVersion, obj.Type, obj.ID), obj.Raw); err != nil {
 		return collections.AddResult{}, err
 	}
 	if err := o.storeFlags(vs); err != nil {

@@ -94,3 +94,69 @@ func explain(t *testing.T, ctx context.Context, s *Store, query string, args []a
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestWritePlans checks the plans of the write path's statements.
+func TestWritePlans(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		query string
+		args  []any
+		want  string
+	}{
+		{"SELECT MAX(date_added) FROM objects", nil, "SEARCH objects"},
+		{versionsQuery, []any{1, "x"}, "SEARCH objects USING INDEX objects_id (coll=? AND id=?)"},
+		{rawQuery, []any{1}, "SEARCH objects USING INTEGER PRIMARY KEY (rowid=?)"},
+		{existingQuery, []any{`["a","b"]`, 1}, "SEARCH objects EXISTS USING COVERING INDEX objects_id (coll=? AND id=?)"},
+	} {
+		plan := explain(t, ctx, s, tc.query, tc.args)
+		t.Logf("%s\n%s", tc.query, plan)
+		if !strings.Contains(plan, tc.want) || strings.Contains(plan, "SCAN objects") {
+			t.Errorf("plan of %s:\n%s\nwant %s", tc.query, plan, tc.want)
+		}
+	}
+}
+
+// TestPragmas checks the connection settings the design relies on.
+func TestPragmas(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "pragmas.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		db     string
+		pragma string
+		want   string
+	}{
+		{"w", "journal_mode", "wal"},
+		{"w", "synchronous", "2"}, // FULL
+		{"w", "foreign_keys", "1"},
+		{"w", "page_size", "16384"},
+		{"w", "wal_autocheckpoint", "0"},
+		{"w", "user_version", "1"},
+		{"r", "query_only", "1"},
+		{"r", "journal_mode", "wal"},
+		{"r", "foreign_keys", "1"},
+	} {
+		db := s.w
+		if tc.db == "r" {
+			db = s.r
+		}
+		var got string
+		if err := db.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatalf("PRAGMA %s: %v", tc.pragma, err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: PRAGMA %s = %s, want %s", tc.db, tc.pragma, got, tc.want)
+		}
+	}
+	if _, err := s.r.ExecContext(ctx, "DELETE FROM secrets"); err == nil {
+		t.Error("read pool accepted a write")
+	}
+}

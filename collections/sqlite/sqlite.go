@@ -32,8 +32,9 @@ var migrations embed.FS
 
 // Store is a collections.Store on one SQLite file. Open it with Open.
 type Store struct {
-	w *sql.DB // the single write connection
-	r *sql.DB // query-only read pool
+	w    *sql.DB // the single write connection
+	r    *sql.DB // query-only read pool
+	ckpt *checkpointer
 
 	// wmu serialises writers. The write pool has one connection anyway, but
 	// the mutex also guards lastAdded, which must advance in commit order.
@@ -67,11 +68,21 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: create directory: %w", err)
 	}
-	// busy_timeout covers other processes sharing the file; within this
-	// process writers queue on wmu instead.
-	const common = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)"
+	// Settings of every connection. busy_timeout covers other processes
+	// sharing the file (in this process writers queue on wmu); mmap lets
+	// reads come straight from the OS page cache, without a pread per page.
+	const common = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)" +
+		"&_pragma=mmap_size(1073741824)"
+	// The writer. page_size only applies to a new file, and must come before
+	// WAL mode (the _journal_mode key runs after the _pragma list); 16 KiB
+	// pages take ~15% less CPU per insert than 4 KiB. synchronous=FULL
+	// makes every commit durable. The 64 MiB page cache holds the hot index
+	// pages: ids are random, so inserts touch leaves all over objects_id.
+	// Checkpoints run in the background (see checkpointer), not in the
+	// commit that happens to cross a threshold.
 	w, err := sql.Open("sqlite", path+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+		"&_pragma=page_size(16384)&_journal_mode=WAL&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)"+
+		"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -93,8 +104,7 @@ func (s *Store) init(ctx context.Context, path, common string) error {
 		return fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	// Open the readers only once the file is in WAL mode with its schema.
-	// mmap lets page reads come straight from the OS page cache.
-	r, err := sql.Open("sqlite", path+"?"+common+"&_pragma=mmap_size(1073741824)&_query_only=1")
+	r, err := sql.Open("sqlite", path+"?"+common+"&_query_only=1")
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
@@ -104,6 +114,9 @@ func (s *Store) init(ctx context.Context, path, common string) error {
 	r.SetMaxIdleConns(n)
 	if err := r.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	if s.ckpt, err = startCheckpointer(ctx, path, common); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	if err := s.ws.prepare(ctx, s.w); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
@@ -174,6 +187,9 @@ func migrateOne(ctx context.Context, db *sql.DB, version int, body string) error
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		if s.ckpt != nil {
+			errs = append(errs, s.ckpt.close())
+		}
 		s.qmu.Lock()
 		for _, st := range s.qcache {
 			errs = append(errs, st.Close())
@@ -253,5 +269,6 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	s.ckpt.kick()
 	return nil
 }

@@ -153,6 +153,9 @@ func (s *Store) Secret(ctx context.Context, name string, newSecret func() ([]byt
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: new secret %q: %w", name, err)
 	}
+	if fresh == nil {
+		fresh = []byte{} // the driver binds nil as NULL
+	}
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)", name, fresh); err != nil {
 			return err

@@ -1,0 +1,78 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// checkpointDelay is how long the checkpointer lets commits accumulate
+// before it checkpoints them: each checkpoint costs an fsync of the
+// database file, and a page rewritten by several commits is copied once.
+const checkpointDelay = 200 * time.Millisecond
+
+// checkpointer copies the WAL into the database file on its own connection
+// and goroutine, so that writers never pay for it in their commit (the write
+// connection has wal_autocheckpoint off). PASSIVE checkpoints never wait for
+// readers or writers.
+type checkpointer struct {
+	db    *sql.DB
+	kicks chan struct{}
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+func startCheckpointer(ctx context.Context, path, common string) (*checkpointer, error) {
+	db, err := sql.Open("sqlite", path+"?"+common+"&_pragma=synchronous(FULL)")
+	if err != nil {
+		return nil, fmt.Errorf("open %s for checkpoints: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s for checkpoints: %w", path, err)
+	}
+	c := &checkpointer{db: db, kicks: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c, nil
+}
+
+// kick tells the checkpointer that a write committed. It never blocks.
+func (c *checkpointer) kick() {
+	select {
+	case c.kicks <- struct{}{}:
+	default:
+	}
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.kicks:
+		}
+		select {
+		case <-c.stop:
+			return
+		case <-time.After(checkpointDelay):
+		}
+		var busy, frames, copied int
+		err := c.db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+		if err != nil {
+			// Not fatal: the WAL keeps the data; the next commit retries.
+			slog.Warn("sqlite: checkpoint failed", "err", err)
+		}
+	}
+}
+
+// close stops the checkpointer. SQLite checkpoints the whole WAL when the
+// last connection to the file closes.
+func (c *checkpointer) close() error {
+	close(c.stop)
+	<-c.done
+	return c.db.Close()
+}
