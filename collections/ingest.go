@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -108,9 +109,21 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, objs []json.RawMes
 		level = in.level
 	}
 	entries := make([]entry, len(objs))
+	// Objects are checked independently: use every core.
+	workers := min(runtime.GOMAXPROCS(0), 1+len(objs)/64)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(objs); i += workers {
+				entries[i] = in.check(i, objs[i], level, accepted)
+			}
+		}()
+	}
+	wg.Wait()
 	var valid []int
-	for i, raw := range objs {
-		entries[i] = in.check(i, raw, level, accepted)
+	for i := range entries {
 		if entries[i].failed {
 			st.Failures = append(st.Failures, entries[i].detail)
 		} else {

@@ -54,6 +54,10 @@ type schemaSet struct {
 	// uuidSuffix is the UUID part of the identifier pattern, "--" to "$",
 	// which recognises type-restricted reference patterns.
 	uuidSuffix string
+	// commonSDO and commonSCO check only the common properties (section
+	// 3.2) of SDOs, SROs and meta objects, and of SCOs: the permissive
+	// level.
+	commonSDO, commonSCO *compiledSchema
 }
 
 // compiledSchema is one compiled schema and what the engine learnt from its
@@ -237,6 +241,16 @@ func loadSchemas(userDir string) (*schemaSet, error) {
 	}
 	if err := s.loadVocabs(); err != nil {
 		return nil, err
+	}
+
+	for _, c := range []struct {
+		dst  **compiledSchema
+		name string
+	}{{&s.commonSDO, "sdo_sro_common"}, {&s.commonSCO, "sco_common"}} {
+		doc := `{"allOf":[{"$ref":"common.json#/definitions/` + c.name + `"}]}`
+		if *c.dst, err = compileSchema(c.name+".json", []byte(doc), common, commonDoc); err != nil {
+			return nil, err
+		}
 	}
 
 	names := make([]string, 0, len(files))
@@ -640,6 +654,28 @@ func (s *schemaSet) check(typ string, obj map[string]any) (findings []Finding, k
 		c.out = append(c.out, Finding{Rule: "findings-capped", Message: fmt.Sprintf("%d more findings not reported", n)})
 	}
 	return c.out, cs != nil
+}
+
+// checkCommon validates only the common properties of an object (section
+// 3.2), whatever its type.
+func (s *schemaSet) checkCommon(typ string, obj map[string]any) []Finding {
+	cs := s.commonSDO
+	switch {
+	case scoTypes[typ]:
+		cs = s.commonSCO
+	case typ == "marking-definition" && s.types[typ] != nil:
+		// Section 3.2 gives marking definitions their own, shorter list
+		// of common properties (no modified, for one); their schema is
+		// little more than that list.
+		cs = s.types[typ]
+	}
+	doc, err := schemaJSONNumbers(obj)
+	if err != nil {
+		return []Finding{{Rule: "object", Message: "not a JSON object: " + err.Error()}}
+	}
+	c := &schemaCollector{}
+	s.validate(c, cs, typ, doc, "")
+	return c.out
 }
 
 // schemaCollector gathers findings up to a limit.

@@ -167,6 +167,16 @@ func (v *Validator) Validate(raw []byte, level Level) (Identity, []Finding, erro
 	for _, f := range errs {
 		owned[f.Pointer] = true
 	}
+	if level == LevelPermissive {
+		// The common properties only: no type schema, no rules.
+		for _, f := range v.schemas.checkCommon(id.Type, obj) {
+			if !owned[f.Pointer] {
+				errs = append(errs, f)
+			}
+		}
+		return finish(id, errs, nil)
+	}
+
 	var warns []Finding
 	schemaFs, known := v.schemas.check(id.Type, obj)
 	ruleFs := checkRules(obj)
@@ -174,27 +184,18 @@ func (v *Validator) Validate(raw []byte, level Level) (Identity, []Finding, erro
 	for _, f := range ruleFs {
 		byRule[[2]string{f.Pointer, f.Rule}] = true
 	}
-	keep := func(f Finding) bool {
-		if owned[f.Pointer] {
-			return false
-		}
-		if level == LevelPermissive && !schemaCommonProperties[topProperty(f.Pointer)] {
-			return false
-		}
-		return true
-	}
 	for _, f := range schemaFs {
 		if dup, ok := duplicateOf[f.Rule]; ok && byRule[[2]string{f.Pointer, dup}] {
 			continue
 		}
-		if keep(f) {
+		if !owned[f.Pointer] {
 			errs = append(errs, f)
 		}
 	}
 	props := v.schemas.knownProperties(id.Type)
 	for _, f := range ruleFs {
 		switch {
-		case !keep(f):
+		case owned[f.Pointer]:
 		case level == LevelDefault && !namingRules[f.Rule] && isCustom(f.Pointer, props):
 			// The content of custom properties is the producer's to
 			// define; real feeds (MITRE ATT&CK among them) carry empty
@@ -206,7 +207,7 @@ func (v *Validator) Validate(raw []byte, level Level) (Identity, []Finding, erro
 		}
 	}
 
-	if level != LevelPermissive && id.Type != "" {
+	if id.Type != "" {
 		warns = append(warns, v.vocabularyFindings(id.Type, obj)...)
 		warns = append(warns, uuidVersionFindings(id)...)
 	}
@@ -214,6 +215,11 @@ func (v *Validator) Validate(raw []byte, level Level) (Identity, []Finding, erro
 		errs = append(errs, v.unknownFindings(id.Type, obj, known)...)
 		errs, warns = append(errs, warns...), nil
 	}
+	return finish(id, errs, warns)
+}
+
+// finish caps the failures and returns them as Validate does.
+func finish(id Identity, errs, warns []Finding) (Identity, []Finding, error) {
 	if len(errs) > maxFindings {
 		n := len(errs) - maxFindings
 		errs = append(errs[:maxFindings:maxFindings], Finding{Rule: "findings-capped", Message: fmt.Sprintf("%d more findings not reported", n)})

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -27,7 +28,16 @@ import (
 	"github.com/taxiid/taxiid/taxii"
 )
 
+// gcPercent is the server's GOGC unless the environment sets one. Its live
+// heap is small (SQLite's page cache is outside it) while every page served
+// allocates about as much again as it sends, so the default of 100 spends a
+// fifth of the CPU in garbage collection; 400 trades some memory for it.
+const gcPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {

@@ -109,8 +109,16 @@ func (s *Store) Collections(ctx context.Context, apiRoot string) ([]collections.
 
 // Collection implements collections.Store.
 func (s *Store) Collection(ctx context.Context, apiRoot, id string) (collections.Collection, error) {
-	c, err := scanCollection(s.r.QueryRowContext(ctx,
-		"SELECT "+collectionColumns+" FROM collections WHERE api_root = ? AND id = ?", apiRoot, id))
+	// Every object request looks its collection up: keep the statement
+	// prepared.
+	st, closeStmt, err := s.readStmt(ctx, "SELECT "+collectionColumns+" FROM collections WHERE api_root = ? AND id = ?")
+	if err != nil {
+		return collections.Collection{}, fmt.Errorf("sqlite: get collection: %w", err)
+	}
+	if closeStmt {
+		defer st.Close()
+	}
+	c, err := scanCollection(st.QueryRowContext(ctx, apiRoot, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, collections.ErrNotFound
 	}
