@@ -150,7 +150,7 @@ type Status struct {
 	Failures         []StatusDetail
 	Pendings         []StatusDetail
 	// Expires is when the store may forget the status; Status returns
-	// ErrNotFound after it.
+	// ErrNotFound after it (at once for a zero Expires).
 	Expires time.Time
 }
 
@@ -178,7 +178,8 @@ type Store interface {
 	// Collection returns one collection. ErrNotFound if it does not exist.
 	Collection(ctx context.Context, apiRoot, id string) (Collection, error)
 	// PutCollection creates or replaces the collection (c.APIRoot, c.ID).
-	// The API root must exist (else ErrNotFound).
+	// The API root must exist (else ErrNotFound); an alias another
+	// collection of the root already uses is an error.
 	PutCollection(ctx context.Context, c Collection) error
 
 	// AddObjects stores a batch of objects in one collection, atomically, and
@@ -188,11 +189,13 @@ type Store interface {
 	// exist.
 	AddObjects(ctx context.Context, apiRoot, collection string, objs []NewObject) ([]AddResult, error)
 	// Objects answers one page of q from an index, ordered by DateAdded.
-	// A query on a missing collection returns an empty page.
+	// A query on a missing collection returns an empty page; q.Limit must
+	// be at least 1.
 	Objects(ctx context.Context, q Query) (Page, error)
 	// DeleteObject removes the versions of object id selected by versions
-	// and specVersions (zero values: every version) and returns how many
-	// were removed. ErrNotFound when none matched.
+	// and specVersions (zero values: every version; First and Last apply
+	// within each spec version) and returns how many were removed.
+	// ErrNotFound when none matched.
 	DeleteObject(ctx context.Context, apiRoot, collection, id string, versions VersionFilter, specVersions []string) (int, error)
 
 	// PutStatus creates or replaces a status resource.
