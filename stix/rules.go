@@ -1130,20 +1130,7 @@ func rulePatternSyntax(s string) (offset int, msg string, bad bool) {
 // and underscore: the rule for custom property names (section 11.1.1, and
 // 11.2.1 for custom objects), extension property names (sections 7.3.2 and
 // 11.3.1), and which every specification-defined property but id follows.
-func ruleIsPropertyName(s string) bool {
-	if len(s) < 3 || len(s) > 250 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-const rulePropertyNameRule = "must be 3 to 250 characters of a-z, 0-9 and _"
+const rulePropertyNameRule = "must be 3 to 250 characters of a-z, 0-9 and _, starting with a letter"
 
 // checkCustomPropertyName: section 11.1.1 (and 3.1), custom property names
 // MUST be ASCII a-z, 0-9 and _, 3 to 250 characters. Property names defined
@@ -1152,7 +1139,7 @@ const rulePropertyNameRule = "must be 3 to 250 characters of a-z, 0-9 and _"
 // custom property.
 func checkCustomPropertyName(obj map[string]any, r *ruleReport) {
 	for k := range obj {
-		if k != "id" && !ruleIsPropertyName(k) {
+		if k != "id" && !schemaValidPropertyName(k) {
 			r.add(rulePointer(k), "property name %s %s", ruleQuote(k), rulePropertyNameRule)
 		}
 	}
@@ -1168,7 +1155,7 @@ func checkExtensionPropertyName(obj map[string]any, r *ruleReport) {
 			continue
 		}
 		for k := range inst {
-			if k != "extension_type" && !ruleIsPropertyName(k) {
+			if k != "extension_type" && !schemaValidPropertyName(k) {
 				r.add(rulePointer("extensions", name, k), "property name %s %s", ruleQuote(k), rulePropertyNameRule)
 			}
 		}
@@ -1227,23 +1214,10 @@ func checkExtensionName(obj map[string]any, r *ruleReport) {
 			r.add(rulePointer("extensions", name), "%s is not an extension-definition id; a %s has no predefined or custom extensions", ruleQuote(name), t)
 			continue
 		}
-		if !ruleIsExtensionName(name) {
+		if !schemaValidCustomExtName(name) {
 			r.add(rulePointer("extensions", name), "%s is neither an extension-definition id nor an extension name (3 to 250 characters of a-z, 0-9 and -, ending in -ext)", ruleQuote(name))
 		}
 	}
-}
-
-func ruleIsExtensionName(s string) bool {
-	if len(s) < 3 || len(s) > 250 || !strings.HasSuffix(s, "-ext") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // checkExtensionType: sections 3.2 (extensions) and 7.3. An extension keyed

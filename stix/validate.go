@@ -297,7 +297,7 @@ func identify(obj map[string]any) (Identity, []Finding) {
 		} else {
 			id.SpecVersion = "2.0"
 		}
-	case !ok || !isSpecVersion(sv):
+	case !ok || !IsSpecVersion(sv):
 		add("/spec_version", "spec-version", "%s is not a STIX version such as \"2.1\"", render(obj["spec_version"]))
 	default:
 		id.SpecVersion = sv
@@ -485,8 +485,9 @@ func isUUID(s string) bool {
 	return true
 }
 
-// isSpecVersion reports whether s looks like "2.1": digits, a dot, digits.
-func isSpecVersion(s string) bool {
+// IsSpecVersion reports whether s has the form of a STIX version, such as
+// "2.1": digits, a dot, digits.
+func IsSpecVersion(s string) bool {
 	major, minor, ok := strings.Cut(s, ".")
 	return ok && digits(major) && digits(minor)
 }

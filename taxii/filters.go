@@ -1,6 +1,7 @@
 package taxii
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -81,7 +82,7 @@ func (s *Server) parseFilters(values url.Values, set filterSet) (filters, error)
 	} else if ok {
 		n, err := strconv.ParseUint(v, 10, 31)
 		switch {
-		case err != nil && errorsIsRange(err):
+		case errors.Is(err, strconv.ErrRange):
 			n = uint64(s.maxPageSize)
 		case err != nil || n == 0:
 			return f, errorf(http.StatusBadRequest, "limit must be a positive integer, not %q", v)
@@ -106,7 +107,7 @@ func (s *Server) parseFilters(values url.Values, set filterSet) (filters, error)
 		return f, err
 	}
 	for _, sv := range f.query.SpecVersions {
-		if !isSpecVersion(sv) {
+		if !stix.IsSpecVersion(sv) {
 			return f, errorf(http.StatusBadRequest, "match[spec_version]: %q is not a version such as 2.1", sv)
 		}
 	}
@@ -176,26 +177,4 @@ func parseVersions(vals []string) (collections.VersionFilter, error) {
 		return vf, errorf(http.StatusBadRequest, "match[version]: all cannot be combined with other values")
 	}
 	return vf, nil
-}
-
-func isSpecVersion(s string) bool {
-	major, minor, ok := strings.Cut(s, ".")
-	return ok && isDigits(major) && isDigits(minor)
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func errorsIsRange(err error) bool {
-	ne, ok := err.(*strconv.NumError)
-	return ok && ne.Err == strconv.ErrRange
 }
