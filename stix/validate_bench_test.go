@@ -50,7 +50,7 @@ func corpusObjects(b *testing.B) []json.RawMessage {
 // (JSON bytes in, identity and findings out) at the default level, on the
 // TAXIID_STIX_CORPUS bundles; run with -cpu 1,2 for one and two cores.
 //
-//	TAXIID_STIX_CORPUS=../shared/corpus/attack go test ./stix -run '^$' -bench Validate -cpu 1,2
+//	TAXIID_STIX_CORPUS=path/to/attack-bundles go test ./stix -run '^$' -bench Validate -cpu 1,2
 func BenchmarkValidate(b *testing.B) {
 	objs := corpusObjects(b)
 	v, err := NewValidator(Options{})
