@@ -155,10 +155,7 @@ func (v *Validator) Validate(raw []byte, level Level) (Identity, []Finding, erro
 		// The schemas and rules are STIX 2.1's; objects of other versions
 		// get the identity checks, and collections decide whether they
 		// accept those versions at all.
-		if len(errs) > 0 {
-			return id, nil, &ValidationError{errs}
-		}
-		return id, nil, nil
+		return finish(id, errs, nil)
 	}
 
 	// The identity checks own their properties: later findings there
