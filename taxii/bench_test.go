@@ -107,8 +107,16 @@ func (s *benchServer) get(b *testing.B, path string) []byte {
 
 var (
 	readOnce   sync.Once
-	readServer *benchServer
+	readServer *benchServer // shared by the runs of BenchmarkGetObjects
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if readServer != nil {
+		readServer.close()
+	}
+	os.Exit(code)
+}
 
 // BenchmarkGetObjects measures GET objects pages of 100 on a large
 // collection: clients walk the collection with next tokens, concurrently.

@@ -233,9 +233,36 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 	if len(types) == 0 {
 		types = []string{""} // one branch, any type
 	}
-	if len(types) == 1 && len(sels) == 1 {
+	// One branch per selector, and per timestamp for exact versions, each
+	// read from its own index range.
+	// One branch per selector, per timestamp of exact versions and per
+	// requested spec version, each read from its own index range.
+	type arm struct {
+		sel          selector
+		specs, exact []string
+	}
+	specs := [][]string{nil} // nil: each id's highest spec version
+	if len(q.SpecVersions) > 0 {
+		specs = specs[:0]
+		for i := range q.SpecVersions {
+			specs = append(specs, q.SpecVersions[i:i+1])
+		}
+	}
+	var arms []arm
+	for _, spec := range specs {
+		for _, sel := range sels {
+			if sel != selExact {
+				arms = append(arms, arm{sel, spec, nil})
+				continue
+			}
+			for i := range exact {
+				arms = append(arms, arm{selExact, spec, exact[i : i+1]})
+			}
+		}
+	}
+	if len(types) == 1 && len(arms) == 1 {
 		qb.sql("SELECT ", cols, " FROM objects ")
-		qb.branch(coll, types[0], sels[0], q.SpecVersions, exact, after, limit)
+		qb.branch(coll, types[0], arms[0].sel, arms[0].specs, arms[0].exact, after, limit)
 		return qb.b.String(), qb.args, nil
 	}
 	// UNION of bounded branches (deduplicating rows that two selectors
@@ -243,13 +270,13 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 	qb.sql("SELECT ", cols, " FROM objects WHERE date_added IN (")
 	n := 0
 	for _, typ := range types {
-		for _, sel := range sels {
+		for _, a := range arms {
 			if n > 0 {
 				qb.sql(" UNION ")
 			}
 			n++
 			qb.sql("SELECT date_added FROM (SELECT date_added FROM objects ")
-			qb.branch(coll, typ, sel, q.SpecVersions, exact, after, limit)
+			qb.branch(coll, typ, a.sel, a.specs, a.exact, after, limit)
 			qb.sql(")")
 		}
 	}
@@ -259,12 +286,16 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 }
 
 // branch writes "INDEXED BY ... WHERE ... ORDER BY date_added LIMIT ?" for
-// one type ("" for any) and one selector, naming the index that answers it
-// in date_added order.
+// one type ("" for any), one selector and at most one spec version and one
+// exact version, naming the index that answers it in date_added order.
 func (qb *queryBuilder) branch(coll int64, typ string, sel selector, specs, exact []string, after int64, limit int) {
 	top := len(specs) == 0
 	index := "objects_coll"
 	switch {
+	case sel == selExact:
+		index = "objects_version" // exact holds one timestamp
+	case !top:
+		index = "objects_spec" // specs holds one spec version
 	case sel == selLatest && top && typ != "":
 		index = "objects_latest_type"
 	case sel == selLatest && top:
