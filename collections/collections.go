@@ -122,6 +122,10 @@ type Query struct {
 	AddedAfter time.Time
 	// Limit is the page size, at least 1.
 	Limit int
+	// MaxBytes, when positive, also ends the page once the Raw of its
+	// objects add up to at least MaxBytes (a page holds at least one
+	// object), so that a page of large objects stays bounded.
+	MaxBytes int
 	// MetadataOnly leaves Object.Raw empty (manifest and versions).
 	MetadataOnly bool
 }

@@ -263,6 +263,7 @@ func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col colle
 	}
 	q := f.query
 	q.APIRoot, q.Collection = col.APIRoot, col.ID
+	q.MaxBytes = s.maxPageBytes
 	if obj != "" {
 		q.IDs = []string{obj}
 	}

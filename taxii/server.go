@@ -43,22 +43,30 @@ type Config struct {
 	// caps any limit.
 	PageSize    int
 	MaxPageSize int
+	// MaxPageBytes ends a page of objects early once their bytes reach it
+	// (default DefaultMaxPageBytes), so that pages of large objects stay
+	// bounded; the page then has more and next as usual.
+	MaxPageBytes int
 }
+
+// DefaultMaxPageBytes is the default of Config.MaxPageBytes.
+const DefaultMaxPageBytes = 16 << 20
 
 // Server serves the TAXII 2.1 API. It is an http.Handler.
 type Server struct {
-	e           *echo.Echo
-	store       collections.Store
-	ingester    *collections.Ingester
-	authz       Authorizer
-	log         *slog.Logger
-	tokens      tokens
-	title       string
-	description string
-	contact     string
-	defaultRoot string
-	pageSize    int
-	maxPageSize int
+	e            *echo.Echo
+	store        collections.Store
+	ingester     *collections.Ingester
+	authz        Authorizer
+	log          *slog.Logger
+	tokens       tokens
+	title        string
+	description  string
+	contact      string
+	defaultRoot  string
+	pageSize     int
+	maxPageSize  int
+	maxPageBytes int
 }
 
 // tokenSecret names the pagination token key in the store.
@@ -79,6 +87,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Title == "" {
 		cfg.Title = "taxiid"
 	}
+	if cfg.MaxPageBytes <= 0 {
+		cfg.MaxPageBytes = DefaultMaxPageBytes
+	}
 	key, err := cfg.Store.Secret(ctx, tokenSecret, func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
@@ -88,17 +99,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("pagination key: %w", err)
 	}
 	s := &Server{
-		store:       cfg.Store,
-		ingester:    cfg.Ingester,
-		authz:       cfg.Authorizer,
-		log:         cfg.Logger,
-		tokens:      tokens{key: key},
-		title:       cfg.Title,
-		description: cfg.Description,
-		contact:     cfg.Contact,
-		defaultRoot: cfg.DefaultAPIRoot,
-		pageSize:    cfg.PageSize,
-		maxPageSize: cfg.MaxPageSize,
+		store:        cfg.Store,
+		ingester:     cfg.Ingester,
+		authz:        cfg.Authorizer,
+		log:          cfg.Logger,
+		tokens:       tokens{key: key},
+		title:        cfg.Title,
+		description:  cfg.Description,
+		contact:      cfg.Contact,
+		defaultRoot:  cfg.DefaultAPIRoot,
+		pageSize:     cfg.PageSize,
+		maxPageSize:  cfg.MaxPageSize,
+		maxPageBytes: cfg.MaxPageBytes,
 	}
 	s.e = s.routes()
 	return s, nil

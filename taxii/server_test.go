@@ -42,6 +42,7 @@ type env struct {
 type options struct {
 	syncLimit        int
 	maxContentLength int64
+	maxPageBytes     int
 	authorizer       taxii.Authorizer
 }
 
@@ -67,7 +68,8 @@ func newEnv(t *testing.T, opts options) *env {
 	ing := collections.NewIngester(store, newValidator(t), collections.IngestConfig{SyncLimit: opts.syncLimit})
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store: store, Ingester: ing, Authorizer: opts.authorizer,
-		Title: "test server", PageSize: 5, MaxPageSize: 20, Logger: slog.New(slog.DiscardHandler),
+		Title: "test server", PageSize: 5, MaxPageSize: 20, MaxPageBytes: opts.maxPageBytes,
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -669,4 +671,36 @@ func TestWriteOnlyCollection(t *testing.T) {
 	e.get(objects+"malware--6b616fc1-1505-48e3-8b2c-0d19337bff38/versions/").wantError(t, 403)
 	// TAXII 2.1 section 5.7: deleting needs can_read too.
 	e.do("DELETE", objects+"malware--6b616fc1-1505-48e3-8b2c-0d19337bff38/", nil, nil).wantError(t, 403)
+}
+
+// TestPageByteBudget: pages of objects stop at the byte budget, with more
+// and next, and paging still returns every object once.
+func TestPageByteBudget(t *testing.T) {
+	e := newEnv(t, options{maxPageBytes: 1000})
+	var objs []map[string]any
+	for i := range 6 {
+		objs = append(objs, obj("indicator", fmt.Sprintf("20000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z",
+			"description", strings.Repeat("x", 600)))
+	}
+	e.push(envelope(objs...))
+	var seen []string
+	r := e.get(objects + "?limit=20")
+	for pages := 1; ; pages++ {
+		got := ids(r, "objects")
+		if len(got) > 2 {
+			t.Fatalf("page of %d objects of ~900 bytes with a 1000-byte budget", len(got))
+		}
+		seen = append(seen, got...)
+		if r.body["more"] != true {
+			break
+		}
+		r = e.get(objects + "?limit=20&next=" + url.QueryEscape(r.body["next"].(string)))
+	}
+	if len(seen) != 6 {
+		t.Errorf("paged through %d objects; want 6", len(seen))
+	}
+	// The manifest carries no object bytes: one page.
+	if m := e.get(manifest + "?limit=20"); len(ids(m, "objects")) != 6 || m.body["more"] != nil {
+		t.Errorf("manifest = %s; want the 6 records on one page", m.raw)
+	}
 }

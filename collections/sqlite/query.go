@@ -56,8 +56,9 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 	if q.MetadataOnly {
 		dest = dest[:2]
 	}
+	size := 0
 	for rows.Next() {
-		if len(page.Objects) == q.Limit {
+		if len(page.Objects) == q.Limit || q.MaxBytes > 0 && size >= q.MaxBytes {
 			page.More = true
 			break
 		}
@@ -70,6 +71,7 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 		}
 		o.DateAdded = time.UnixMicro(added).UTC()
 		o.Raw, raw.b = raw.b, nil
+		size += len(o.Raw)
 		page.Objects = append(page.Objects, o)
 	}
 	if err := rows.Err(); err != nil {

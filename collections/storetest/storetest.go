@@ -607,6 +607,23 @@ func testPagination(t *testing.T, s collections.Store) {
 				}
 			})
 		}
+		// A byte budget ends pages early, never empty, and a walk still
+		// visits everything once.
+		for _, maxBytes := range []int{1, 500, 2000} {
+			t.Run(fmt.Sprintf("%s/maxbytes%d", tc.name, maxBytes), func(t *testing.T) {
+				f.t = t
+				q := tc.q
+				q.Limit, q.MaxBytes = 100, maxBytes
+				if maxBytes == 1 {
+					if p := f.page(q); len(p.Objects) != 1 || p.More != (len(tc.want) > 1) {
+						t.Errorf("page with a 1-byte budget: %d objects, More %v; want 1 object", len(p.Objects), p.More)
+					}
+				}
+				if diff := cmp.Diff(tc.want, keys(f.walk(q))); diff != "" {
+					t.Errorf("walk (-want +got):\n%s", diff)
+				}
+			})
+		}
 	}
 }
 
