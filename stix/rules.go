@@ -1162,15 +1162,11 @@ func checkExtensionPropertyName(obj map[string]any, r *ruleReport) {
 	}
 }
 
-// ruleReserved are the property names reserved across all objects (section
-// 3.8) and the RESERVED course-of-action action property (section 4.3.1).
-var ruleReserved = map[string]bool{"severity": true, "username": true, "phone_number": true, "action": true}
-
 // checkReservedProperty: section 3.8, reserved property names MUST NOT be
 // present.
 func checkReservedProperty(obj map[string]any, r *ruleReport) {
 	for k := range obj {
-		if ruleReserved[k] {
+		if schemaReservedProperties[k] {
 			r.add(rulePointer(k), "%s is a reserved property name and must not be used", ruleQuote(k))
 		}
 	}
