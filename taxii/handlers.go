@@ -397,22 +397,18 @@ func (s *Server) manifest(c *echo.Context) error {
 
 func metadataOnly(q *collections.Query) { q.MetadataOnly = true }
 
-// objectExists reports whether any version of id is in the collection, to
-// tell "no such object" (404) from "no version matches the filters".
-func (s *Server) objectExists(c *echo.Context, col collections.Collection, id string) (bool, error) {
+// requireObject returns a 404 unless some version of id is in the
+// collection: it tells "no such object" from "no version matches the
+// filters", which is an empty page.
+func (s *Server) requireObject(c *echo.Context, col collections.Collection, id string) error {
 	p, err := s.store.Objects(c.Request().Context(), collections.Query{
 		APIRoot: col.APIRoot, Collection: col.ID, IDs: []string{id},
-		Versions: collections.VersionFilter{All: true}, SpecVersions: nil, Limit: 1, MetadataOnly: true,
+		Versions: collections.VersionFilter{All: true}, Limit: 1, MetadataOnly: true,
 	})
-	return len(p.Objects) > 0, err
-}
-
-func (s *Server) errNoObject(c *echo.Context, col collections.Collection, id string) error {
-	ok, err := s.objectExists(c, col, id)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if len(p.Objects) == 0 {
 		return errorf(http.StatusNotFound, "no object %q in this collection", id)
 	}
 	return nil
@@ -429,7 +425,7 @@ func (s *Server) getObject(c *echo.Context) error {
 		return err
 	}
 	if len(p.Objects) == 0 {
-		if err := s.errNoObject(c, col, id); err != nil {
+		if err := s.requireObject(c, col, id); err != nil {
 			return err
 		}
 	}
@@ -450,7 +446,7 @@ func (s *Server) versions(c *echo.Context) error {
 		return err
 	}
 	if len(p.Objects) == 0 {
-		if err := s.errNoObject(c, col, id); err != nil {
+		if err := s.requireObject(c, col, id); err != nil {
 			return err
 		}
 	}
