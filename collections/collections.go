@@ -17,6 +17,9 @@ var (
 	// ErrNotFound: the API root, collection, object or status does not exist
 	// (or, for a status, has expired).
 	ErrNotFound = errors.New("not found")
+	// ErrConflict: the write contradicts what is stored (an alias another
+	// collection of the API root uses, ...). Wrapped errors say which.
+	ErrConflict = errors.New("conflict")
 )
 
 // APIRoot is a TAXII API root (TAXII 2.1 section 4.2.1).
