@@ -30,8 +30,18 @@ const (
 
 // rule is one named check.
 type rule struct {
-	code  string // short stable code, e.g. "modified-before-created"
-	check func(obj map[string]any) []Finding
+	code string // short stable code, e.g. "modified-before-created"
+	run  func(obj map[string]any, r *ruleReport)
+}
+
+// check runs the rule alone and returns its findings, every one a failure.
+func (ru rule) check(obj map[string]any) []Finding {
+	if obj == nil {
+		return nil
+	}
+	r := ruleReport{code: ru.code}
+	ru.run(obj, &r)
+	return r.findings()
 }
 
 // rules are the checks a schema cannot express, run on every object in order.
@@ -101,60 +111,105 @@ var rules = []rule{
 	newRule("email-addr-value", checkEmailAddrValue),
 }
 
-// checkRules runs every rule and returns all findings, at most
-// ruleMaxFindings of them.
-func checkRules(obj map[string]any) []Finding {
+// checkRules runs every rule on obj. classify tells what each finding
+// means for the object (nil: every finding is a failure). Every rule runs
+// whatever the others found: a rule keeps at most ruleMaxFindings failures
+// and as many warnings and counts the others, so that a hostile object
+// stays cheap to check while a failure is never hidden behind warnings.
+func checkRules(obj map[string]any, classify ruleClassifier) findingSet {
+	var fs findingSet
 	if obj == nil {
-		return nil
+		return fs
 	}
-	scanned := ruleScan(obj, ruleScanVisitors, ruleScanCodes)
-	var out []Finding
-	for _, r := range rules {
-		if i, ok := ruleScanIndex[r.code]; ok {
-			out = append(out, scanned[i].findings()...)
+	scanned := make([]ruleReport, len(ruleScanned))
+	for i := range scanned {
+		scanned[i] = ruleReport{code: ruleScanCodes[i], classify: classify}
+	}
+	ruleScan(obj, ruleScanVisitors, scanned)
+	var own ruleReport
+	for _, ru := range rules {
+		r := &own
+		if i, ok := ruleScanIndex[ru.code]; ok {
+			r = &scanned[i]
 		} else {
-			out = append(out, r.check(obj)...)
+			own = ruleReport{code: ru.code, classify: classify}
+			ru.run(obj, r)
 		}
-		if len(out) >= ruleMaxFindings {
-			return out[:ruleMaxFindings]
-		}
+		r.sort()
+		fs.fails = append(fs.fails, r.fails...)
+		fs.warns = append(fs.warns, r.warns...)
+		fs.moreFails += r.moreFails
+		fs.moreWarns += r.moreWarns
+		fs.atLeast = fs.atLeast || r.cut
 	}
-	return out
+	return fs
 }
 
-// newRule wraps a check that reports through a ruleReport into a rule.
+// newRule makes a rule of a check that reports through a ruleReport.
 func newRule(code string, f func(obj map[string]any, r *ruleReport)) rule {
-	return rule{code: code, check: func(obj map[string]any) []Finding {
-		if obj == nil {
-			return nil
-		}
-		r := ruleReport{code: code}
-		f(obj, &r)
-		return r.findings()
-	}}
+	return rule{code: code, run: f}
 }
 
-// ruleReport collects one rule's findings, at most ruleMaxFindings.
+// ruleClassifier tells what a finding of rule at ptr means for the object
+// at the level it is checked at.
+type ruleClassifier func(ptr, rule string) findingClass
+
+// ruleReport collects one rule's findings: at most ruleMaxFindings failures
+// and ruleMaxFindings warnings, counting those it does not keep.
 type ruleReport struct {
-	code string
-	out  []Finding
+	code     string
+	classify ruleClassifier // nil: every finding is a failure
+	fails    []Finding
+	warns    []Finding
+	// moreFails and moreWarns count the findings not kept; cut tells the
+	// walk stopped counting them (see ruleScanner).
+	moreFails, moreWarns int
+	cut                  bool
 }
 
-func (r *ruleReport) full() bool { return len(r.out) >= ruleMaxFindings }
+// full reports whether the rule can keep no more findings of any class.
+func (r *ruleReport) full() bool {
+	return len(r.fails) >= ruleMaxFindings && (r.classify == nil || len(r.warns) >= ruleMaxFindings)
+}
 
 func (r *ruleReport) add(ptr, format string, args ...any) {
-	if r.full() {
-		return
+	class := classFail
+	if r.classify != nil {
+		class = r.classify(ptr, r.code)
 	}
-	r.out = append(r.out, Finding{Pointer: ptr, Rule: r.code, Message: fmt.Sprintf(format, args...)})
+	switch class {
+	case classDrop:
+	case classWarn:
+		if len(r.warns) >= ruleMaxFindings {
+			r.moreWarns++
+			return
+		}
+		r.warns = append(r.warns, Finding{Pointer: ptr, Rule: r.code, Message: fmt.Sprintf(format, args...)})
+	default:
+		if len(r.fails) >= ruleMaxFindings {
+			r.moreFails++
+			return
+		}
+		r.fails = append(r.fails, Finding{Pointer: ptr, Rule: r.code, Message: fmt.Sprintf(format, args...)})
+	}
 }
 
-// findings returns the findings ordered by pointer, so that the output does
-// not depend on map iteration order.
-func (r *ruleReport) findings() []Finding {
-	if len(r.out) < 2 {
-		return r.out
+// sort orders the findings by pointer, so that the output does not depend
+// on map iteration order.
+func (r *ruleReport) sort() {
+	for _, l := range [][]Finding{r.fails, r.warns} {
+		if len(l) > 1 {
+			sort.SliceStable(l, func(i, j int) bool { return l[i].Pointer < l[j].Pointer })
+		}
 	}
-	sort.SliceStable(r.out, func(i, j int) bool { return r.out[i].Pointer < r.out[j].Pointer })
-	return r.out
+}
+
+// findings returns the findings kept, failures first, each class ordered by
+// pointer.
+func (r *ruleReport) findings() []Finding {
+	r.sort()
+	if len(r.warns) == 0 {
+		return r.fails
+	}
+	return append(append([]Finding(nil), r.fails...), r.warns...)
 }

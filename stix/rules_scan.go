@@ -70,26 +70,28 @@ type ruleScanner struct {
 	objects  map[string]any
 }
 
-// ruleScan walks obj with the visitors and returns their reports.
-func ruleScan(obj map[string]any, visitors []ruleVisitor, codes []string) []ruleReport {
-	s := ruleScanner{path: make(rulePath, 0, 8), visitors: visitors, reports: make([]ruleReport, len(visitors))}
-	for i := range s.reports {
-		s.reports[i].code = codes[i]
-	}
+// ruleScan walks obj with the visitors, each reporting into the report of
+// the same index.
+func ruleScan(obj map[string]any, visitors []ruleVisitor, reports []ruleReport) {
+	s := ruleScanner{path: make(rulePath, 0, 8), visitors: visitors, reports: reports}
 	if ruleType(obj) == "observed-data" {
 		s.observed = true
 		s.objects, _ = obj["objects"].(map[string]any)
 	}
 	s.entry.path = &s.path
 	s.object(obj, 0, ruleKindProps, false)
-	return s.reports
 }
 
+// full reports whether no visitor can keep another finding; the walk then
+// stops, and the reports' counts of findings not kept become lower bounds.
 func (s *ruleScanner) full() bool {
 	for i := range s.reports {
 		if !s.reports[i].full() {
 			return false
 		}
+	}
+	for i := range s.reports {
+		s.reports[i].cut = true
 	}
 	return true
 }
@@ -102,8 +104,10 @@ func (s *ruleScanner) visit(container bool) {
 		s.entry.objects = nil
 	}
 	for i, f := range s.visitors {
-		if !s.reports[i].full() {
-			f(&s.entry, &s.reports[i])
+		if r := &s.reports[i]; !r.full() {
+			f(&s.entry, r)
+		} else {
+			r.cut = true
 		}
 	}
 }
@@ -190,15 +194,13 @@ func init() {
 
 // scanRule is the rule of a visitor of ruleScanned, walking alone.
 func scanRule(code string) rule {
-	return rule{code: code, check: func(obj map[string]any) []Finding {
-		if obj == nil {
-			return nil
-		}
+	return rule{code: code, run: func(obj map[string]any, r *ruleReport) {
 		i, ok := ruleScanIndex[code]
 		if !ok {
-			return nil
+			return
 		}
-		r := ruleScan(obj, ruleScanVisitors[i:i+1], ruleScanCodes[i:i+1])
-		return r[0].findings()
+		reports := []ruleReport{*r}
+		ruleScan(obj, ruleScanVisitors[i:i+1], reports)
+		*r = reports[0]
 	}}
 }

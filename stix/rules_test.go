@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // ruleBases are realistic, valid STIX 2.1 objects the rule tests start from.
@@ -599,7 +601,7 @@ func TestRulesCoverage(t *testing.T) {
 // TestRulesValidBases runs every rule on the valid base objects.
 func TestRulesValidBases(t *testing.T) {
 	for name := range ruleBases {
-		if fs := checkRules(ruleTestObject(t, name, "")); len(fs) > 0 {
+		if fs := checkRules(ruleTestObject(t, name, ""), nil).fails; len(fs) > 0 {
 			t.Errorf("%s: unexpected findings %v", name, fs)
 		}
 	}
@@ -642,7 +644,7 @@ func TestRuleFixtures(t *testing.T) {
 			}
 			ruleByCode(t, fx.Check)
 			covered[fx.Check] = true
-			fs := checkRules(fx.Object)
+			fs := checkRules(fx.Object, nil).fails
 			found := false
 			for _, f := range fs {
 				if f.Rule == fx.Check && f.Pointer == *fx.Pointer {
@@ -691,8 +693,9 @@ func TestRulesMessages(t *testing.T) {
 	}
 }
 
-// TestRulesCap feeds hostile objects: findings are capped, and deep nesting
-// is neither recursed into without bound nor slow.
+// TestRulesCap feeds hostile objects: each rule keeps a bounded number of
+// findings, every rule still runs, and deep nesting is neither recursed
+// into without bound nor slow.
 func TestRulesCap(t *testing.T) {
 	obj := ruleTestObject(t, "report", "")
 	refs := make([]any, 10000)
@@ -703,9 +706,19 @@ func TestRulesCap(t *testing.T) {
 	for i := range 200 {
 		obj[fmt.Sprintf("X_%d", i)] = []any{}
 	}
-	fs := checkRules(obj)
-	if len(fs) != ruleMaxFindings {
-		t.Errorf("%d findings, want the cap %d", len(fs), ruleMaxFindings)
+	fs := checkRules(obj, nil)
+	perRule := map[string]int{}
+	for _, f := range fs.fails {
+		perRule[f.Rule]++
+	}
+	// ref-format comes first in the list of rules; the later rules are
+	// not hidden behind its findings.
+	want := map[string]int{"ref-format": ruleMaxFindings, "custom-property-name": ruleMaxFindings, "empty-list": ruleMaxFindings}
+	if diff := cmp.Diff(want, perRule); diff != "" {
+		t.Errorf("findings per rule (-want +got):\n%s", diff)
+	}
+	if fs.moreFails < 10000-ruleMaxFindings {
+		t.Errorf("%d findings counted beyond those kept, want at least %d", fs.moreFails, 10000-ruleMaxFindings)
 	}
 	for _, r := range rules {
 		if n := len(r.check(obj)); n > ruleMaxFindings {
@@ -720,14 +733,39 @@ func TestRulesCap(t *testing.T) {
 	}
 	obj = ruleTestObject(t, "indicator", "")
 	obj["x_deep"] = deep
-	fs = checkRules(obj)
-	if len(fs) == 0 || len(fs) > ruleMaxFindings {
-		t.Errorf("deep object: %d findings", len(fs))
+	got := checkRules(obj, nil).fails
+	if len(got) == 0 || len(got) > ruleMaxFindings {
+		t.Errorf("deep object: %d findings", len(got))
 	}
-	for _, f := range fs {
+	for _, f := range got {
 		if n := strings.Count(f.Pointer, "/"); n > 2*ruleMaxDepth+2 {
 			t.Errorf("finding %d levels deep", n)
 		}
+	}
+}
+
+// TestRulesCapByClass: a rule keeps failures and warnings apart, so that
+// warnings never crowd out a failure, whatever the order of the walk.
+func TestRulesCapByClass(t *testing.T) {
+	obj := ruleTestObject(t, "report", "")
+	bad := make([]any, 3*ruleMaxFindings)
+	for i := range bad {
+		bad[i] = fmt.Sprintf("bad-%d", i)
+	}
+	obj["x_acme_refs"] = bad
+	obj["created_by_ref"] = "not-an-id"
+	classify := func(ptr, rule string) findingClass {
+		if strings.HasPrefix(ptr, "/x_") {
+			return classWarn
+		}
+		return classFail
+	}
+	fs := checkRules(obj, classify)
+	if got := rulePointers(fs.fails); !slices.Equal(got, []string{"/created_by_ref"}) {
+		t.Errorf("failures at %q, want /created_by_ref", got)
+	}
+	if len(fs.warns) != ruleMaxFindings || fs.moreWarns != 2*ruleMaxFindings {
+		t.Errorf("%d warnings kept and %d counted beyond, want %d and %d", len(fs.warns), fs.moreWarns, ruleMaxFindings, 2*ruleMaxFindings)
 	}
 }
 
@@ -835,7 +873,7 @@ func BenchmarkRules(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		for _, o := range objs {
-			if fs := checkRules(o); len(fs) != 0 {
+			if fs := checkRules(o, nil).fails; len(fs) != 0 {
 				b.Fatal(fs)
 			}
 			n++

@@ -106,7 +106,7 @@ func BenchmarkSchemaCheck(b *testing.B) {
 		findings := 0
 		for _, obj := range objs {
 			typ, _ := obj["type"].(string)
-			f, _ := s.check(typ, obj)
+			f, _, _ := s.check(typ, obj)
 			findings += len(f)
 		}
 		schemaRunCheckBench(b, s, objs)

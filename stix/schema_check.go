@@ -13,18 +13,32 @@ import (
 )
 
 // check validates one decoded object against the schema of its type (and of
-// any extension with a schema) and returns its findings. known reports whether
-// the type has a schema. Objects without a schema still get the property
-// name and extension checks.
-func (s *schemaSet) check(typ string, obj map[string]any) (findings []Finding, known bool) {
+// any extension with a schema) and returns its findings, at most
+// schemaMaxFindings of them, and how many more it found. known reports
+// whether the type has a schema. Objects without a schema still get the
+// property name and extension checks.
+func (s *schemaSet) check(typ string, obj map[string]any) (findings []Finding, more int, known bool) {
+	return s.checkSkipping(typ, obj, nil)
+}
+
+// checkSkipping is check without the findings for which skip, if not nil,
+// returns true: problems another check reports already. They are neither
+// kept nor counted.
+func (s *schemaSet) checkSkipping(typ string, obj map[string]any, skip func(ptr, rule, msg string) bool) (findings []Finding, more int, known bool) {
 	cs := s.types[typ]
-	c := &schemaCollector{}
+	c := &schemaCollector{skip: skip}
+	if b, _ := obj["defanged"].(bool); b {
+		// Defanged values (e.g. "198.51.100[.]3") need not keep their format.
+		c.skip = func(ptr, rule, msg string) bool {
+			return rule == "schema-pattern" && ptr == "/value" || skip != nil && skip(ptr, rule, msg)
+		}
+	}
 	doc := obj
 	if cs != nil || len(s.exts) > 0 {
 		var err error
 		if doc, err = schemaJSONNumbers(obj); err != nil {
 			c.add("", "object", "not a JSON object: "+err.Error())
-			return c.out, cs != nil
+			return c.out, 0, cs != nil
 		}
 	}
 	if cs != nil {
@@ -44,30 +58,14 @@ func (s *schemaSet) check(typ string, obj map[string]any) (findings []Finding, k
 			}
 		}
 	}
-	if b, _ := obj["defanged"].(bool); b {
-		// Defanged values (e.g. "198.51.100[.]3") need not keep their format.
-		kept := c.out[:0]
-		for _, f := range c.out {
-			if f.Rule != "schema-pattern" || f.Pointer != "/value" {
-				kept = append(kept, f)
-			}
-		}
-		c.out = kept
-	}
 	sort.SliceStable(c.out, func(i, j int) bool { return c.out[i].Pointer < c.out[j].Pointer })
-	if c.dropped > 0 || len(c.out) > schemaMaxFindings {
-		n := c.dropped + len(c.out) - schemaMaxFindings
-		if len(c.out) > schemaMaxFindings {
-			c.out = c.out[:schemaMaxFindings]
-		}
-		c.out = append(c.out, Finding{Rule: "findings-capped", Message: fmt.Sprintf("%d more findings not reported", n)})
-	}
-	return c.out, cs != nil
+	return c.out, c.dropped, cs != nil
 }
 
 // checkCommon validates only the common properties of an object (section
-// 3.2), whatever its type.
-func (s *schemaSet) checkCommon(typ string, obj map[string]any) []Finding {
+// 3.2), whatever its type, and returns at most schemaMaxFindings findings
+// and how many more it found.
+func (s *schemaSet) checkCommon(typ string, obj map[string]any) (findings []Finding, more int) {
 	cs := s.commonSDO
 	switch {
 	case scoTypes[typ]:
@@ -80,21 +78,25 @@ func (s *schemaSet) checkCommon(typ string, obj map[string]any) []Finding {
 	}
 	doc, err := schemaJSONNumbers(obj)
 	if err != nil {
-		return []Finding{{Rule: "object", Message: "not a JSON object: " + err.Error()}}
+		return []Finding{{Rule: "object", Message: "not a JSON object: " + err.Error()}}, 0
 	}
 	c := &schemaCollector{}
 	s.validate(c, cs, typ, doc, "")
-	return c.out
+	return c.out, c.dropped
 }
 
-// schemaCollector gathers findings up to a limit.
+// schemaCollector gathers findings up to a limit, counting the others.
 type schemaCollector struct {
 	out     []Finding
 	dropped int
+	skip    func(ptr, rule, msg string) bool // nil: none skipped
 }
 
 func (c *schemaCollector) add(ptr, rule, msg string) {
-	if len(c.out) >= schemaMaxFindings+1 {
+	if c.skip != nil && c.skip(ptr, rule, msg) {
+		return
+	}
+	if len(c.out) >= schemaMaxFindings {
 		c.dropped++
 		return
 	}

@@ -155,76 +155,192 @@ func (v *Validator) Validate(raw []byte, level Level) (Identity, []Finding, erro
 		// The schemas and rules are STIX 2.1's; objects of other versions
 		// get the identity checks, and collections decide whether they
 		// accept those versions at all.
-		return finish(id, errs, nil)
+		return finish(id, findingSet{fails: errs})
 	}
 
 	// The identity checks own their properties: later findings there
 	// would say the same thing again.
-	owned := map[string]bool{}
-	for _, f := range errs {
-		owned[f.Pointer] = true
-	}
-	if level == LevelPermissive {
-		// The common properties only: no type schema, no rules.
-		for _, f := range v.schemas.checkCommon(id.Type, obj) {
-			if !owned[f.Pointer] {
-				errs = append(errs, f)
+	owned := func(ptr string) bool {
+		for _, f := range errs {
+			if f.Pointer == ptr {
+				return true
 			}
 		}
-		return finish(id, errs, nil)
+		return false
+	}
+	fs := findingSet{fails: errs}
+	if level == LevelPermissive {
+		// The common properties only: no type schema, no rules.
+		common, more := v.schemas.checkCommon(id.Type, obj)
+		for _, f := range common {
+			if !owned(f.Pointer) {
+				fs.fails = append(fs.fails, f)
+			}
+		}
+		fs.moreFails += more
+		return finish(id, fs)
 	}
 
-	var warns []Finding
-	schemaFs, known := v.schemas.check(id.Type, obj)
-	ruleFs := checkRules(obj)
-	byRule := map[[2]string]bool{}
-	for _, f := range ruleFs {
-		byRule[[2]string{f.Pointer, f.Rule}] = true
-	}
-	for _, f := range schemaFs {
-		if dup, ok := duplicateOf[f.Rule]; ok && byRule[[2]string{f.Pointer, dup}] {
-			continue
-		}
-		if !owned[f.Pointer] {
-			errs = append(errs, f)
-		}
-	}
 	props := v.schemas.knownProperties(id.Type)
-	for _, f := range ruleFs {
+	ruleFs := checkRules(obj, func(ptr, rule string) findingClass {
 		switch {
-		case owned[f.Pointer]:
-		case level == LevelDefault && !namingRules[f.Rule] && isCustom(f.Pointer, props):
+		case owned(ptr):
+			return classDrop
+		case level == LevelDefault && !namingRules[rule] && isCustom(ptr, props):
 			// The content of custom properties is the producer's to
 			// define; real feeds (MITRE ATT&CK among them) carry empty
 			// lists and empty *_ref strings there. Only strict mode
 			// fails them.
-			warns = append(warns, f)
-		default:
-			errs = append(errs, f)
+			return classWarn
+		}
+		return classFail
+	})
+	// A problem both engines find is reported once, by the rule.
+	var byRule map[[2]string]bool
+	if len(ruleFs.fails) > 0 {
+		byRule = make(map[[2]string]bool, 2*len(ruleFs.fails))
+		for _, f := range ruleFs.fails {
+			byRule[[2]string{f.Pointer, f.Rule}] = true
+			byRule[[2]string{f.Pointer, "\x00" + f.Message}] = true
 		}
 	}
+	schemaFs, schemaMore, known := v.schemas.checkSkipping(id.Type, obj, func(ptr, rule, msg string) bool {
+		if dup, ok := duplicateOf[rule]; ok && byRule[[2]string{ptr, dup}] {
+			return true
+		}
+		return byRule[[2]string{ptr, "\x00" + msg}] || owned(ptr)
+	})
+	fs.fails = append(fs.fails, schemaFs...)
+	if ruleFs.moreFails > 0 && (len(schemaFs) > 0 || schemaMore > 0) {
+		// The schema's findings may repeat problems a rule found but did
+		// not keep: count only the rules' ones, a lower bound.
+		fs.moreFails -= len(schemaFs)
+		fs.atLeast = true
+	} else {
+		fs.moreFails += schemaMore
+	}
+	fs.add(ruleFs)
 
 	if id.Type != "" {
-		warns = append(warns, v.vocabularyFindings(id.Type, obj)...)
-		warns = append(warns, uuidVersionFindings(id)...)
+		fs.warns = append(fs.warns, v.vocabularyFindings(id.Type, obj)...)
+		fs.warns = append(fs.warns, uuidVersionFindings(id)...)
 	}
 	if level == LevelStrict {
-		errs = append(errs, v.unknownFindings(id.Type, obj, known)...)
-		errs, warns = append(errs, warns...), nil
+		fs.fails = append(fs.fails, v.unknownFindings(id.Type, obj, known)...)
+		fs.fails, fs.warns = append(fs.fails, fs.warns...), nil
+		fs.moreFails, fs.moreWarns = fs.moreFails+fs.moreWarns, 0
 	}
-	return finish(id, errs, warns)
+	return finish(id, fs)
 }
 
-// finish caps the failures and returns them as Validate does.
-func finish(id Identity, errs, warns []Finding) (Identity, []Finding, error) {
-	if len(errs) > maxFindings {
-		n := len(errs) - maxFindings
-		errs = append(errs[:maxFindings:maxFindings], Finding{Rule: "findings-capped", Message: fmt.Sprintf("%d more findings not reported", n)})
+// findingClass is what a finding means for the object at the level it is
+// checked at.
+type findingClass uint8
+
+const (
+	classFail findingClass = iota // the object is invalid
+	classWarn                     // reported, the object stays valid
+	classDrop                     // another check reports the same problem
+)
+
+// findingSet gathers the findings of one object. The checks keep a bounded
+// number of findings each and count the others, so that the outcome is
+// computed from every finding while what is reported stays bounded.
+type findingSet struct {
+	fails, warns []Finding
+	// moreFails and moreWarns count the findings the checks did not keep;
+	// atLeast tells they are lower bounds (a check stopped counting, or
+	// findings of the schema and the rules may overlap).
+	moreFails, moreWarns int
+	atLeast              bool
+}
+
+func (s *findingSet) add(o findingSet) {
+	s.fails = append(s.fails, o.fails...)
+	s.warns = append(s.warns, o.warns...)
+	s.moreFails += o.moreFails
+	s.moreWarns += o.moreWarns
+	s.atLeast = s.atLeast || o.atLeast
+}
+
+// finish returns the findings as Validate does. An object with any failure
+// is invalid, however many findings there are; what is reported is capped
+// at maxFindings, failures first, warnings in the room they leave, and a
+// "findings-capped" finding says how many more there were (among the
+// failures when the object is invalid, else among the warnings).
+func finish(id Identity, fs findingSet) (Identity, []Finding, error) {
+	invalid := len(fs.fails) > 0 || fs.moreFails > 0
+	moreFails, moreWarns := fs.moreFails, fs.moreWarns
+	if len(fs.fails) > maxFindings {
+		moreFails += len(fs.fails) - maxFindings
+		fs.fails = firstOfEachRule(fs.fails, maxFindings)
 	}
-	if len(errs) > 0 {
-		return id, warns, &ValidationError{errs}
+	moreFails = max(moreFails, 0)
+	if room := maxFindings - len(fs.fails); len(fs.warns) > room {
+		moreWarns += len(fs.warns) - room
+		fs.warns = firstOfEachRule(fs.warns, room)
 	}
-	return id, warns, nil
+	if moreFails > 0 || moreWarns > 0 {
+		capped := Finding{Rule: "findings-capped", Message: cappedMessage(moreFails, moreWarns, fs.atLeast)}
+		if invalid {
+			fs.fails = append(fs.fails, capped)
+		} else {
+			fs.warns = append(fs.warns, capped)
+		}
+	}
+	if len(fs.warns) == 0 {
+		fs.warns = nil
+	}
+	if invalid {
+		return id, fs.warns, &ValidationError{fs.fails}
+	}
+	return id, fs.warns, nil
+}
+
+// firstOfEachRule keeps n of the findings fs, in their order: the first
+// finding of every rule, then the second of every rule, and so on, so that
+// what is reported shows every kind of problem found.
+func firstOfEachRule(fs []Finding, n int) []Finding {
+	rank := make([]int, len(fs))
+	seen := map[string]int{}
+	for i, f := range fs {
+		rank[i] = seen[f.Rule]
+		seen[f.Rule]++
+	}
+	order := make([]int, len(fs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return rank[order[a]] < rank[order[b]] })
+	order = order[:n]
+	sort.Ints(order)
+	kept := make([]Finding, n)
+	for i, j := range order {
+		kept[i] = fs[j]
+	}
+	return kept
+}
+
+// cappedMessage says how many findings were not reported.
+func cappedMessage(fails, warns int, atLeast bool) string {
+	count := func(n int, what string) string {
+		if n == 1 {
+			return "1 more " + what
+		}
+		return fmt.Sprintf("%d more %ss", n, what)
+	}
+	var parts []string
+	if fails > 0 {
+		parts = append(parts, count(fails, "failure"))
+	}
+	if warns > 0 {
+		parts = append(parts, count(warns, "warning"))
+	}
+	msg := strings.Join(parts, " and ") + " not reported"
+	if atLeast {
+		msg = "at least " + msg
+	}
+	return msg
 }
 
 // namingRules check the names of custom content, which STIX 2.1 section 11

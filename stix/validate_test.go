@@ -2,8 +2,10 @@ package stix
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +163,79 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFindingsCap: the cap on findings limits what is reported, never what
+// is checked. Failures are kept before warnings, and a findings-capped
+// finding says how many more there were.
+func TestFindingsCap(t *testing.T) {
+	v := newTestValidator(t)
+	badRefs := func(n int) []any {
+		refs := make([]any, n)
+		for i := range refs {
+			refs[i] = fmt.Sprintf("acme-case-%d", i)
+		}
+		return refs
+	}
+	tests := []struct {
+		name  string
+		raw   []byte
+		level Level
+		// wantFail is a rule and pointer among the failures; "" for a
+		// valid object.
+		wantFail, wantPtr string
+		wantFails         int // failures reported, findings-capped included
+		wantWarns         int // warnings reported, findings-capped included
+		wantCapped        string
+	}{
+		{"unterminated pattern behind 50 warnings", mustObject(t, "indicator.json", func(o map[string]any) {
+			o["pattern"] = "[file:name = 'dropper.exe'"
+			o["x_acme_related_refs"] = badRefs(50)
+		}), LevelDefault, "indicator-pattern", "/pattern", 2, 49, "1 more warning not reported"},
+		{"bad created_by_ref behind 200 warnings", mustObject(t, "indicator.json", func(o map[string]any) {
+			o["created_by_ref"] = "acme"
+			o["x_acme_related_refs"] = badRefs(200)
+		}), LevelDefault, "ref-format", "/created_by_ref", 2, 49, "151 more warnings not reported"},
+		{"warnings only", mustObject(t, "indicator.json", func(o map[string]any) {
+			o["x_acme_related_refs"] = badRefs(120)
+		}), LevelDefault, "", "", 0, 51, "70 more warnings not reported"},
+		{"strict fails the same content", mustObject(t, "indicator.json", func(o map[string]any) {
+			o["x_acme_related_refs"] = badRefs(120)
+		}), LevelStrict, "unknown-property", "/x_acme_related_refs", 51, 0, "71 more failures not reported"},
+		{"failures crowd out warnings", mustObject(t, "report.json", func(o map[string]any) {
+			o["object_refs"] = badRefs(60)
+			o["x_acme_related_refs"] = badRefs(5)
+		}), LevelDefault, "ref-format", "/object_refs/0", 51, 0, "at least 10 more failures and 5 more warnings not reported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, warns, err := v.Validate(tt.raw, tt.level)
+			var fails []Finding
+			if err != nil {
+				ve, ok := err.(*ValidationError)
+				if !ok {
+					t.Fatalf("Validate error %T %v", err, err)
+				}
+				fails = ve.Findings
+			}
+			if tt.wantFail == "" && err != nil {
+				t.Fatalf("Validate = %v; want valid", err)
+			}
+			if tt.wantFail != "" && !slices.ContainsFunc(fails, func(f Finding) bool { return f.Rule == tt.wantFail && f.Pointer == tt.wantPtr }) {
+				t.Errorf("failures %v; want %s at %s", fails, tt.wantFail, tt.wantPtr)
+			}
+			if len(fails) != tt.wantFails || len(warns) != tt.wantWarns {
+				t.Errorf("%d failures and %d warnings reported, want %d and %d", len(fails), len(warns), tt.wantFails, tt.wantWarns)
+			}
+			var capped string
+			for _, f := range append(fails, warns...) {
+				if f.Rule == "findings-capped" {
+					capped = f.Message
+				}
+			}
+			if capped != tt.wantCapped {
+				t.Errorf("findings-capped %q, want %q", capped, tt.wantCapped)
+			}
+		})
+	}
 }
