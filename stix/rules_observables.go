@@ -109,9 +109,8 @@ var ruleOneOfExtensions = map[string][]string{
 		"pointer_to_symbol_table_hex", "number_of_symbols", "size_of_optional_header",
 		"characteristics_hex", "file_header_hashes", "optional_header", "sections"},
 	"tcp-ext": {"src_flags_hex", "dst_flags_hex"},
-	// The property table spells window_title "windows_title"; accept both.
 	"windows-process-ext": {"aslr_enabled", "dep_enabled", "priority", "owner_sid", "window_title",
-		"windows_title", "startup_info", "integrity_level"},
+		"startup_info", "integrity_level"},
 	"windows-service-ext": {"service_name", "descriptions", "display_name", "group_name", "start_type",
 		"service_dll_refs", "service_type", "service_status"},
 	"unix-account-ext": {"gid", "groups", "home_dir", "shell"},

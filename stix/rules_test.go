@@ -428,6 +428,8 @@ var ruleCases = []ruleCase{
 	{"at-least-one-property", "x509", "x509-certificate", "", nil},
 	{"at-least-one-property", "pe", "file-pe", "", nil},
 	{"at-least-one-property", "empty left to empty-object", "file", `{"extensions":{"ntfs-ext":{}}}`, nil},
+	{"at-least-one-property", "window_title alone", "process", `{"pid":null,"command_line":null,"image_ref":null,"extensions":{"windows-process-ext":{"window_title":"invoice_4471.docm - Word"}}}`, nil},
+	{"at-least-one-property", "windows_title is not a property of the extension", "process", `{"extensions":{"windows-process-ext":{"windows_title":"invoice_4471.docm - Word"}}}`, []string{"/extensions/windows-process-ext"}},
 	{"at-least-one-property", "bare process", "process", `{"pid":null,"command_line":null,"image_ref":null}`, []string{""}},
 	{"at-least-one-property", "bare user-account", "user-account", `{"user_id":null,"account_login":null,"account_type":null,"display_name":null,"is_service_account":null,"is_privileged":null,"extensions":null}`, []string{""}},
 	{"at-least-one-property", "bare registry key", "windows-registry-key", `{"key":null,"values":null}`, []string{""}},

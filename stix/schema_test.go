@@ -281,6 +281,8 @@ func TestInvalidObjects(t *testing.T) {
 			"", "schema-any-of", "at least one of region, country or (latitude and longitude) must be present"},
 		{"malware", "family without name", []schemaMutation{mutDel("/name")},
 			"/name", "schema-required", "required property missing"},
+		{"malware", "without is_family", []schemaMutation{mutDel("/is_family")},
+			"/is_family", "schema-required", "required property missing"},
 		{"malware", "sample_refs to an indicator", []schemaMutation{mutSet("/sample_refs/0", "indicator--"+uuid4)},
 			"/sample_refs/0", "schema-pattern", "must reference an object of type file, artifact"},
 		{"malware-analysis", "neither result nor analysis_sco_refs", []schemaMutation{mutDel("/result")},
