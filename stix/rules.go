@@ -76,6 +76,7 @@ var rules = []rule{
 	newRule("extension-property-name", checkExtensionPropertyName),
 	newRule("reserved-property", checkReservedProperty),
 	scanRule("encoding-property"),
+	scanRule("encoding-charset"),
 	newRule("extension-name", checkExtensionName),
 	newRule("extension-type", checkExtensionType),
 	newRule("extension-properties", checkExtensionProperties),

@@ -170,6 +170,7 @@ var ruleScanned = []struct {
 	{"ref-format", visitRefFormat},
 	{"observable-container-ref", visitObservableContainerRef},
 	{"encoding-property", visitEncodingProperty},
+	{"encoding-charset", visitEncodingCharset},
 	{"hash-value", visitHashValue},
 	{"hex-value", visitHexValue},
 	{"binary-value", visitBinaryValue},

@@ -276,6 +276,18 @@ var ruleCases = []ruleCase{
 	{"encoding-property", "name_enc alone", "file", `{"name":null,"name_enc":"windows-1252"}`, []string{"/name_enc"}},
 	{"encoding-property", "in container", "observed-data-container", `{"objects":{"4":{"type":"directory","path_enc":"cp1252"}}}`, []string{"/objects/4/path_enc"}},
 
+	// encoding-charset
+	{"encoding-charset", "name without preferred MIME name", "file", `{"name_enc":"windows-1252"}`, nil},
+	{"encoding-charset", "case-insensitive", "file", `{"name_enc":"utf-8"}`, nil},
+	{"encoding-charset", "preferred MIME name", "file", `{"name_enc":"Shift_JIS"}`, nil},
+	{"encoding-charset", "in container", "observed-data-container", `{"objects":{"4":{"type":"directory","path":"C:\\temp","path_enc":"ISO-8859-1"}}}`, nil},
+	{"encoding-charset", "not registered", "file", `{"name_enc":"utf8"}`, []string{"/name_enc"}},
+	{"encoding-charset", "alias", "file", `{"name_enc":"latin1"}`, []string{"/name_enc"}},
+	{"encoding-charset", "Name where a preferred MIME name exists", "file", `{"name_enc":"ISO_8859-1:1987"}`, []string{"/name_enc"}},
+	{"encoding-charset", "not a string", "file", `{"name_enc":1252}`, []string{"/name_enc"}},
+	{"encoding-charset", "custom property", "file", `{"x_acme_label":"x","x_acme_label_enc":"klingon"}`, []string{"/x_acme_label_enc"}},
+	{"encoding-charset", "in container", "observed-data-container", `{"objects":{"4":{"type":"directory","path":"x","path_enc":"cp1252"}}}`, []string{"/objects/4/path_enc"}},
+
 	// extension-name
 	{"extension-name", "predefined", "file-pe", "", nil},
 	{"extension-name", "custom sco extension", "file", `{"extensions":{"x-acme-ext":{"scanned":true}}}`, nil},
@@ -684,6 +696,10 @@ func TestRulesMessages(t *testing.T) {
 			`/hashes/MD5: "abc" is not a valid MD5 value: expected 32 hexadecimal digits`},
 		{"relationship", `{"source_ref":"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"}`, "ref-target-type",
 			`/source_ref: "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da" must reference an SDO or SCO, not marking-definition`},
+		{"file", `{"name_enc":"latin1"}`, "encoding-charset",
+			`/name_enc: "latin1" is another name of "ISO-8859-1", the name STIX requires`},
+		{"file", `{"name_enc":"utf8"}`, "encoding-charset",
+			`/name_enc: "utf8" is not a character set of the IANA registry`},
 		{"indicator", `{"id":"indicator--a5727441-3504-09b7-bf09-a21d167c6756"}`, "id-uuid",
 			`/id: "indicator--a5727441-3504-09b7-bf09-a21d167c6756": the UUID has no RFC 4122 version (version digit '0')`},
 	}
@@ -882,4 +898,32 @@ func BenchmarkRules(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "objects/s")
+}
+
+// TestCharsets: the embedded IANA registry maps every name, whatever its
+// case, to the name STIX requires, and malformed lists are refused.
+func TestCharsets(t *testing.T) {
+	names, err := ianaCharsets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"UTF-8": "UTF-8", "csutf8": "UTF-8", "LATIN1": "ISO-8859-1", "ISO_8859-1:1987": "ISO-8859-1",
+		"windows-1252": "windows-1252", "Shift_JIS": "Shift_JIS", "ms_kanji": "Shift_JIS",
+		"UTF-7-IMAP": "UTF-7-IMAP", "us": "US-ASCII", "Big5": "Big5",
+	} {
+		if got := names[strings.ToLower(name)]; got != want {
+			t.Errorf("names[%q] = %q, want %q", name, got, want)
+		}
+	}
+	for _, name := range []string{"utf8", "cp1252", "klingon", ""} {
+		if got, ok := names[name]; ok {
+			t.Errorf("names[%q] = %q, want none", name, got)
+		}
+	}
+	for _, bad := range []string{"3 US-ASCII us\n4 ISO-8859-1 US\n", "US-ASCII us\n", "3\n"} {
+		if _, err := parseCharsets([]byte(bad)); err == nil {
+			t.Errorf("parseCharsets(%q) accepted", bad)
+		}
+	}
 }

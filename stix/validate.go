@@ -111,6 +111,9 @@ func NewValidator(opts Options) (*Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load schemas: %w", err)
 	}
+	if _, err := ianaCharsets(); err != nil {
+		return nil, err
+	}
 	return &Validator{schemas: s}, nil
 }
 
