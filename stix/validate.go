@@ -4,8 +4,8 @@
 package stix
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -146,19 +146,20 @@ var duplicateOf = map[string]string{
 // when not nil, is a *ValidationError listing every failure; the identity
 // then holds what could be read (for reporting).
 func (v *Validator) Validate(raw []byte, level Level) (Identity, []Finding, error) {
-	var obj map[string]any
-	if b := bytes.TrimLeft(raw, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+	obj, strict, err := decodeJSONObject(raw)
+	switch {
+	case errors.Is(err, errJSONNotObject):
 		return Identity{}, nil, &ValidationError{[]Finding{{Rule: "object", Message: "not a JSON object"}}}
-	}
-	if err := json.Unmarshal(raw, &obj); err != nil {
+	case err != nil:
 		return Identity{}, nil, &ValidationError{[]Finding{{Rule: "object", Message: "not a valid JSON object: " + err.Error()}}}
 	}
 	id, errs := identify(obj)
 	if id.SpecVersion != "2.1" {
 		// The schemas and rules are STIX 2.1's; objects of other versions
-		// get the identity checks, and collections decide whether they
-		// accept those versions at all.
-		return finish(id, findingSet{fails: errs})
+		// get the identity and strict JSON checks, and collections decide
+		// whether they accept those versions at all.
+		strict.add(findingSet{fails: errs})
+		return finish(id, strict)
 	}
 
 	// The identity checks own their properties: later findings there
@@ -171,7 +172,10 @@ func (v *Validator) Validate(raw []byte, level Level) (Identity, []Finding, erro
 		}
 		return false
 	}
-	fs := findingSet{fails: errs}
+	// Strict JSON findings come first: they fail an object at every
+	// level.
+	fs := strict
+	fs.add(findingSet{fails: errs})
 	if level == LevelPermissive {
 		// The common properties only: no type schema, no rules.
 		common, more := v.schemas.checkCommon(id.Type, obj)

@@ -239,3 +239,34 @@ func TestFindingsCap(t *testing.T) {
 		})
 	}
 }
+
+// TestStrictJSON: a duplicate member name, invalid UTF-8 and a lone
+// surrogate fail an object at every level, even one of another STIX
+// version, at the pointer of the offending value.
+func TestStrictJSON(t *testing.T) {
+	v := newTestValidator(t)
+	indicator := string(mustObject(t, "indicator.json", nil))
+	tests := []struct {
+		name, raw, wantRule, wantPtr string
+	}{
+		{"second id", strings.Replace(indicator, `"type":`, `"id":"indicator--9b1e2f3a-4c5d-4e6f-8a7b-9c0d1e2f3a4b","type":`, 1), "duplicate-member", "/id"},
+		{"second pattern in a kill chain phase", strings.Replace(indicator, `"phase_name":"delivery"`, `"phase_name":"delivery","phase_name":"installation"`, 1), "duplicate-member", "/kill_chain_phases/0/phase_name"},
+		{"invalid UTF-8", strings.Replace(indicator, `"Paper Lantern dropper hash"`, "\"Paper Lantern \xff\xfe dropper\"", 1), "invalid-utf8", "/name"},
+		{"lone surrogate", strings.Replace(indicator, `"Paper Lantern dropper hash"`, `"Paper Lantern \ud800 dropper"`, 1), "lone-surrogate", "/name"},
+		{"STIX 2.0 object", `{"type":"malware","id":"malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b","created":"2016-01-01T00:00:00Z","modified":"2016-01-01T00:00:00Z","name":"x","labels":["trojan"],"name":"y"}`, "duplicate-member", "/name"},
+	}
+	for _, tt := range tests {
+		for _, level := range []Level{LevelStrict, LevelDefault, LevelPermissive} {
+			t.Run(tt.name+"/"+level.String(), func(t *testing.T) {
+				_, _, err := v.Validate([]byte(tt.raw), level)
+				ve, ok := err.(*ValidationError)
+				if !ok {
+					t.Fatalf("Validate = %v; want a %s failure at %s", err, tt.wantRule, tt.wantPtr)
+				}
+				if !slices.ContainsFunc(ve.Findings, func(f Finding) bool { return f.Rule == tt.wantRule && f.Pointer == tt.wantPtr }) {
+					t.Errorf("failures %v; want %s at %s", ve, tt.wantRule, tt.wantPtr)
+				}
+			})
+		}
+	}
+}
