@@ -32,6 +32,9 @@ func (s *schemaSet) patternMessage(info *schemaInfo, pat any, val any, ptr, path
 	str, _ := val.(string)
 	q := schemaRender(val)
 	if k, ok := s.patterns[p]; ok {
+		if n := fractionDigits(str); n > maxFractionDigits && strings.HasPrefix(k.kind, "timestamp") {
+			return q + " " + tooPreciseMessage(n)
+		}
 		switch k.kind {
 		case "timestamp_millis":
 			if s.tsRE.MatchString(str) {

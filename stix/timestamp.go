@@ -5,10 +5,15 @@ import (
 	"time"
 )
 
-// ParseTimestamp parses a STIX timestamp (STIX 2.1 section 3.2, "timestamp"):
-// RFC 3339 in UTC with the "Z" designator and any number of fractional
-// digits. Offsets other than Z, lowercase designators and missing seconds are
-// rejected.
+// maxFractionDigits is the precision of a parsed timestamp: Go times hold
+// nanoseconds.
+const maxFractionDigits = 9
+
+// ParseTimestamp parses a STIX timestamp (STIX 2.1 section 2.16):
+// RFC 3339 in UTC with the "Z" designator and up to nine fractional
+// digits. Offsets other than Z, lowercase designators and missing seconds
+// are rejected, and so are finer fractions: a tenth digit would be lost,
+// and two versions that differ only there would become one.
 func ParseTimestamp(s string) (time.Time, error) {
 	// Shape check first: time.Parse accepts offsets and lowercase t/z.
 	// YYYY-MM-DDTHH:MM:SS[.f+]Z
@@ -24,12 +29,35 @@ func ParseTimestamp(s string) (time.Time, error) {
 				return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp in UTC ending in Z", s)
 			}
 		}
+		if n := len(s) - 21; n > maxFractionDigits {
+			return time.Time{}, fmt.Errorf("%q %s", s, tooPreciseMessage(n))
+		}
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q is not a valid timestamp", s)
 	}
 	return t.UTC(), nil
+}
+
+// tooPreciseMessage explains why a timestamp with n fractional digits is
+// refused.
+func tooPreciseMessage(n int) string {
+	return fmt.Sprintf("has %d fractional digits; at most %d (nanoseconds) are kept, so versions that differ beyond them could not be told apart", n, maxFractionDigits)
+}
+
+// fractionDigits returns how many fractional digits a string shaped like
+// a timestamp (YYYY-MM-DDTHH:MM:SS.f+Z) has, 0 for any other string.
+func fractionDigits(s string) int {
+	if len(s) < 22 || s[19] != '.' || s[len(s)-1] != 'Z' {
+		return 0
+	}
+	for i := 20; i < len(s)-1; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0
+		}
+	}
+	return len(s) - 21
 }
 
 // FormatTimestamp renders t as a STIX timestamp with millisecond precision,
