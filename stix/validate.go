@@ -12,14 +12,21 @@ import (
 	"time"
 )
 
-// Identity is what the server needs to know about an object to store it.
+// Identity is what the server needs to know about an object to store it,
+// and to apply the cross-version rules (see CheckNewVersion).
 type Identity struct {
 	ID          string
 	Type        string
 	SpecVersion string
+	// Created and Modified are the object's timestamps, zero when absent
+	// (cyber-observables have neither, marking definitions no modified).
+	Created  time.Time
+	Modified time.Time
 	// Version is modified, else created; zero when the object has neither
 	// (cyber-observables).
 	Version time.Time
+	// Revoked is the object's revoked property.
+	Revoked bool
 }
 
 // Finding is one problem found in an object.
@@ -423,14 +430,15 @@ func identify(obj map[string]any) (Identity, []Finding) {
 		id.SpecVersion = sv
 	}
 
-	created := timestamp(obj, "created", add)
-	modified := timestamp(obj, "modified", add)
+	id.Created = timestamp(obj, "created", add)
+	id.Modified = timestamp(obj, "modified", add)
 	switch {
-	case !modified.IsZero():
-		id.Version = modified
-	case !created.IsZero():
-		id.Version = created
+	case !id.Modified.IsZero():
+		id.Version = id.Modified
+	case !id.Created.IsZero():
+		id.Version = id.Created
 	}
+	id.Revoked, _ = obj["revoked"].(bool)
 	return id, fs
 }
 
