@@ -35,14 +35,14 @@ func checkIPOperand(op ComparisonOperator, path ObjectPath, c Constant) error {
 	if !ok {
 		return errAt(path.Offset, "%s applies only to the value of an ipv4-addr or ipv6-addr object, as in ipv4-addr:value or network-traffic:dst_ref.value, found %s (STIX 2.1 section 9.6.1)", op, short(path.String()))
 	}
-	want := map[string]string{
-		"ipv4-addr": "an IPv4 address or CIDR block such as '198.51.100.0/24'",
-		"ipv6-addr": "an IPv6 address or CIDR block such as '2001:db8::/32'",
-		"":          "an IPv4 or IPv6 address or CIDR block",
-	}[family]
 	addr, ok := ipOperand(c.Text)
-	if !ok || family == "ipv4-addr" && !addr.Is4() || family == "ipv6-addr" && !addr.Is6() {
-		return errAt(c.Offset, "%s on %s takes %s, found %s (STIX 2.1 section 9.6.1)", op, path, want, short(c.Raw))
+	switch {
+	case !ok && family == "":
+		return errAt(c.Offset, "%s on %s takes an IPv4 or IPv6 address or CIDR block, found %s (STIX 2.1 section 9.6.1)", op, path, short(c.Raw))
+	case family == "ipv4-addr" && (!ok || !addr.Is4()):
+		return errAt(c.Offset, "%s on %s takes an IPv4 address or CIDR block such as '198.51.100.0/24', found %s (STIX 2.1 section 9.6.1)", op, path, short(c.Raw))
+	case family == "ipv6-addr" && (!ok || !addr.Is6()):
+		return errAt(c.Offset, "%s on %s takes an IPv6 address or CIDR block such as '2001:db8::/32', found %s (STIX 2.1 section 9.6.1)", op, path, short(c.Raw))
 	}
 	return nil
 }

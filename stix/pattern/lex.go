@@ -194,12 +194,18 @@ func lexString(s string, start int) (token, error) {
 // lexTyped reads t'...', h'...' or b'...'. The contents are validated by the
 // parser so that errors point inside the constant.
 func lexTyped(s string, start int) (token, error) {
+	kind, name := tTimestamp, "timestamp"
+	switch s[start] {
+	case 'h':
+		kind, name = tHex, "hex"
+	case 'b':
+		kind, name = tBinary, "binary"
+	}
 	end := strings.IndexByte(s[start+2:], '\'')
 	if end < 0 {
-		return token{}, errAt(start, "unterminated %s constant: missing closing apostrophe (')", map[byte]string{'t': "timestamp", 'h': "hex", 'b': "binary"}[s[start]])
+		return token{}, errAt(start, "unterminated %s constant: missing closing apostrophe (')", name)
 	}
 	end += start + 3
-	kind := map[byte]tokKind{'t': tTimestamp, 'h': tHex, 'b': tBinary}[s[start]]
 	return token{kind: kind, pos: start, end: end, text: s[start:end], val: s[start+2 : end-1]}, nil
 }
 
