@@ -126,11 +126,11 @@ const pcreEscapes = "ABCDEGHKNPQRSVWXZabcdefghknoprstvwxz"
 // escapes, with their offsets.
 func pcreShim(expr string) (string, int, string) {
 	var b strings.Builder
-	last := 0 // expr[:last] is in b
+	last, rewritten := 0, false // expr[:last] is in b
 	replace := func(from, to int, with string) {
 		b.WriteString(expr[last:from])
 		b.WriteString(with)
-		last = to
+		last, rewritten = to, true
 	}
 	depth, extended := 0, false
 	for i := 0; i < len(expr); {
@@ -177,7 +177,7 @@ func pcreShim(expr string) (string, int, string) {
 			i++
 		}
 	}
-	if last == 0 {
+	if !rewritten {
 		return expr, -1, ""
 	}
 	b.WriteString(expr[last:])
