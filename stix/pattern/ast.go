@@ -6,14 +6,16 @@
 // *SyntaxError carrying the byte offset of the first problem. Besides the
 // grammar it enforces the rules of section 9 that need no knowledge of SCO
 // schemas: constant formats (section 9.2), operand types per operator
-// (section 9.6.1), AND only between comparisons one object can satisfy
-// (section 9.5), qualifier constraints (section 9.5.1), and type and
-// property name rules (sections 3.1 and 9.7). It does not check that
-// properties exist on their object types, nor MATCHES regular expressions.
+// (section 9.6.1): PCRE syntax for MATCHES, addresses on address values
+// for ISSUBSET and ISSUPERSET, no ordering of booleans; AND only between
+// comparisons one object can satisfy (section 9.5), qualifier constraints
+// (section 9.5.1), and type and property name rules (sections 3.1 and 9.7).
+// It does not check that properties exist on their object types.
 //
 // The parser is a hand-written tokenizer plus recursive descent: it runs in
-// time linear in the input, caps the input at MaxLength bytes and nesting at
-// MaxDepth levels, and never panics.
+// time linear in the input, caps the input at MaxLength bytes, nesting at
+// MaxDepth levels, constants at MaxConstants and regular expressions at
+// MaxRegexpBytes, and never panics.
 package pattern
 
 import (
@@ -82,8 +84,8 @@ const (
 )
 
 // Qualifier is "WITHIN x SECONDS" (x a positive integer or float), "REPEATS
-// x TIMES" (x a positive integer) or "START x STOP y" (timestamps, x before
-// y). STIX 2.1 section 9.5.1.
+// x TIMES" (x a positive integer) or "START x STOP y" (timestamps, y not
+// before x). STIX 2.1 section 9.5.1.
 type Qualifier struct {
 	Offset int
 	Kind   QualifierKind
@@ -190,7 +192,8 @@ const (
 // Constant is a literal operand (STIX 2.1 section 9.2). Raw is the source
 // text; the decoded value is in the field matching Kind: Text (string, and
 // the text between the apostrophes of timestamp, hex and binary), Int,
-// Float, Bool, Time, Bytes (hex and binary) or Set.
+// Float, Bool, Time (a leap second, 23:59:60, reads as 23:59:59.999999999),
+// Bytes (hex and binary) or Set.
 type Constant struct {
 	Offset int
 	Kind   ConstantKind

@@ -50,3 +50,21 @@ func FuzzParse(f *testing.F) {
 		_ = p.ObjectPaths()
 	})
 }
+
+// FuzzPCRE checks that the MATCHES syntax check never panics, stays fast
+// and locates problems inside the expression.
+func FuzzPCRE(f *testing.F) {
+	for _, tc := range pcreCases {
+		f.Add(tc.expr)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		start := time.Now()
+		off, msg := pcreCheck(expr)
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("pcreCheck took %v on %d bytes", d, len(expr))
+		}
+		if msg == "" && off != -1 || off < -1 || off >= len(expr) && off > 0 {
+			t.Fatalf("pcreCheck(%q) = %d, %q", expr, off, msg)
+		}
+	})
+}

@@ -13,7 +13,7 @@ const (
 	tEOF       tokKind = iota
 	tIdent             // keywords, type names, property names, true/false
 	tInt               // -?[0-9]+
-	tFloat             // -?[0-9]+(.[0-9]+)?([eE][+-]?[0-9]+)? with a fraction or exponent
+	tFloat             // -?[0-9]*(.[0-9]+)?([eE][+-]?[0-9]+)? with a fraction or exponent
 	tString            // '...'
 	tTimestamp         // t'...'
 	tHex               // h'...'
@@ -63,78 +63,105 @@ func isIdentStart(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <=
 func isDigit(c byte) bool      { return c >= '0' && c <= '9' }
 func isIdentChar(c byte) bool  { return isIdentStart(c) || isDigit(c) || c == '-' }
 
-// lex splits s into tokens. Whitespace is any code point with the Unicode
-// White_Space property and only separates tokens (STIX 2.1 sections 9.1 and
-// 9.4). The input must be valid UTF-8 ("Pattern Expressions MUST be encoded
-// as Unicode strings", section 9.4).
-func lex(s string) ([]token, error) {
-	if !utf8.ValidString(s) {
-		for i, r := range s {
-			if r == utf8.RuneError {
-				if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
-					return nil, errAt(i, "invalid UTF-8")
-				}
+// checkUTF8 reports the first invalid UTF-8 sequence in s: "Pattern
+// Expressions MUST be encoded as Unicode strings" (STIX 2.1 section 9.4).
+func checkUTF8(s string) error {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
+				return errAt(i, "invalid UTF-8")
 			}
 		}
 	}
-	toks := make([]token, 0, len(s)/6+1) // about one token per 6 bytes in real patterns
-	for i := 0; i < len(s); {
+	return nil
+}
+
+// lexer splits a pattern into tokens on demand, so that the memory it uses
+// does not grow with the pattern. Whitespace is any code point with the
+// Unicode White_Space property and only separates tokens (STIX 2.1
+// sections 9.1 and 9.4).
+type lexer struct {
+	s    string
+	pos  int   // offset of the next byte to scan
+	prev token // the token last returned
+}
+
+// next returns the next token, tEOF at the end, or a *SyntaxError.
+func (l *lexer) next() (token, error) {
+	s := l.s
+	i := l.pos
+	for i < len(s) {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, n := utf8.DecodeRuneInString(s[i:])
-			if unicode.IsSpace(r) {
-				i += n
-				continue
+			if !unicode.IsSpace(r) {
+				return token{}, errAt(i, "unexpected character %q", r)
 			}
-			return nil, errAt(i, "unexpected character %q", r)
-		}
-		if unicode.IsSpace(rune(c)) {
-			i++
+			i += n
 			continue
 		}
-		var t token
-		var err error
-		switch {
-		case (c == 't' || c == 'h' || c == 'b') && i+1 < len(s) && s[i+1] == '\'':
-			t, err = lexTyped(s, i)
-		case isIdentStart(c):
-			j := i + 1
-			for j < len(s) && isIdentChar(s[j]) {
-				j++
-			}
-			t = token{kind: tIdent, pos: i, end: j, text: s[i:j]}
-		case isDigit(c) || c == '-':
-			t, err = lexNumber(s, i)
-		case c == '\'':
-			t, err = lexString(s, i)
-		case c == '!':
-			if i+1 < len(s) && s[i+1] == '=' {
-				t = token{kind: tPunct, pos: i, end: i + 2, text: "!="}
-			} else {
-				err = errAt(i, "unexpected '!': the not-equal operator is '!=', negation is NOT")
-			}
-		case c == '<' || c == '>':
-			n := 1
-			if i+1 < len(s) && s[i+1] == '=' {
-				n = 2
-			}
-			t = token{kind: tPunct, pos: i, end: i + n, text: s[i : i+n]}
-		case strings.IndexByte("[](),:.*=", c) >= 0:
-			t = token{kind: tPunct, pos: i, end: i + 1, text: s[i : i+1]}
-		case c == '+':
-			err = errAt(i, "unexpected '+': positive numbers are written without a plus sign (STIX 2.1 section 9.2)")
-		case c == '"':
-			err = errAt(i, "unexpected '\"': string constants are enclosed in apostrophes (') (STIX 2.1 section 9.2)")
-		default:
-			err = errAt(i, "unexpected character %q", c)
+		if !unicode.IsSpace(rune(c)) {
+			break
 		}
-		if err != nil {
-			return nil, err
-		}
-		toks = append(toks, t)
-		i = t.end
+		i++
 	}
-	return append(toks, token{kind: tEOF, pos: len(s), end: len(s)}), nil
+	if i == len(s) {
+		l.pos = i
+		return token{kind: tEOF, pos: i, end: i}, nil
+	}
+	c := s[i]
+	var t token
+	var err error
+	switch {
+	case (c == 't' || c == 'h' || c == 'b') && i+1 < len(s) && s[i+1] == '\'':
+		t, err = lexTyped(s, i)
+	case isIdentStart(c):
+		j := i + 1
+		for j < len(s) && isIdentChar(s[j]) {
+			j++
+		}
+		t = token{kind: tIdent, pos: i, end: j, text: s[i:j]}
+	case isDigit(c) || c == '-' || c == '.' && i+1 < len(s) && isDigit(s[i+1]) && !l.stepDot(i):
+		t, err = lexNumber(s, i)
+	case c == '\'':
+		t, err = lexString(s, i)
+	case c == '!':
+		if i+1 < len(s) && s[i+1] == '=' {
+			t = token{kind: tPunct, pos: i, end: i + 2, text: "!="}
+		} else {
+			err = errAt(i, "unexpected '!': the not-equal operator is '!=', negation is NOT")
+		}
+	case c == '<' || c == '>':
+		n := 1
+		if i+1 < len(s) && s[i+1] == '=' {
+			n = 2
+		}
+		t = token{kind: tPunct, pos: i, end: i + n, text: s[i : i+n]}
+	case strings.IndexByte("[](),:.*=", c) >= 0:
+		t = token{kind: tPunct, pos: i, end: i + 1, text: s[i : i+1]}
+	case c == '+':
+		err = errAt(i, "unexpected '+': positive numbers are written without a plus sign (STIX 2.1 section 9.2)")
+	case c == '"':
+		err = errAt(i, "unexpected '\"': string constants are enclosed in apostrophes (') (STIX 2.1 section 9.2)")
+	default:
+		err = errAt(i, "unexpected character %q", c)
+	}
+	if err != nil {
+		return token{}, err
+	}
+	l.pos, l.prev = t.end, t
+	return t, nil
+}
+
+// stepDot reports whether a '.' at i continues an object path, as in
+// file:hashes.MD5: it follows a name or a list index with no whitespace in
+// between. Elsewhere ".5" is a float.
+func (l *lexer) stepDot(i int) bool {
+	p := l.prev
+	return p.end == i && p.pos < p.end && (p.kind == tIdent || p.kind == tString || p.kind == tPunct && p.text == "]")
 }
 
 // lexString reads a string constant: apostrophes around any code points,
@@ -167,17 +194,25 @@ func lexString(s string, start int) (token, error) {
 // lexTyped reads t'...', h'...' or b'...'. The contents are validated by the
 // parser so that errors point inside the constant.
 func lexTyped(s string, start int) (token, error) {
+	kind, name := tTimestamp, "timestamp"
+	switch s[start] {
+	case 'h':
+		kind, name = tHex, "hex"
+	case 'b':
+		kind, name = tBinary, "binary"
+	}
 	end := strings.IndexByte(s[start+2:], '\'')
 	if end < 0 {
-		return token{}, errAt(start, "unterminated %s constant: missing closing apostrophe (')", map[byte]string{'t': "timestamp", 'h': "hex", 'b': "binary"}[s[start]])
+		return token{}, errAt(start, "unterminated %s constant: missing closing apostrophe (')", name)
 	}
 	end += start + 3
-	kind := map[byte]tokKind{'t': tTimestamp, 'h': tHex, 'b': tBinary}[s[start]]
 	return token{kind: kind, pos: start, end: end, text: s[start:end], val: s[start+2 : end-1]}, nil
 }
 
 // lexNumber reads an integer or float constant (STIX 2.1 section 9.2): an
-// optional hyphen-minus, digits, optionally a fraction and an exponent.
+// optional hyphen-minus, digits, optionally a fraction and an exponent. The
+// integer part of a float may be empty, as in .5 or -.5: the STIX patterning
+// grammar defines floats as [0-9]* '.' [0-9]+.
 func lexNumber(s string, start int) (token, error) {
 	i := start
 	if s[i] == '-' {
@@ -190,14 +225,14 @@ func lexNumber(s string, start int) (token, error) {
 		}
 		return i - j
 	}
-	if digits() == 0 {
-		return token{}, errAt(start, "unexpected '-': expected a digit after the minus sign")
-	}
+	intDigits := digits()
 	kind := tInt
 	if i+1 < len(s) && s[i] == '.' && isDigit(s[i+1]) {
 		i++
 		digits()
 		kind = tFloat
+	} else if intDigits == 0 {
+		return token{}, errAt(start, "unexpected '-': expected a digit after the minus sign")
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		save := i

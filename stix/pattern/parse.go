@@ -5,17 +5,20 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Limits that keep parsing bounded on hostile input.
+// Limits that keep parsing bounded on hostile input. Parsing takes time
+// linear in the length of the pattern (see BenchmarkParseSize); MaxDepth
+// bounds the recursion of the parser, and with it the goroutine stack.
 const (
-	MaxLength = 64 << 10 // bytes
-	MaxDepth  = 100      // nested '(' and '[' levels
+	MaxLength    = 1 << 20 // bytes; a list of 2,500 addresses joined by OR is about 84 KB
+	MaxDepth     = 100     // nested '(' and '[' levels
+	MaxConstants = 100_000 // constants, set members included; bounds the tree's memory
 )
 
 // maxInt is the largest STIX integer magnitude, 2^53-1 (STIX 2.1 section 2.10).
@@ -54,15 +57,25 @@ func errAt(off int, format string, args ...any) *SyntaxError {
 //	              ["NOT"] "EXISTS" path
 //
 // Keywords are case-sensitive and uppercase; true and false are lowercase.
-func Parse(s string) (*Pattern, error) {
+func Parse(s string) (pat *Pattern, err error) {
 	if len(s) > MaxLength {
 		return nil, errAt(MaxLength, "pattern is %d bytes long; the limit is %d", len(s), MaxLength)
 	}
-	toks, err := lex(s)
-	if err != nil {
+	if err := checkUTF8(s); err != nil {
 		return nil, err
 	}
-	p := &parser{src: s, toks: toks}
+	// The lexer runs as the parser asks for tokens; its errors unwind the
+	// parser as a lexFailure panic, recovered here.
+	defer func() {
+		if r := recover(); r != nil {
+			lf, ok := r.(lexFailure)
+			if !ok {
+				panic(r)
+			}
+			pat, err = nil, lf.err
+		}
+	}()
+	p := &parser{src: s, lx: lexer{s: s}}
 	if p.peek().kind == tEOF {
 		return nil, errAt(0, "empty pattern: expected an observation expression such as [file:name = 'foo.dll'] (STIX 2.1 section 9.5)")
 	}
@@ -80,18 +93,50 @@ func Parse(s string) (*Pattern, error) {
 }
 
 type parser struct {
-	src   string
-	toks  []token
-	i     int
-	depth int
+	src     string
+	lx      lexer
+	la      [2]token // tokens read ahead
+	nla     int      // how many of la are filled
+	prevEnd int      // end offset of the token last consumed
+	depth   int
+
+	constants   int             // constants parsed so far
+	regexps     map[string]bool // MATCHES expressions found valid
+	regexpBytes int             // their total length
 }
 
-func (p *parser) peek() token { return p.toks[p.i] }
+// lexFailure carries a lexer error up through the parser.
+type lexFailure struct{ err error }
+
+// fill reads ahead until k tokens are buffered.
+func (p *parser) fill(k int) {
+	for p.nla < k {
+		t, err := p.lx.next()
+		if err != nil {
+			panic(lexFailure{err})
+		}
+		p.la[p.nla] = t
+		p.nla++
+	}
+}
+
+func (p *parser) peek() token {
+	p.fill(1)
+	return p.la[0]
+}
+
+// peek2 returns the token after the next one.
+func (p *parser) peek2() token {
+	p.fill(2)
+	return p.la[1]
+}
 
 func (p *parser) next() token {
-	t := p.toks[p.i]
+	t := p.peek()
 	if t.kind != tEOF {
-		p.i++
+		p.la[0], p.la[1] = p.la[1], token{}
+		p.nla--
+		p.prevEnd = t.end
 	}
 	return t
 }
@@ -208,7 +253,7 @@ func (p *parser) observationPrimary() (ObservationExpression, error) {
 		p.next()
 		p.depth--
 		return e, nil
-	case t.kind == tIdent && p.toks[p.i+1].text == ":":
+	case t.kind == tIdent && p.peek2().text == ":":
 		return nil, errAt(t.pos, "comparison expressions must be enclosed in square brackets, as in [file:name = 'foo.dll'] (STIX 2.1 section 9.5)")
 	}
 	return nil, p.unexpected(t, "expected '[' or '(' to start an observation expression")
@@ -252,8 +297,11 @@ func (p *parser) qualifier() (Qualifier, error) {
 		if q.Stop, err = p.timestamp("STOP"); err != nil {
 			return q, err
 		}
-		if !q.Start.Time.Before(q.Stop.Time) {
-			return q, errAt(q.Stop.Offset, "STOP %s is not later than START %s (STIX 2.1 section 9.5.1)", q.Stop.Raw, q.Start.Raw)
+		// Section 9.5.1 asks only that matching observations fall in
+		// [x, y); a STOP equal to START is allowed (the window is empty),
+		// a STOP before START is taken as the mistake it is.
+		if q.Stop.Time.Before(q.Start.Time) {
+			return q, errAt(q.Stop.Offset, "STOP %s is earlier than START %s (STIX 2.1 section 9.5.1)", q.Stop.Raw, q.Start.Raw)
 		}
 		return q, nil
 	}
@@ -273,46 +321,94 @@ func (p *parser) timestamp(kw string) (Constant, error) {
 // expression can be satisfied by one object: comparisons on different object
 // types MUST be joined by OR (STIX 2.1 section 9.5). It returns the object
 // types c can match.
-func sameObject(c ComparisonExpression) (map[string]bool, error) {
+func sameObject(c ComparisonExpression) (typeSet, error) {
 	switch c := c.(type) {
 	case *Comparison:
-		return map[string]bool{c.Path.ObjectType: true}, nil
+		return typeSet{one: c.Path.ObjectType}, nil
 	case *CompoundComparison:
-		var acc map[string]bool
+		var acc typeSet
 		for i, op := range c.Operands {
 			types, err := sameObject(op)
 			switch {
 			case err != nil:
-				return nil, err
+				return typeSet{}, err
 			case i == 0:
 				acc = types
 			case c.Op == BoolOr:
-				for t := range types {
-					acc[t] = true
-				}
+				acc = acc.union(types)
 			default:
-				both := map[string]bool{}
-				for t := range types {
-					if acc[t] {
-						both[t] = true
-					}
-				}
-				if len(both) == 0 {
-					return nil, errAt(op.Pos(), "AND joins comparisons on different object types (%s; %s): all operands of AND must be satisfiable by the same object; use OR, or separate observation expressions [...] AND [...] (STIX 2.1 section 9.5)", typeList(acc), typeList(types))
+				both := acc.intersect(types)
+				if both.empty() {
+					return typeSet{}, errAt(op.Pos(), "AND joins comparisons on different object types (%s; %s): all operands of AND must be satisfiable by the same object; use OR, or separate observation expressions [...] AND [...] (STIX 2.1 section 9.5)", acc, types)
 				}
 				acc = both
 			}
 		}
 		return acc, nil
 	}
-	return nil, nil
+	return typeSet{}, nil
 }
 
-func typeList(m map[string]bool) string {
-	l := make([]string, 0, len(m))
-	for t := range m {
-		l = append(l, t)
+// typeSet is a set of object types. Nearly every comparison expression
+// names one type, which needs no map.
+type typeSet struct {
+	one  string          // the only member, when many is nil
+	many map[string]bool // the members, when more than one
+}
+
+func (s typeSet) empty() bool { return s.many == nil && s.one == "" }
+
+func (s typeSet) has(t string) bool {
+	if s.many != nil {
+		return s.many[t]
 	}
+	return s.one == t
+}
+
+func (s typeSet) each(f func(string)) {
+	if s.many == nil {
+		if s.one != "" {
+			f(s.one)
+		}
+		return
+	}
+	for t := range s.many {
+		f(t)
+	}
+}
+
+// union adds the members of o to s, which it may modify.
+func (s typeSet) union(o typeSet) typeSet {
+	switch {
+	case s.empty():
+		return o
+	case o.empty() || s.many == nil && o.many == nil && s.one == o.one:
+		return s
+	}
+	if s.many == nil {
+		s.many = map[string]bool{s.one: true}
+	}
+	o.each(func(t string) { s.many[t] = true })
+	return s
+}
+
+func (s typeSet) intersect(o typeSet) typeSet {
+	if len(s.many) > len(o.many) {
+		s, o = o, s // iterate over the smaller
+	}
+	var out typeSet
+	s.each(func(t string) {
+		if o.has(t) {
+			out = out.union(typeSet{one: t})
+		}
+	})
+	return out
+}
+
+// String lists the types, sorted, for error messages.
+func (s typeSet) String() string {
+	var l []string
+	s.each(func(t string) { l = append(l, t) })
 	sort.Strings(l)
 	if len(l) > 3 {
 		l = append(l[:3], "...")
@@ -363,7 +459,7 @@ func (p *parser) comparisonPrimary() (ComparisonExpression, error) {
 	}
 	// EXISTS is a prefix operator; NOT may precede it like any comparison
 	// operator (section 9.6.1).
-	negated := p.isKeyword("NOT") && p.toks[p.i+1].kind == tIdent && p.toks[p.i+1].text == "EXISTS"
+	negated := p.isKeyword("NOT") && p.peek2().kind == tIdent && p.peek2().text == "EXISTS"
 	if negated {
 		p.next()
 	}
@@ -394,7 +490,7 @@ func (p *parser) comparisonPrimary() (ComparisonExpression, error) {
 	default:
 		return nil, p.unexpected(opTok, "expected a comparison operator (=, !=, <, <=, >, >=, IN, LIKE, MATCHES, ISSUBSET, ISSUPERSET) after %s", path)
 	}
-	v, err := p.operand(op)
+	v, err := p.operand(op, path)
 	if err != nil {
 		return nil, err
 	}
@@ -402,8 +498,8 @@ func (p *parser) comparisonPrimary() (ComparisonExpression, error) {
 }
 
 // operand parses the constant of a comparison and checks it suits the
-// operator (section 9.6.1).
-func (p *parser) operand(op ComparisonOperator) (Constant, error) {
+// operator and the object path (section 9.6.1).
+func (p *parser) operand(op ComparisonOperator, path ObjectPath) (Constant, error) {
 	open := p.peek()
 	isOpen := open.kind == tPunct && open.text == "("
 	if op == OpIn {
@@ -424,13 +520,19 @@ func (p *parser) operand(op ComparisonOperator) (Constant, error) {
 		if c.Kind != KindString {
 			return c, errAt(c.Offset, "%s takes a string constant, found a constant of type %s (STIX 2.1 section 9.6.1)", op, c.Kind)
 		}
-	}
-	if op == OpIsSubset || op == OpIsSuperset {
-		if _, err := netip.ParsePrefix(c.Text); err != nil {
-			if _, err := netip.ParseAddr(c.Text); err != nil {
-				return c, errAt(c.Offset, "%s takes an IPv4 or IPv6 address or CIDR block, found %s (STIX 2.1 section 9.6.1)", op, short(c.Raw))
-			}
+	case OpLess, OpLessEqual, OpGreater, OpGreaterEqual:
+		// The ordering operators compare "numerically or lexically"
+		// (section 9.6.1); booleans have no order, and the patterning
+		// grammar leaves them out of the orderable constants.
+		if c.Kind == KindBoolean {
+			return c, errAt(c.Offset, "%s cannot compare with the boolean %s: booleans have no order; use = or != (STIX 2.1 section 9.6.1)", op, c.Raw)
 		}
+	}
+	switch op {
+	case OpMatches:
+		return c, p.checkRegexp(c)
+	case OpIsSubset, OpIsSuperset:
+		return c, checkIPOperand(op, path, c)
 	}
 	return c, nil
 }
@@ -450,6 +552,10 @@ func (p *parser) set() (Constant, error) {
 		}
 		if len(s.Set) > 0 && numeric(s.Set[0].Kind) != numeric(c.Kind) {
 			return s, errAt(c.Offset, "set mixes %s and %s constants: the values of a set must be of one type (STIX 2.1 section 9.6.1)", s.Set[0].Kind, c.Kind)
+		}
+		if len(s.Set) == cap(s.Set) {
+			// Double, so that a long set leaves little garbage behind.
+			s.Set = slices.Grow(s.Set, len(s.Set)+1)
 		}
 		s.Set = append(s.Set, c)
 		t := p.next()
@@ -510,9 +616,11 @@ func (p *parser) scalar(what string) (Constant, error) {
 		if len(t.val)%2 != 0 {
 			return c, errAt(t.pos, "hex constant %s has an odd number of digits (STIX 2.1 section 9.2)", short(t.text))
 		}
+		// Section 9.2 names the letters 'a' through 'f'; the patterning
+		// grammar's HexDigit is [A-Fa-f0-9], so either case is accepted.
 		for i := 0; i < len(t.val); i++ {
-			if ch := t.val[i]; !isDigit(ch) && (ch < 'a' || ch > 'f') {
-				return c, errAt(t.pos+2+i, "hex constant may contain only 0-9 and lowercase a-f, found %q (STIX 2.1 section 9.2)", ch)
+			if ch := t.val[i]; !isDigit(ch) && (ch|0x20 < 'a' || ch|0x20 > 'f') {
+				return c, errAt(t.pos+2+i, "hex constant may contain only the digits 0-9 and letters a-f, found %q (STIX 2.1 section 9.2)", ch)
 			}
 		}
 		c.Bytes, _ = hex.DecodeString(t.val)
@@ -526,6 +634,9 @@ func (p *parser) scalar(what string) (Constant, error) {
 		c.Bytes = b
 	default:
 		return c, p.unexpected(t, "expected %s", what)
+	}
+	if p.constants++; p.constants > MaxConstants {
+		return c, errAt(t.pos, "more than %d constants in the pattern", MaxConstants)
 	}
 	p.next()
 	return c, nil
@@ -551,9 +662,27 @@ func parseTimestamp(s string) (time.Time, string) {
 			}
 		}
 	}
+	// RFC 3339 section 5.7: time-second is 60 only for a leap second, at
+	// the end of a month (23:59:60Z on its last day). Go's time package
+	// cannot hold second 60, so a leap second reads as the last nanosecond
+	// of 23:59:59, which keeps the order of instants for START and STOP;
+	// Text keeps the source.
+	const leapRule = "second 60 (a leap second) can only follow 23:59 on the last day of a month (RFC 3339 section 5.7)"
+	leap := s[17:19] == "60"
+	if leap {
+		if s[11:16] != "23:59" {
+			return time.Time{}, leapRule
+		}
+		s = s[:17] + "59Z"
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, "not a valid date and time"
+	}
+	if leap {
+		if t = t.Add(time.Second - time.Nanosecond); t.Add(time.Nanosecond).Day() != 1 {
+			return time.Time{}, leapRule
+		}
 	}
 	return t, ""
 }
@@ -603,7 +732,7 @@ func (p *parser) objectPath() (ObjectPath, error) {
 	path.Steps = append(path.Steps, step)
 	for {
 		n := p.peek()
-		if n.kind != tPunct || n.pos != p.toks[p.i-1].end {
+		if n.kind != tPunct || n.pos != p.prevEnd {
 			return path, nil
 		}
 		switch n.text {

@@ -3,6 +3,7 @@ package pattern
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -138,6 +139,53 @@ var validPatterns = []struct {
 	{in: `[foo:a.'b.c'[12][*]._d = 1]`},
 	{in: `[x509-certificate:x509_v3_extensions.basic_constraints = 'CA:TRUE']`},
 
+	// Leap seconds: RFC 3339 section 5.7, second 60 at 23:59 on the last
+	// day of a month; the patterning grammar allows '60'.
+	{in: `[file:created = t'2016-12-31T23:59:60Z']`},
+	{in: `[file:created >= t'2015-06-30T23:59:60.5Z']`},
+	{in: `[file:name = 'a'] START t'2016-12-31T23:59:60Z' STOP t'2017-01-01T00:00:01Z'`},
+	{in: `[file:name = 'a'] START t'2016-12-31T23:59:60.5Z' STOP t'2017-01-01T00:00:00Z'`},
+	{in: `[file:name = 'a'] START t'2016-12-31T23:59:59.5Z' STOP t'2016-12-31T23:59:60Z'`},
+
+	// Floats without an integer part: the grammar's [0-9]* '.' [0-9]+.
+	{in: `[file:entropy > .5]`},
+	{in: `[file:entropy >= -.25 AND file:entropy<.75]`, want: `[file:entropy >= -.25 AND file:entropy < .75]`},
+	{in: `[file:size=.5]`, want: `[file:size = .5]`},
+	{in: `[file:entropy IN (.5,1, -.5)]`, want: `[file:entropy IN (.5, 1, -.5)]`},
+	{in: `[file:name = 'a'] WITHIN .5 SECONDS`},
+
+	// Hex digits in either case: the grammar's HexDigit is [A-Fa-f0-9].
+	{in: `[file:magic_number_hex = h'FFD8']`},
+	{in: `[file:magic_number_hex = h'fFd8aB09']`},
+
+	// START equal to STOP: section 9.5.1 puts no order on them.
+	{in: `[file:name = 'a'] START t'2016-06-01T00:00:00Z' STOP t'2016-06-01T00:00:00Z'`},
+	{in: `[file:name = 'a'] START t'2016-06-01T00:00:00Z' STOP t'2016-06-01T00:00:00.000Z'`},
+
+	// MATCHES takes PCRE (section 9.6.1): lookarounds, backreferences and
+	// other syntax Go's regexp lacks.
+	{in: `[file:name MATCHES '^(?=.*invoice)(?!.*\\\\.txt$).+\\.exe$']`},
+	{in: `[file:name MATCHES '(?<=^setup)_\\d+(?<!_0)\\.msi$']`},
+	{in: `[domain-name:value MATCHES '^(\\w+)\\.\\1\\.example$']`},
+	{in: `[domain-name:value MATCHES '^(?P<w>[a-z]+)-(?P=w)$' OR domain-name:value MATCHES '^(?<x>a)\\k<x>\\k{x}\\g{x}$']`},
+	{in: `[file:name MATCHES '(?>a+)b*+c++\\Qa.(b\\E[[:alpha:]]\\h\\K\\_\\/\\@']`},
+	{in: `[process:command_line MATCHES '(*UTF8)(?i)^(?:cmd|powershell)(?#comment (with parens)\\.exe$']`},
+	{in: `[process:command_line MATCHES '\\((?:[^()]|(?R))*\\)' AND process:command_line MATCHES '(a)(?1)(?-1)(?+1)(a)' AND process:command_line MATCHES '(?<n>a)(?&n)(?P>n)(?C1)']`},
+	{in: `[file:name MATCHES '(?|(a)|(b))\\1(*SKIP)(*MARK:x)(*pla:(a)b)(?J)(?^i)x(?J:y)']`},
+	{in: `[file:name MATCHES '\\p{L&}\\p{^Lu}\\P{^N}[\\p{Xan}]\\p{Greek}']`},
+	{in: `[file:name MATCHES '(?x) a  # a comment with ( and \\\\i' AND file:name MATCHES '[(]\\c)[]a]x[^]]']`},
+	{in: `[artifact:payload_bin MATCHES '\\xd4\\xc3\\xb2\\xa1\\x{263a}\\o{101}\\101\\0']`},
+	{in: `[file:name NOT MATCHES '']`},
+	{in: "[file:name MATCHES '" + strings.Repeat("(", 250) + strings.Repeat(")", 250) + "']"},
+
+	// ISSUBSET and ISSUPERSET on the value of an address, directly or
+	// through a reference that may point to one (section 9.6.1).
+	{in: `[ipv6-addr:value ISSUBSET '2001:db8::/32' OR ipv6-addr:value ISSUPERSET '2001:db8::1']`},
+	{in: `[network-traffic:src_ref.value ISSUBSET '198.51.100.0/24' AND network-traffic:dst_ref.value NOT ISSUBSET '2001:db8::/32']`},
+	{in: `[domain-name:resolves_to_refs[*].value ISSUBSET '203.0.113.0/24' OR domain-name:resolves_to_refs[0].value ISSUPERSET '203.0.113.9']`},
+	{in: `[x-sensor-event:peer_ref.value ISSUBSET '198.51.100.0/24' OR x-sensor-event:peers_refs[*].value ISSUBSET '::/0']`},
+	{in: `[network-traffic:src_ref.resolves_to_refs[*].value ISSUBSET '198.51.100.0/24']`},
+
 	// Whitespace: any Unicode White_Space, anywhere between tokens (section 9.4).
 	{in: "\t[\n\rfile:name\u00a0=\u2003'a'\u3000]\u2028", want: `[file:name = 'a']`},
 	{in: `[file:size=1]AND[file:size>=2]WITHIN 1 SECONDS`, want: `[file:size = 1] AND [file:size >= 2] WITHIN 1 SECONDS`},
@@ -212,8 +260,44 @@ var invalidPatterns = []struct {
 	{`[file:name = ('a')]`, 13, "only allowed after IN"},
 	{`[file:name LIKE 5]`, 16, "LIKE takes a string constant, found a constant of type integer"},
 	{`[file:name MATCHES h'00']`, 19, "MATCHES takes a string constant"},
-	{`[ipv4-addr:value ISSUBSET '198.51.100.0/33']`, 26, "ISSUBSET takes an IPv4 or IPv6 address or CIDR block"},
-	{`[ipv4-addr:value ISSUPERSET 'example.com']`, 28, "ISSUPERSET takes an IPv4"},
+	{`[ipv4-addr:value ISSUBSET '198.51.100.0/33']`, 26, "ISSUBSET on ipv4-addr:value takes an IPv4 address or CIDR block"},
+	{`[ipv4-addr:value ISSUPERSET 'example.com']`, 28, "ISSUPERSET on ipv4-addr:value takes an IPv4"},
+	{`[ipv4-addr:value ISSUBSET '2001:db8::/32']`, 26, "takes an IPv4 address"},
+	{`[ipv4-addr:value ISSUBSET '::ffff:198.51.100.7']`, 26, "takes an IPv4 address"},
+	{`[ipv6-addr:value ISSUPERSET '198.51.100.7']`, 28, "ISSUPERSET on ipv6-addr:value takes an IPv6 address"},
+	{`[ipv6-addr:value ISSUBSET 'fe80::1%eth0']`, 26, "takes an IPv6 address"},
+	{`[network-traffic:dst_ref.value ISSUBSET '198.51.100.0/24 ']`, 40, "takes an IPv4 or IPv6 address"},
+	{`[file:name ISSUBSET '198.51.100.0/24']`, 1, `ISSUBSET applies only to the value of an ipv4-addr or ipv6-addr object, as in ipv4-addr:value or network-traffic:dst_ref.value, found "file:name"`},
+	{`[ipv4-addr:resolves_to_refs[*].value ISSUBSET '198.51.100.0/24']`, 1, "ISSUBSET applies only to the value of an ipv4-addr or ipv6-addr object"},
+	{`[email-message:from_ref.value ISSUPERSET '198.51.100.7']`, 1, "ISSUPERSET applies only"},
+	{`[network-traffic:dst_ref ISSUBSET '198.51.100.7']`, 1, "ISSUBSET applies only"},
+	{`[network-traffic:dst_ref.'value' ISSUBSET '198.51.100.7' AND network-traffic:dst_ref.values ISSUBSET '198.51.100.7']`, 61, "ISSUBSET applies only"},
+	{`[x-sensor-event:value ISSUBSET '198.51.100.7']`, 1, "ISSUBSET applies only"},
+	{`[x-sensor-event:peers_refs.value ISSUBSET '198.51.100.7']`, 1, "ISSUBSET applies only"},
+
+	// No ordering of booleans (section 9.6.1, the grammar's orderableLiteral).
+	{`[file:x_flag > true]`, 15, "> cannot compare with the boolean true: booleans have no order; use = or !="},
+	{`[file:x_flag NOT <= false]`, 20, "<= cannot compare with the boolean false"},
+	{`[file:x_flag >= true OR file:size < 1]`, 16, ">= cannot compare"},
+	{`[file:x_flag < false]`, 15, "< cannot compare"},
+
+	// MATCHES takes a PCRE regular expression (section 9.6.1); the offset
+	// is that of the problem when known, else that of the string.
+	{`[file:name MATCHES '(abc']`, 19, "MATCHES takes a PCRE regular expression: missing closing )"},
+	{`[file:name MATCHES 'abc)']`, 19, "unexpected )"},
+	{`[file:name MATCHES '[z-a]']`, 19, "range in reverse order"},
+	{`[file:name MATCHES 'a**']`, 19, "nested repetition"},
+	{`[file:name MATCHES '*a']`, 19, "missing argument to repetition operator"},
+	{`[file:name MATCHES '[abc']`, 19, "unterminated [] set"},
+	{`[file:name MATCHES '(a)\\2']`, 19, "reference to undefined group number 2"},
+	{`[file:name MATCHES 'a\\']`, 19, `illegal \ at end of pattern`},
+	{`[file:name MATCHES 'x\\ib']`, 21, `unknown escape sequence \i`},
+	{`[file:name MATCHES 'it\'s\\u0041']`, 25, `unknown escape sequence \u`},
+	{`[file:name MATCHES '[a\\yb]']`, 22, `unknown escape sequence \y`},
+	{`[file:name MATCHES '\\p{NoSuchScript}']`, 19, "unknown unicode category"},
+	{`[file:name = 'a' AND file:name MATCHES 5]`, 39, "MATCHES takes a string constant"},
+	{"[file:name MATCHES '" + strings.Repeat("(", 251) + strings.Repeat(")", 251) + "']", 270, "parentheses nested deeper than 250 levels, PCRE's limit"},
+	{"[file:name MATCHES '(?:" + strings.Repeat("(?=", 250) + "a" + strings.Repeat(")", 251) + "']", 770, "nested deeper than 250"},
 	{`[file:name = 'a' AND process:name = 'b']`, 21, "AND joins comparisons on different object types (file; process)"},
 	{`[(file:name = 'a' OR process:name = 'b') AND (url:value = 'x' OR domain-name:value = 'y')]`, 46, "(file, process; domain-name, url)"},
 	{`[file:name = 'a' OR (process:name = 'b' AND EXISTS file:size)]`, 44, "(process; file)"},
@@ -240,11 +324,23 @@ var invalidPatterns = []struct {
 	{`[file:created = t'2016-02-30T12:31:12Z']`, 16, "not a valid date and time"},
 	{`[file:created = t'2016-01-20T12:31:12Z]`, 16, "unterminated timestamp constant"},
 	{`[file:x_hex = h'abc']`, 14, "odd number of digits"},
-	{`[file:x_hex = h'ABCD']`, 16, "only 0-9 and lowercase a-f"},
-	{`[file:x_hex = h'zz']`, 16, "only 0-9 and lowercase a-f"},
+	{`[file:x_hex = h'zz']`, 16, "only the digits 0-9 and letters a-f, found 'z'"},
+	{`[file:x_hex = h'ABCG']`, 19, "only the digits 0-9 and letters a-f, found 'G'"},
+	{`[file:created = t'2016-12-30T23:59:60Z']`, 16, "second 60 (a leap second) can only follow 23:59 on the last day of a month"},
+	{`[file:created = t'2016-12-31T23:58:60Z']`, 16, "leap second"},
+	{`[file:created = t'2016-12-31T12:59:60Z']`, 16, "leap second"},
+	{`[file:created = t'2016-02-30T23:59:60Z']`, 16, "not a valid date and time"},
+	{`[file:created = t'2016-12-31T23:59:61Z']`, 16, "not a valid date and time"},
+	{`[file:size = -.x]`, 13, "expected a digit after the minus sign"},
+	{`[file:size = .]`, 13, `expected a constant after =, found "."`},
+	{`[file:size = .5.5]`, 13, "invalid number"},
+	{`[file:size = .5x]`, 13, "invalid number"},
+	{`[file:hashes.5 = 'a']`, 13, `expected a property name after '.', found "5"`},
+	{`[file:sections[0].5 = 'a']`, 18, `expected a property name after '.', found "5"`},
 	{`[file:x_bin = b'abc']`, 14, "not valid padded base64"},
 	{`[file:x_bin = b'a\']`, 14, "not valid padded base64"},
-	{`[file:x_bin = b'a\'']`, 19, "unterminated string constant"},
+	{`[file:x_bin = b'a\'']`, 14, "not valid padded base64"},
+	{`[file:x_bin = 'a' OR file:x_bin = b'a\'']`, 34, "not valid padded base64"},
 	{"[file:name = '\xff']", 14, "invalid UTF-8"},
 	{`[file:name = 'a'] # comment`, 18, "unexpected character '#'"},
 	{"[file:name = 'a' \u00e9]", 17, "unexpected character 'é'"},
@@ -291,8 +387,9 @@ var invalidPatterns = []struct {
 	{`[file:name = 'a'] START '2016-06-01T00:00:00Z' STOP '2016-07-01T00:00:00Z'`, 24, "START takes a timestamp constant"},
 	{`[file:name = 'a'] START t'2016-06-01T00:00:00Z'`, 47, "expected STOP after START"},
 	{`[file:name = 'a'] START t'2016-06-01T00:00:00Z' STOP 5`, 53, "STOP takes a timestamp constant"},
-	{`[file:name = 'a'] START t'2016-07-01T00:00:00Z' STOP t'2016-06-01T00:00:00Z'`, 53, "is not later than START"},
-	{`[file:name = 'a'] START t'2016-07-01T00:00:00Z' STOP t'2016-07-01T00:00:00.000Z'`, 53, "is not later than START"},
+	{`[file:name = 'a'] START t'2016-07-01T00:00:00Z' STOP t'2016-06-01T00:00:00Z'`, 53, "STOP t'2016-06-01T00:00:00Z' is earlier than START t'2016-07-01T00:00:00Z'"},
+	{`[file:name = 'a'] START t'2016-07-01T00:00:00.001Z' STOP t'2016-07-01T00:00:00Z'`, 57, "is earlier than START"},
+	{`[file:name = 'a'] START t'2017-01-01T00:00:00.5Z' STOP t'2016-12-31T23:59:60Z'`, 55, "is earlier than START"},
 	{`[file:name = 'a'] STOP t'2016-07-01T00:00:00Z'`, 18, `found "STOP"`},
 	{`[file:name = 'a'] WITHIN 5 SECONDS WITHIN 6 SECONDS`, 35, "second WITHIN qualifier"},
 	{`[file:name = 'a'] REPEATS 5 TIMES WITHIN 6 SECONDS REPEATS 2 TIMES`, 51, "second REPEATS qualifier"},
@@ -318,31 +415,103 @@ func TestParseInvalid(t *testing.T) {
 	}
 }
 
+// orList returns an observation expression of distinct ipv4-addr
+// comparisons joined by OR, the shape of large block lists, at least size
+// bytes long.
+func orList(size int) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := 0; b.Len() < size-1; i++ {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		fmt.Fprintf(&b, "ipv4-addr:value = '10.%d.%d.%d'", i>>16&255, i>>8&255, i&255)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// observationList returns observation expressions joined by OR,
+// FOLLOWEDBY and AND with qualifiers, at least size bytes long.
+func observationList(size int) string {
+	var b strings.Builder
+	ops := []string{" OR ", " FOLLOWEDBY ", " AND "}
+	for i := 0; b.Len() < size; i++ {
+		if i > 0 {
+			b.WriteString(ops[i%3])
+		}
+		fmt.Fprintf(&b, "([file:hashes.'SHA-256' = '%064x' AND file:size > %d] WITHIN %d SECONDS)", i, i, i+1)
+	}
+	return b.String()
+}
+
+// matchesList returns an observation expression of distinct MATCHES
+// comparisons joined by OR, at least size bytes long.
+func matchesList(size int) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := 0; b.Len() < size-1; i++ {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		fmt.Fprintf(&b, `url:value MATCHES '^https?://(?:[a-z0-9-]+\\.)*host%d\\.example(?::\\d+)?/(?!static/)[^?#]*\\.(?:php|aspx?)$'`, i)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
 func TestLimits(t *testing.T) {
 	deep := func(n int) string {
 		return strings.Repeat("(", n) + "[file:size = 1]" + strings.Repeat(")", n)
 	}
-	if _, err := Parse(deep(MaxDepth - 1)); err != nil {
-		t.Errorf("depth %d: %v", MaxDepth, err)
+	deepest := (MaxLength - len(deep(0))) / 2
+	// Distinct regular expressions past MaxRegexpBytes; the error is at the
+	// first one past the budget.
+	var budget strings.Builder
+	budgetOff, total := 0, 0
+	budget.WriteString("[file:name = 'a'")
+	for i := 0; total <= MaxRegexpBytes; i++ {
+		re := fmt.Sprintf("^%d-%s$", i, strings.Repeat("x", 1000))
+		budget.WriteString(" OR file:name MATCHES ")
+		budgetOff = budget.Len()
+		budget.WriteString("'" + re + "'")
+		total += len(re)
 	}
-	_, err := Parse(deep(MaxDepth))
-	if se := (*SyntaxError)(nil); !errors.As(err, &se) || se.Offset != MaxDepth || !strings.Contains(se.Msg, "nesting deeper than 100") {
-		t.Errorf("depth %d: got %v", MaxDepth+1, err)
-	}
-	inner := "[" + strings.Repeat("(", MaxDepth) + "file:size = 1" + strings.Repeat(")", MaxDepth) + "]"
-	if _, err := Parse(inner); err == nil || !strings.Contains(err.Error(), "nesting deeper") {
-		t.Errorf("comparison nesting: got %v", err)
-	}
+	budget.WriteString("]")
+	repeated := "[file:name = 'a'" + strings.Repeat(" OR file:name MATCHES '^"+strings.Repeat("x", 1000)+"$'", 500) + "]"
 
-	// Long flat chains are fine up to the length limit.
-	chain := "[file:size = 0" + strings.Repeat(" OR file:size = 1", 3000) + "]"
-	chain += strings.Repeat(" AND [file:size = 2]", (MaxLength-len(chain))/20)
-	if _, err := Parse(chain); err != nil {
-		t.Errorf("long chain (%d bytes): %v", len(chain), err)
+	tests := []struct {
+		name string
+		in   string
+		off  int
+		msg  string // "" when the pattern is valid
+	}{
+		{"depth 99", deep(MaxDepth - 1), 0, ""},
+		{"depth 100", deep(MaxDepth), MaxDepth, "nesting deeper than 100 levels"},
+		{"comparison depth", "[" + strings.Repeat("(", MaxDepth) + "file:size = 1" + strings.Repeat(")", MaxDepth) + "]", MaxDepth, "nesting deeper than 100 levels"},
+		{"1 MiB of parentheses", deep(deepest), MaxDepth, "nesting deeper than 100 levels"},
+		{"1 MiB of parentheses in brackets", "[" + strings.Repeat("(", MaxLength-1), MaxDepth, "nesting deeper than 100 levels"},
+		{"2,500 addresses", orList(84_000), 0, ""},
+		{"1 MiB of addresses", orList(MaxLength - 40), 0, ""},
+		{"1 MiB of observations", observationList(MaxLength - 200), 0, ""},
+		{"too long", strings.Repeat(" ", MaxLength+1), MaxLength, "pattern is 1048577 bytes long; the limit is 1048576"},
+		{"too long list", orList(MaxLength + 1), MaxLength, "the limit is 1048576"},
+		{"regular expressions past the budget", budget.String(), budgetOff, "the MATCHES regular expressions of the pattern total more than 262144 bytes"},
+		{"one regular expression repeated", repeated, 0, ""},
+		{"100,000 constants", "[file:size IN (0" + strings.Repeat(",1", MaxConstants-1) + ")]", 0, ""},
+		{"100,001 constants", "[file:size IN (0" + strings.Repeat(",1", MaxConstants-1) + ") OR file:size = 2]", 2*MaxConstants + 31, "more than 100000 constants in the pattern"},
 	}
-	_, err = Parse(strings.Repeat(" ", MaxLength+1))
-	if se := (*SyntaxError)(nil); !errors.As(err, &se) || se.Offset != MaxLength || !strings.Contains(se.Msg, "the limit is 65536") {
-		t.Errorf("too long: got %v", err)
+	for _, tc := range tests {
+		_, err := Parse(tc.in)
+		if tc.msg == "" {
+			if err != nil {
+				t.Errorf("%s (%d bytes): %v", tc.name, len(tc.in), err)
+			}
+			continue
+		}
+		if se := (*SyntaxError)(nil); !errors.As(err, &se) || se.Offset != tc.off || !strings.Contains(se.Msg, tc.msg) {
+			t.Errorf("%s (%d bytes): got %v; want at %d: ...%s...", tc.name, len(tc.in), err, tc.off, tc.msg)
+		}
 	}
 }
 
@@ -413,6 +582,22 @@ func TestConstants(t *testing.T) {
 	}
 	if !cmp.Equal(got[5].Bytes, []byte{0xff, 0xd8}) || !cmp.Equal(got[6].Bytes, []byte{0, 1}) {
 		t.Errorf("bytes: %x %x", got[5].Bytes, got[6].Bytes)
+	}
+
+	// A leap second reads as the last nanosecond before the next day.
+	p, err = Parse(`[foo:a = t'2016-12-31T23:59:60.5Z' OR foo:b = h'FFd8' OR foo:c = -.5]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, c := range p.Expr.(*Observation).Comparison.(*CompoundComparison).Operands {
+		got = append(got, c.(*Comparison).Value)
+	}
+	if want := time.Date(2016, 12, 31, 23, 59, 59, 999999999, time.UTC); !got[0].Time.Equal(want) || got[0].Text != "2016-12-31T23:59:60.5Z" {
+		t.Errorf("leap second: %v %q", got[0].Time, got[0].Text)
+	}
+	if !cmp.Equal(got[1].Bytes, []byte{0xff, 0xd8}) || got[2].Kind != KindFloat || got[2].Float != -0.5 {
+		t.Errorf("hex, float: %x %+v", got[1].Bytes, got[2])
 	}
 }
 
@@ -486,5 +671,41 @@ func BenchmarkParse(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkParseSize shows that parsing time is linear in the length of
+// the pattern: ns/KB stays level from 10 KB to 1 MiB. The MATCHES shape
+// stops below MaxRegexpBytes of regular expressions.
+func BenchmarkParseSize(b *testing.B) {
+	sizes := []struct {
+		name  string
+		bytes int
+	}{{"10KB", 10 << 10}, {"100KB", 100 << 10}, {"300KB", 300 << 10}, {"1MiB", MaxLength - 200}}
+	for _, shape := range []struct {
+		name string
+		gen  func(int) string
+		max  int
+	}{
+		{"or-list", orList, MaxLength},
+		{"observations", observationList, MaxLength},
+		{"matches", matchesList, 300 << 10},
+	} {
+		for _, size := range sizes {
+			if size.bytes > shape.max {
+				continue
+			}
+			in := shape.gen(size.bytes)
+			b.Run(shape.name+"/"+size.name, func(b *testing.B) {
+				b.SetBytes(int64(len(in)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Parse(in); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(float64(len(in))/1024), "ns/KB")
+			})
+		}
 	}
 }
