@@ -33,9 +33,20 @@ func ParseTimestamp(s string) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("%q %s", s, tooPreciseMessage(n))
 		}
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	// RFC 3339 (section 5.7) allows second 60 for a leap second, at the
+	// end of a UTC day; Go times have none, so it is read as the first
+	// instant of the next second, as POSIX time counts it.
+	leap := s[17:19] == "60" && s[11:16] == "23:59"
+	parsed := s
+	if leap {
+		parsed = s[:17] + "59" + s[19:]
+	}
+	t, err := time.Parse(time.RFC3339Nano, parsed)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q is not a valid timestamp", s)
+	}
+	if leap {
+		t = t.Add(time.Second)
 	}
 	return t.UTC(), nil
 }

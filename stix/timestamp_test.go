@@ -25,6 +25,11 @@ func TestParseTimestamp(t *testing.T) {
 		{"2016-04-06t20:03:48z", "", "not an RFC 3339 timestamp"},
 		{"2016-04-06T20:03Z", "", "not an RFC 3339 timestamp"},
 		{"2016-02-30T20:03:48Z", "", "not a valid timestamp"},
+		{"2016-12-31T23:59:60Z", "2017-01-01T00:00:00Z", ""},
+		{"2016-12-31T23:59:60.500Z", "2017-01-01T00:00:00.5Z", ""},
+		{"2016-12-31T12:59:60Z", "", "not a valid timestamp"},
+		{"2016-12-31T23:58:60Z", "", "not a valid timestamp"},
+		{"2016-02-30T23:59:60Z", "", `"2016-02-30T23:59:60Z" is not a valid timestamp`},
 	}
 	for _, tt := range tests {
 		got, err := ParseTimestamp(tt.in)
