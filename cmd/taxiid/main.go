@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/sqlite"
@@ -154,6 +152,12 @@ func ingestConfig(cfg Config, logger *slog.Logger) collections.IngestConfig {
 	return ic
 }
 
+// defaultCollectionID is the id of the collection a new store gets when
+// the configuration declares none. It is fixed so that replicas starting
+// together on one empty store write the same collection (an upsert) and
+// end with one, not one each.
+const defaultCollectionID = "7c9c9b7d-40f7-4641-808e-afeacea6d340"
+
 // declare writes the API roots and collections of the configuration file
 // to the store. Without any, a new store gets one API root with one
 // collection so that a new user has something to talk to.
@@ -171,7 +175,7 @@ func declare(ctx context.Context, store collections.Store, f FileConfig) error {
 			Title:            "Default API root",
 			MaxContentLength: defaultMaxContentLength,
 			Collections: []CollectionConfig{{
-				ID:         uuid.NewString(),
+				ID:         defaultCollectionID,
 				Alias:      "default",
 				Title:      "Default collection",
 				MediaTypes: []string{defaultMediaType},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -54,15 +55,25 @@ func start(t *testing.T, dir string, args ...string) (*exec.Cmd, string, *syncLo
 // startEnv is start with the process's whole environment given.
 func startEnv(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, string, *syncLog) {
 	t.Helper()
+	cmd, base, log, err := launch(t, dir, env, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmd, base, log
+}
+
+// launch runs taxiid and waits until it listens or fails. It may run in a
+// goroutine other than the test's: it reports failure as an error.
+func launch(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, string, *syncLog, error) {
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, "", nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, "", nil, err
 	}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
@@ -84,10 +95,11 @@ func startEnv(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd
 	}()
 	select {
 	case u := <-found:
-		return cmd, u, log
+		return cmd, u, log, nil
+	case <-log.done:
+		return nil, "", nil, fmt.Errorf("taxiid exited without listening:\n%s", log)
 	case <-time.After(30 * time.Second):
-		t.Fatalf("taxiid did not start:\n%s", log)
-		return nil, "", nil
+		return nil, "", nil, fmt.Errorf("taxiid did not start:\n%s", log)
 	}
 }
 
