@@ -26,6 +26,12 @@ type Config struct {
 	Validation  string // validation level: strict, default or permissive
 	SchemaDir   string
 
+	// MaxConnections caps the connections open at once (further bounded
+	// by the limit of open files); MaxConnectionsPerIP caps those from one
+	// source address (0: no cap).
+	MaxConnections      int
+	MaxConnectionsPerIP int
+
 	File FileConfig // from ConfigFile, if any
 }
 
@@ -67,6 +73,9 @@ const (
 	defaultMaxPageSize      = 1000
 	defaultMaxContentLength = 100 << 20 // 100 MiB, the example of TAXII 2.1 section 4.2.1
 	defaultMediaType        = "application/stix+json;version=2.1"
+
+	defaultMaxConnections      = 4096
+	defaultMaxConnectionsPerIP = 256
 )
 
 // parseFlags reads the serve flags from args, with environment overrides
@@ -105,6 +114,8 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	fs.IntVar(&cfg.MaxPageSize, "max-page-size", envInt("MAX_PAGE_SIZE", defaultMaxPageSize), "largest page served, whatever the limit (env TAXIID_MAX_PAGE_SIZE)")
 	fs.StringVar(&cfg.Validation, "validation", envStr("VALIDATION", "default"), "validation level of pushed objects: strict, default or permissive (env TAXIID_VALIDATION)")
 	fs.StringVar(&cfg.SchemaDir, "schema-dir", envStr("SCHEMA_DIR", ""), "directory of JSON schemas adding to or overriding the built-in ones (env TAXIID_SCHEMA_DIR)")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("MAX_CONNECTIONS", defaultMaxConnections), "connections open at once, at most; more are answered 503 and closed (env TAXIID_MAX_CONNECTIONS)")
+	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", envInt("MAX_CONNECTIONS_PER_IP", defaultMaxConnectionsPerIP), "connections open at once from one IPv4 address or IPv6 /64, at most; 0: no cap (env TAXIID_MAX_CONNECTIONS_PER_IP)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -147,6 +158,12 @@ func (cfg *Config) validate() []string {
 	}
 	if _, err := stix.ParseLevel(cfg.Validation); err != nil {
 		add("validation: %v", err)
+	}
+	if cfg.MaxConnections < 1 {
+		add("max-connections must be at least 1, not %d", cfg.MaxConnections)
+	}
+	if cfg.MaxConnectionsPerIP < 0 {
+		add("max-connections-per-ip must be 0 (no cap) or more, not %d", cfg.MaxConnectionsPerIP)
 	}
 
 	f := &cfg.File

@@ -109,17 +109,19 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
+	ln := newLimitListener(tcp, connectionCap(cfg.MaxConnections, raiseFileLimit(), logger), cfg.MaxConnectionsPerIP, logger)
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("taxiid listening", "addr", "http://"+ln.Addr().String()+"/taxii2/", "data", cfg.Data)
+	logger.Info("taxiid listening", "addr", "http://"+ln.Addr().String()+"/taxii2/", "data", cfg.Data,
+		"max_connections", ln.max, "max_connections_per_ip", ln.perIP)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -135,6 +137,25 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// fdHeadroom is the number of file descriptors kept out of the connection
+// cap: the store's files, the listener, refused connections lingering
+// (lingerSlots) and whatever else the process opens.
+const fdHeadroom = 256
+
+// connectionCap returns the cap on open connections: the configured one,
+// lowered to fit the limit of open files (0 if unknown) less fdHeadroom,
+// so that a flood of connections cannot leave the server without
+// descriptors for its store.
+func connectionCap(configured int, fileLimit uint64, logger *slog.Logger) int {
+	if fileLimit == 0 || fileLimit >= uint64(configured)+fdHeadroom {
+		return configured
+	}
+	fit := max(int(fileLimit)-fdHeadroom, 1)
+	logger.Warn("max-connections lowered to fit the limit of open files", "max_connections", fit,
+		"configured", configured, "open_files_limit", fileLimit)
+	return fit
 }
 
 // ingestConfig returns the validation levels of the configuration.

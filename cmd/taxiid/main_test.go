@@ -68,6 +68,20 @@ func launch(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, 
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Env = env
+	return launchCmd(t, cmd)
+}
+
+// launchShell runs the shell script script, which must exec taxiid (so
+// that signals reach it), in dir with the default test environment.
+func launchShell(t *testing.T, dir, script string) (*exec.Cmd, string, *syncLog, error) {
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = processEnv()
+	return launchCmd(t, cmd)
+}
+
+// launchCmd starts cmd, a taxiid process, and waits until it listens.
+func launchCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, string, *syncLog, error) {
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, "", nil, err
