@@ -139,3 +139,39 @@ func TestConnectionCapFitsFileLimit(t *testing.T) {
 		t.Errorf("a held connection: status %d\n%s", status, body)
 	}
 }
+
+// TestHeaderSizeCap sends requests with headers of several sizes: 64 KiB
+// of headers are served, beyond them the server answers 431 without
+// reading further.
+func TestHeaderSizeCap(t *testing.T) {
+	_, base, _ := start(t, t.TempDir())
+	tests := []struct {
+		name       string
+		headerSize int
+		wantStatus int
+	}{
+		{"small", 100, 200},
+		{"32 KiB", 32 << 10, 200},
+		{"100 KiB", 100 << 10, 431},
+		{"1 MiB", 1 << 20, 431},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest("GET", base+"/taxii2/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Accept", "application/taxii+json;version=2.1")
+			req.Header.Set("X-Padding", strings.Repeat("x", tt.headerSize))
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status %d; want %d", resp.StatusCode, tt.wantStatus)
+			}
+		})
+	}
+}

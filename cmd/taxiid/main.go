@@ -114,10 +114,18 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	ln := newLimitListener(tcp, connectionCap(cfg.MaxConnections, raiseFileLimit(), logger), cfg.MaxConnectionsPerIP, logger)
+	// Timeouts: a client has 10 s to send its headers and a kept-alive
+	// connection closes after 2 min without a request. There is no global
+	// ReadTimeout or WriteTimeout: they would cut large honest uploads and
+	// pages at a fixed time whatever the rate, so the TAXII handlers set
+	// their own body deadlines from a minimum transfer rate. Headers are
+	// capped at 64 KiB (Go's default is 1 MiB), ample for TAXII requests
+	// and their credentials; more gets 431.
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("taxiid listening", "addr", "http://"+ln.Addr().String()+"/taxii2/", "data", cfg.Data,
@@ -138,6 +146,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	return nil
 }
+
+// maxHeaderBytes caps the request line and headers of a request.
+const maxHeaderBytes = 64 << 10
 
 // fdHeadroom is the number of file descriptors kept out of the connection
 // cap: the store's files, the listener, refused connections lingering
