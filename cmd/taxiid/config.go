@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"gopkg.in/yaml.v3"
@@ -31,6 +32,9 @@ type Config struct {
 	// source address (0: no cap).
 	MaxConnections      int
 	MaxConnectionsPerIP int
+	// ShutdownTimeout bounds the wait for requests in flight and
+	// background ingestion when the server stops.
+	ShutdownTimeout time.Duration
 
 	File FileConfig // from ConfigFile, if any
 }
@@ -76,6 +80,7 @@ const (
 
 	defaultMaxConnections      = 4096
 	defaultMaxConnectionsPerIP = 256
+	defaultShutdownTimeout     = 15 * time.Second
 )
 
 // parseFlags reads the serve flags from args, with environment overrides
@@ -103,6 +108,19 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 		return n
 	}
 
+	envDuration := func(name string, def time.Duration) time.Duration {
+		v := getenv("TAXIID_" + name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("TAXIID_%s=%q is not a duration such as 15s", name, v))
+			return def
+		}
+		return d
+	}
+
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	if stderr != nil {
 		fs.SetOutput(stderr)
@@ -116,6 +134,7 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	fs.StringVar(&cfg.SchemaDir, "schema-dir", envStr("SCHEMA_DIR", ""), "directory of JSON schemas adding to or overriding the built-in ones (env TAXIID_SCHEMA_DIR)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("MAX_CONNECTIONS", defaultMaxConnections), "connections open at once, at most; more are answered 503 and closed (env TAXIID_MAX_CONNECTIONS)")
 	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", envInt("MAX_CONNECTIONS_PER_IP", defaultMaxConnectionsPerIP), "connections open at once from one IPv4 address or IPv6 /64, at most; 0: no cap (env TAXIID_MAX_CONNECTIONS_PER_IP)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", defaultShutdownTimeout), "on SIGTERM or SIGINT, the longest wait for requests in flight and background ingestion before their connections are closed (env TAXIID_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -161,6 +180,9 @@ func (cfg *Config) validate() []string {
 	}
 	if cfg.MaxConnections < 1 {
 		add("max-connections must be at least 1, not %d", cfg.MaxConnections)
+	}
+	if cfg.ShutdownTimeout < 0 {
+		add("shutdown-timeout must not be negative, not %s", cfg.ShutdownTimeout)
 	}
 	if cfg.MaxConnectionsPerIP < 0 {
 		add("max-connections-per-ip must be 0 (no cap) or more, not %d", cfg.MaxConnectionsPerIP)

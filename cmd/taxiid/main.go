@@ -38,6 +38,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal a second one ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -71,8 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 }
 
-// serve runs the server until ctx is cancelled, then shuts down gracefully:
-// in-flight requests and background ingestion finish, the store closes.
+// serve runs the server until ctx is cancelled, then shuts down (see
+// shutdown) and closes the store.
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -91,7 +96,6 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	ingester := collections.NewIngester(store, validator, ingestConfig(cfg, logger))
-	defer ingester.Wait()
 
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store:          store,
@@ -133,18 +137,53 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutdown(hs, ln, ingester, cfg.ShutdownTimeout, logger)
+	return serveErr
+}
+
+// shutdown stops the server within grace: it stops accepting, lets the
+// requests in flight and the background ingestion finish, and when grace
+// runs out closes the connections still open and stops waiting. A client
+// that stalls its request is not the server's failure: shutdown reports
+// what it cut in the log and the process still exits with status 0.
+func shutdown(hs *http.Server, ln *limitListener, ingester *collections.Ingester, grace time.Duration, logger *slog.Logger) {
+	logger.Info("shutting down", "grace", grace)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := hs.Shutdown(ctx); err != nil {
+		open := ln.Open()
+		hs.Close()
+		if ctx.Err() == nil {
+			logger.Warn("shutdown", "err", err)
+		}
+		logger.Warn("closed the connections of requests still in flight", "connections", open)
 	}
-	return nil
+	if !stopIngester(ctx, ingester) {
+		logger.Warn("shutdown grace over: background ingestion interrupted")
+	}
+}
+
+// stopIngester waits until background ingestion has finished or ctx is
+// done, and reports whether it finished. The ingester's own Wait has no
+// bound, hence the goroutine; an ingester that can stop itself within a
+// context replaces the body of this function with that call.
+func stopIngester(ctx context.Context, ingester *collections.Ingester) bool {
+	done := make(chan struct{})
+	go func() {
+		ingester.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // maxHeaderBytes caps the request line and headers of a request.
