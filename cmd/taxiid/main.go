@@ -26,15 +26,9 @@ import (
 	"github.com/taxiid/taxiid/taxii"
 )
 
-// gcPercent is the server's GOGC unless the environment sets one. Its live
-// heap is small (SQLite's page cache is outside it) while every page served
-// allocates about as much again as it sends, so the default of 100 spends a
-// fifth of the CPU in garbage collection; 400 trades some memory for it.
-const gcPercent = 400
-
 func main() {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+		tuneGC()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -97,6 +91,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	ingester := collections.NewIngester(store, validator, ingestConfig(cfg, logger))
 
+	// Near the soft memory limit the collector works harder rather than
+	// let the heap grow past it; when the server is quiet its memory goes
+	// back to the operating system.
+	debug.SetMemoryLimit(int64(cfg.MaxMemory))
+	go releaseWhenIdle(ctx, logger)
+
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store:          store,
 		Ingester:       ingester,
@@ -108,6 +108,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		DefaultAPIRoot: cfg.File.DefaultAPIRoot,
 		PageSize:       cfg.PageSize,
 		MaxPageSize:    cfg.MaxPageSize,
+		// MaxMemory:   cfg.requestMemory(), // the budget of requests in flight, once taxii.Config has it
 	})
 	if err != nil {
 		return err
@@ -133,7 +134,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("taxiid listening", "addr", "http://"+ln.Addr().String()+"/taxii2/", "data", cfg.Data,
-		"max_connections", ln.max, "max_connections_per_ip", ln.perIP)
+		"max_connections", ln.max, "max_connections_per_ip", ln.perIP, "max_memory", cfg.MaxMemory)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

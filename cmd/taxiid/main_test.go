@@ -64,7 +64,7 @@ func startEnv(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd
 
 // launch runs taxiid and waits until it listens or fails. It may run in a
 // goroutine other than the test's: it reports failure as an error.
-func launch(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, string, *syncLog, error) {
+func launch(t testing.TB, dir string, env []string, args ...string) (*exec.Cmd, string, *syncLog, error) {
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Env = env
@@ -73,7 +73,7 @@ func launch(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, 
 
 // launchShell runs the shell script script, which must exec taxiid (so
 // that signals reach it), in dir with the default test environment.
-func launchShell(t *testing.T, dir, script string) (*exec.Cmd, string, *syncLog, error) {
+func launchShell(t testing.TB, dir, script string) (*exec.Cmd, string, *syncLog, error) {
 	cmd := exec.Command("/bin/sh", "-c", script)
 	cmd.Dir = dir
 	cmd.Env = processEnv()
@@ -81,7 +81,7 @@ func launchShell(t *testing.T, dir, script string) (*exec.Cmd, string, *syncLog,
 }
 
 // launchCmd starts cmd, a taxiid process, and waits until it listens.
-func launchCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, string, *syncLog, error) {
+func launchCmd(t testing.TB, cmd *exec.Cmd) (*exec.Cmd, string, *syncLog, error) {
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, "", nil, err
