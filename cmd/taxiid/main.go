@@ -123,9 +123,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// connection closes after 2 min without a request. There is no global
 	// ReadTimeout or WriteTimeout: they would cut large honest uploads and
 	// pages at a fixed time whatever the rate, so the TAXII handlers set
-	// their own body deadlines from a minimum transfer rate. Headers are
-	// capped at 64 KiB (Go's default is 1 MiB), ample for TAXII requests
-	// and their credentials; more gets 431.
+	// their own body deadlines from a minimum transfer rate.
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -187,8 +185,13 @@ func stopIngester(ctx context.Context, ingester *collections.Ingester) bool {
 	}
 }
 
-// maxHeaderBytes caps the request line and headers of a request.
-const maxHeaderBytes = 64 << 10
+// maxHeaderBytes caps the request line and headers the HTTP server reads
+// (Go adds 4 KiB to it); beyond it net/http answers a plain-text 431 and
+// closes the connection. Go's default, 1 MiB, would let the connections of
+// one source hold hundreds of MiB of headers. The TAXII handlers bound
+// headers lower, at 64 KiB, and answer a 431 error resource; this cap is
+// above theirs so that most oversized requests get that answer.
+const maxHeaderBytes = 128 << 10
 
 // fdHeadroom is the number of file descriptors kept out of the connection
 // cap: the store's files, the listener, refused connections lingering
