@@ -90,7 +90,7 @@ func TestConnectionCaps(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(log.String(), "connections refused") {
+	if !log.waitFor("connections refused", 5*time.Second) {
 		t.Errorf("refusals not logged:\n%s", log)
 	}
 

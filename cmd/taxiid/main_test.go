@@ -130,6 +130,18 @@ func (l *syncLog) add(line string) {
 	l.b.WriteString(line + "\n")
 }
 
+// waitFor reports whether the log shows s within timeout.
+func (l *syncLog) waitFor(s string, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(l.String(), s) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 func (l *syncLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
