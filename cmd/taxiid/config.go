@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"gopkg.in/yaml.v3"
@@ -25,6 +26,19 @@ type Config struct {
 	MaxPageSize int
 	Validation  string // validation level: strict, default or permissive
 	SchemaDir   string
+
+	// MaxConnections caps the connections open at once (further bounded
+	// by the limit of open files); MaxConnectionsPerIP caps those from one
+	// source address (0: no cap).
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	// ShutdownTimeout bounds the wait for requests in flight and
+	// background ingestion when the server stops.
+	ShutdownTimeout time.Duration
+	// MaxMemory is the memory the process aims to stay under: the Go
+	// runtime's soft memory limit, of which requestMemory is the budget of
+	// requests in flight.
+	MaxMemory byteSize
 
 	File FileConfig // from ConfigFile, if any
 }
@@ -67,6 +81,13 @@ const (
 	defaultMaxPageSize      = 1000
 	defaultMaxContentLength = 100 << 20 // 100 MiB, the example of TAXII 2.1 section 4.2.1
 	defaultMediaType        = "application/stix+json;version=2.1"
+
+	defaultMaxConnections      = 4096
+	defaultMaxConnectionsPerIP = 256
+	defaultShutdownTimeout     = 15 * time.Second
+	// minMaxMemory is the least max-memory accepted: below it the garbage
+	// collector would run all the time.
+	minMaxMemory = 64 << 20
 )
 
 // parseFlags reads the serve flags from args, with environment overrides
@@ -94,6 +115,32 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 		return n
 	}
 
+	envDuration := func(name string, def time.Duration) time.Duration {
+		v := getenv("TAXIID_" + name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("TAXIID_%s=%q is not a duration such as 15s", name, v))
+			return def
+		}
+		return d
+	}
+
+	envBytes := func(name string, def byteSize) byteSize {
+		v := getenv("TAXIID_" + name)
+		if v == "" {
+			return def
+		}
+		n, err := parseByteSize(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("TAXIID_%s: %v", name, err))
+			return def
+		}
+		return n
+	}
+
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	if stderr != nil {
 		fs.SetOutput(stderr)
@@ -105,6 +152,11 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	fs.IntVar(&cfg.MaxPageSize, "max-page-size", envInt("MAX_PAGE_SIZE", defaultMaxPageSize), "largest page served, whatever the limit (env TAXIID_MAX_PAGE_SIZE)")
 	fs.StringVar(&cfg.Validation, "validation", envStr("VALIDATION", "default"), "validation level of pushed objects: strict, default or permissive (env TAXIID_VALIDATION)")
 	fs.StringVar(&cfg.SchemaDir, "schema-dir", envStr("SCHEMA_DIR", ""), "directory of JSON schemas adding to or overriding the built-in ones (env TAXIID_SCHEMA_DIR)")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("MAX_CONNECTIONS", defaultMaxConnections), "connections open at once, at most; more are answered 503 and closed (env TAXIID_MAX_CONNECTIONS)")
+	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", envInt("MAX_CONNECTIONS_PER_IP", defaultMaxConnectionsPerIP), "connections open at once from one IPv4 address or IPv6 /64, at most; 0: no cap (env TAXIID_MAX_CONNECTIONS_PER_IP)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", defaultShutdownTimeout), "on SIGTERM or SIGINT, the longest wait for requests in flight and background ingestion before their connections are closed (env TAXIID_SHUTDOWN_TIMEOUT)")
+	cfg.MaxMemory = envBytes("MAX_MEMORY", defaultMaxMemory(getenv))
+	fs.Var(&cfg.MaxMemory, "max-memory", "memory the server aims to stay under, a `size` such as 2GiB: the Go runtime's soft memory limit (env TAXIID_MAX_MEMORY; default GOMEMLIMIT, else half the memory of the machine or container)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -147,6 +199,18 @@ func (cfg *Config) validate() []string {
 	}
 	if _, err := stix.ParseLevel(cfg.Validation); err != nil {
 		add("validation: %v", err)
+	}
+	if cfg.MaxConnections < 1 {
+		add("max-connections must be at least 1, not %d", cfg.MaxConnections)
+	}
+	if cfg.ShutdownTimeout < 0 {
+		add("shutdown-timeout must not be negative, not %s", cfg.ShutdownTimeout)
+	}
+	if cfg.MaxMemory < minMaxMemory {
+		add("max-memory must be at least 64MiB, not %s", cfg.MaxMemory)
+	}
+	if cfg.MaxConnectionsPerIP < 0 {
+		add("max-connections-per-ip must be 0 (no cap) or more, not %d", cfg.MaxConnectionsPerIP)
 	}
 
 	f := &cfg.File
@@ -212,6 +276,26 @@ func (cfg *Config) validate() []string {
 	}
 	return problems
 }
+
+// defaultMaxMemory is the default of max-memory: GOMEMLIMIT when the
+// environment sets it (as the Go runtime reads it), else half the memory
+// available to the process, leaving the rest to SQLite's page cache, the
+// operating system's file cache and other processes; 2 GiB if that is
+// unknown.
+func defaultMaxMemory(getenv func(string) string) byteSize {
+	if v, err := parseByteSize(getenv("GOMEMLIMIT")); err == nil && v > 0 {
+		return v
+	}
+	if avail := availableMemory(); avail > 0 {
+		return byteSize(avail / 2)
+	}
+	return 2 << 30
+}
+
+// requestMemory is the budget of memory for requests in flight: half of
+// MaxMemory, the other half being for the store, background ingestion
+// and the garbage collector's headroom.
+func (cfg *Config) requestMemory() int64 { return int64(cfg.MaxMemory) / 2 }
 
 // validPath reports whether s can be a single URL path segment.
 func validPath(s string) bool {

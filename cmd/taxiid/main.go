@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/sqlite"
@@ -28,18 +26,17 @@ import (
 	"github.com/taxiid/taxiid/taxii"
 )
 
-// gcPercent is the server's GOGC unless the environment sets one. Its live
-// heap is small (SQLite's page cache is outside it) while every page served
-// allocates about as much again as it sends, so the default of 100 spends a
-// fifth of the CPU in garbage collection; 400 trades some memory for it.
-const gcPercent = 400
-
 func main() {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+		tuneGC()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal a second one ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -73,8 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 }
 
-// serve runs the server until ctx is cancelled, then shuts down gracefully:
-// in-flight requests and background ingestion finish, the store closes.
+// serve runs the server until ctx is cancelled, then shuts down (see
+// shutdown) and closes the store.
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -93,7 +90,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	ingester := collections.NewIngester(store, validator, ingestConfig(cfg, logger))
-	defer ingester.Wait()
+
+	// Near the soft memory limit the collector works harder rather than
+	// let the heap grow past it; when the server is quiet its memory goes
+	// back to the operating system.
+	debug.SetMemoryLimit(int64(cfg.MaxMemory))
+	go releaseWhenIdle(ctx, logger)
 
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store:          store,
@@ -106,37 +108,108 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		DefaultAPIRoot: cfg.File.DefaultAPIRoot,
 		PageSize:       cfg.PageSize,
 		MaxPageSize:    cfg.MaxPageSize,
+		// MaxMemory:   cfg.requestMemory(), // the budget of requests in flight, once taxii.Config has it
 	})
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
+	ln := newLimitListener(tcp, connectionCap(cfg.MaxConnections, raiseFileLimit(), logger), cfg.MaxConnectionsPerIP, logger)
+	// Timeouts: a client has 10 s to send its headers and a kept-alive
+	// connection closes after 2 min without a request. There is no global
+	// ReadTimeout or WriteTimeout: they would cut large honest uploads and
+	// pages at a fixed time whatever the rate, so the TAXII handlers set
+	// their own body deadlines from a minimum transfer rate.
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("taxiid listening", "addr", "http://"+ln.Addr().String()+"/taxii2/", "data", cfg.Data)
+	logger.Info("taxiid listening", "addr", "http://"+ln.Addr().String()+"/taxii2/", "data", cfg.Data,
+		"max_connections", ln.max, "max_connections_per_ip", ln.perIP, "max_memory", cfg.MaxMemory)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutdown(hs, ln, ingester, cfg.ShutdownTimeout, logger)
+	return serveErr
+}
+
+// shutdown stops the server within grace: it stops accepting, lets the
+// requests in flight and the background ingestion finish, and when grace
+// runs out closes the connections still open and stops waiting. A client
+// that stalls its request is not the server's failure: shutdown reports
+// what it cut in the log and the process still exits with status 0.
+func shutdown(hs *http.Server, ln *limitListener, ingester *collections.Ingester, grace time.Duration, logger *slog.Logger) {
+	logger.Info("shutting down", "grace", grace)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := hs.Shutdown(ctx); err != nil {
+		open := ln.Open()
+		hs.Close()
+		if ctx.Err() == nil {
+			logger.Warn("shutdown", "err", err)
+		}
+		logger.Warn("closed the connections of requests still in flight", "connections", open)
 	}
-	return nil
+	if !stopIngester(ctx, ingester) {
+		logger.Warn("shutdown grace over: background ingestion interrupted")
+	}
+}
+
+// stopIngester waits until background ingestion has finished or ctx is
+// done, and reports whether it finished. The ingester's own Wait has no
+// bound, hence the goroutine; an ingester that can stop itself within a
+// context replaces the body of this function with that call.
+func stopIngester(ctx context.Context, ingester *collections.Ingester) bool {
+	done := make(chan struct{})
+	go func() {
+		ingester.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// maxHeaderBytes caps the request line and headers the HTTP server reads
+// (Go adds 4 KiB to it); beyond it net/http answers a plain-text 431 and
+// closes the connection. Go's default, 1 MiB, would let the connections of
+// one source hold hundreds of MiB of headers. The TAXII handlers bound
+// headers lower, at 64 KiB, and answer a 431 error resource; this cap is
+// above theirs so that most oversized requests get that answer.
+const maxHeaderBytes = 128 << 10
+
+// fdHeadroom is the number of file descriptors kept out of the connection
+// cap: the store's files, the listener, refused connections lingering
+// (lingerSlots) and whatever else the process opens.
+const fdHeadroom = 256
+
+// connectionCap returns the cap on open connections: the configured one,
+// lowered to fit the limit of open files (0 if unknown) less fdHeadroom,
+// so that a flood of connections cannot leave the server without
+// descriptors for its store.
+func connectionCap(configured int, fileLimit uint64, logger *slog.Logger) int {
+	if fileLimit == 0 || fileLimit >= uint64(configured)+fdHeadroom {
+		return configured
+	}
+	fit := max(int(fileLimit)-fdHeadroom, 1)
+	logger.Warn("max-connections lowered to fit the limit of open files", "max_connections", fit,
+		"configured", configured, "open_files_limit", fileLimit)
+	return fit
 }
 
 // ingestConfig returns the validation levels of the configuration.
@@ -153,6 +226,12 @@ func ingestConfig(cfg Config, logger *slog.Logger) collections.IngestConfig {
 	}
 	return ic
 }
+
+// defaultCollectionID is the id of the collection a new store gets when
+// the configuration declares none. It is fixed so that replicas starting
+// together on one empty store write the same collection (an upsert) and
+// end with one, not one each.
+const defaultCollectionID = "7c9c9b7d-40f7-4641-808e-afeacea6d340"
 
 // declare writes the API roots and collections of the configuration file
 // to the store. Without any, a new store gets one API root with one
@@ -171,7 +250,7 @@ func declare(ctx context.Context, store collections.Store, f FileConfig) error {
 			Title:            "Default API root",
 			MaxContentLength: defaultMaxContentLength,
 			Collections: []CollectionConfig{{
-				ID:         uuid.NewString(),
+				ID:         defaultCollectionID,
 				Alias:      "default",
 				Title:      "Default collection",
 				MediaTypes: []string{defaultMediaType},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -36,19 +37,57 @@ func TestMain(m *testing.M) {
 
 var listening = regexp.MustCompile(`taxiid listening" addr=(http://\S+)/taxii2/`)
 
+// processEnv is the whole environment of a taxiid process under test:
+// vars ("NAME=value") on top of a listener on a free loopback port. The
+// test process's own environment never leaks in (a TAXIID_DATA set there
+// would point the tests at a real store).
+func processEnv(vars ...string) []string {
+	return append([]string{"TAXIID_LISTEN=127.0.0.1:0"}, vars...)
+}
+
 // start runs taxiid with args in dir and returns its base URL once it
 // listens.
 func start(t *testing.T, dir string, args ...string) (*exec.Cmd, string, *syncLog) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TAXIID_LISTEN=127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
+	return startEnv(t, dir, processEnv(), args...)
+}
+
+// startEnv is start with the process's whole environment given.
+func startEnv(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, string, *syncLog) {
+	t.Helper()
+	cmd, base, log, err := launch(t, dir, env, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cmd, base, log
+}
+
+// launch runs taxiid and waits until it listens or fails. It may run in a
+// goroutine other than the test's: it reports failure as an error.
+func launch(t testing.TB, dir string, env []string, args ...string) (*exec.Cmd, string, *syncLog, error) {
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	return launchCmd(t, cmd)
+}
+
+// launchShell runs the shell script script, which must exec taxiid (so
+// that signals reach it), in dir with the default test environment.
+func launchShell(t testing.TB, dir, script string) (*exec.Cmd, string, *syncLog, error) {
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = processEnv()
+	return launchCmd(t, cmd)
+}
+
+// launchCmd starts cmd, a taxiid process, and waits until it listens.
+func launchCmd(t testing.TB, cmd *exec.Cmd) (*exec.Cmd, string, *syncLog, error) {
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, "", nil, err
+	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, "", nil, err
 	}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
@@ -70,10 +109,11 @@ func start(t *testing.T, dir string, args ...string) (*exec.Cmd, string, *syncLo
 	}()
 	select {
 	case u := <-found:
-		return cmd, u, log
+		return cmd, u, log, nil
+	case <-log.done:
+		return nil, "", nil, fmt.Errorf("taxiid exited without listening:\n%s", log)
 	case <-time.After(30 * time.Second):
-		t.Fatalf("taxiid did not start:\n%s", log)
-		return nil, "", nil
+		return nil, "", nil, fmt.Errorf("taxiid did not start:\n%s", log)
 	}
 }
 
@@ -90,17 +130,33 @@ func (l *syncLog) add(line string) {
 	l.b.WriteString(line + "\n")
 }
 
+// waitFor reports whether the log shows s within timeout.
+func (l *syncLog) waitFor(s string, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(l.String(), s) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 func (l *syncLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
 }
 
+// client is the tests' HTTP client; a hung server fails a test instead of
+// stalling it.
+var client = &http.Client{Timeout: 10 * time.Second}
+
 func getJSON(t *testing.T, url string) map[string]any {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(context.Background(), "GET", url, nil)
 	req.Header.Set("Accept", "application/taxii+json;version=2.1")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +174,12 @@ func getJSON(t *testing.T, url string) map[string]any {
 
 // TestServeDefaults starts taxiid as a new user would, with no flags in an
 // empty directory: one API root with one collection, data in ./taxiid-data,
-// a clean exit on SIGTERM, and the same collection after a restart.
+// a clean exit on SIGTERM, and the same collection after a restart. The
+// test's own TAXIID_DATA must not reach the process.
 func TestServeDefaults(t *testing.T) {
 	dir := t.TempDir()
+	decoy := filepath.Join(t.TempDir(), "decoy")
+	t.Setenv("TAXIID_DATA", decoy)
 	cmd, base, log := start(t, dir)
 	d := getJSON(t, base+"/taxii2/")
 	if d["default"] != "/api1/" {
@@ -133,6 +192,9 @@ func TestServeDefaults(t *testing.T) {
 	id := cols[0].(map[string]any)["id"]
 	if _, err := os.Stat(filepath.Join(dir, "taxiid-data", "taxiid.db")); err != nil {
 		t.Errorf("store not in ./taxiid-data: %v", err)
+	}
+	if _, err := os.Stat(decoy); err == nil {
+		t.Errorf("the test's TAXIID_DATA reached the process: %s exists", decoy)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -203,7 +265,7 @@ api_roots:
 	}
 	cmd := exec.Command(binary, "--config", "bad.yaml", "--page-size", "0")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TAXIID_MAX_PAGE_SIZE=lots")
+	cmd.Env = processEnv("TAXIID_MAX_PAGE_SIZE=lots")
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("exit = %v; want status 1\n%s", err, out)
@@ -252,6 +314,7 @@ func TestValidateCommand(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(binary, append([]string{"validate"}, tt.args...)...)
 			cmd.Dir = dir
+			cmd.Env = []string{}
 			cmd.Stdin = strings.NewReader(tt.stdin)
 			out, err := cmd.CombinedOutput()
 			code := 0

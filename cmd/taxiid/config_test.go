@@ -1,0 +1,185 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// env returns a getenv that reads vars only, never the test's environment.
+func env(vars map[string]string) func(string) string {
+	return func(name string) string { return vars[name] }
+}
+
+// TestParseResourceFlags checks the flags that bound the server's
+// resources, with their environment overrides and the problems reported.
+func TestParseResourceFlags(t *testing.T) {
+	type limits struct {
+		MaxConnections, MaxConnectionsPerIP int
+		ShutdownTimeout                     time.Duration
+		MaxMemory                           byteSize
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		want     limits
+		wantErrs []string
+	}{
+		{
+			name: "flags",
+			args: []string{"--max-connections", "100", "--max-connections-per-ip", "0", "--shutdown-timeout", "3s", "--max-memory", "1.5GiB"},
+			want: limits{100, 0, 3 * time.Second, 3 << 29},
+		},
+		{
+			name: "environment",
+			env: map[string]string{"TAXIID_MAX_CONNECTIONS": "10", "TAXIID_MAX_CONNECTIONS_PER_IP": "5",
+				"TAXIID_SHUTDOWN_TIMEOUT": "1m", "TAXIID_MAX_MEMORY": "512MiB"},
+			want: limits{10, 5, time.Minute, 512 << 20},
+		},
+		{
+			name: "flag over environment",
+			args: []string{"--max-memory", "300MB"},
+			env:  map[string]string{"TAXIID_MAX_MEMORY": "512MiB", "GOMEMLIMIT": "1GiB"},
+			want: limits{4096, 256, 15 * time.Second, 300e6},
+		},
+		{
+			name: "GOMEMLIMIT is the default of max-memory",
+			env:  map[string]string{"GOMEMLIMIT": "768MiB"},
+			want: limits{4096, 256, 15 * time.Second, 768 << 20},
+		},
+		{
+			name: "bad values",
+			args: []string{"--max-connections", "0", "--max-connections-per-ip", "-1", "--shutdown-timeout", "-1s", "--max-memory", "1MiB"},
+			wantErrs: []string{"max-connections must be at least 1", "max-connections-per-ip must be 0 (no cap) or more",
+				"shutdown-timeout must not be negative", "max-memory must be at least 64MiB, not 1MiB"},
+		},
+		{
+			name:     "bad environment",
+			env:      map[string]string{"TAXIID_SHUTDOWN_TIMEOUT": "15", "TAXIID_MAX_MEMORY": "lots"},
+			wantErrs: []string{`TAXIID_SHUTDOWN_TIMEOUT="15" is not a duration`, `TAXIID_MAX_MEMORY: "lots" is not a size`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseFlags(tt.args, env(tt.env), nil)
+			if len(tt.wantErrs) > 0 {
+				if err == nil {
+					t.Fatalf("no error; want %q", tt.wantErrs)
+				}
+				for _, w := range tt.wantErrs {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error does not mention %q:\n%v", w, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := limits{cfg.MaxConnections, cfg.MaxConnectionsPerIP, cfg.ShutdownTimeout, cfg.MaxMemory}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("limits (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDefaultMaxMemory checks that without any setting max-memory is half
+// the memory available to the process, and that requests get half of it.
+func TestDefaultMaxMemory(t *testing.T) {
+	avail := availableMemory()
+	if avail == 0 {
+		t.Skip("the memory of this machine cannot be read")
+	}
+	cfg, err := parseFlags(nil, env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxMemory != byteSize(avail/2) || cfg.requestMemory() != avail/4 {
+		t.Errorf("max-memory %d, request memory %d; want %d and %d", cfg.MaxMemory, cfg.requestMemory(), avail/2, avail/4)
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    byteSize
+		wantErr bool
+	}{
+		{"1500000000", 1500000000, false},
+		{"2GiB", 2 << 30, false},
+		{"512MiB", 512 << 20, false},
+		{"64 KiB", 64 << 10, false},
+		{"1.5TiB", 3 << 39, false},
+		{"2GB", 2e9, false},
+		{"300MB", 300e6, false},
+		{"10KB", 10e3, false},
+		{"100B", 100, false},
+		{"", 0, true},
+		{"GiB", 0, true},
+		{"-1GiB", 0, true},
+		{"2 gigabytes", 0, true},
+		{"2Gi", 0, true},
+		{"9000000TiB", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseByteSize(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d (error %v)", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestByteSizeString(t *testing.T) {
+	for _, tt := range []struct {
+		in   byteSize
+		want string
+	}{
+		{2 << 30, "2GiB"}, {1536 << 20, "1.5GiB"}, {12341784 << 10, "11.8GiB"}, {64 << 10, "64KiB"}, {1000, "1000"}, {0, "0"},
+	} {
+		if got := tt.in.String(); got != tt.want {
+			t.Errorf("byteSize(%d).String() = %q; want %q", int64(tt.in), got, tt.want)
+		}
+	}
+}
+
+// TestMemoryFiles reads the files the memory available is taken from, as
+// the kernel writes them.
+func TestMemoryFiles(t *testing.T) {
+	meminfo := "MemTotal:       24576000 kB\nMemFree:        12000000 kB\nMemAvailable:   20000000 kB\n"
+	if got := memTotal([]byte(meminfo)); got != 24576000<<10 {
+		t.Errorf("memTotal = %d; want %d", got, int64(24576000)<<10)
+	}
+	if got := memTotal([]byte("MemFree: 1 kB\n")); got != 0 {
+		t.Errorf("memTotal without MemTotal = %d; want 0", got)
+	}
+	for _, tt := range []struct {
+		in   string
+		want int64
+	}{
+		{"2147483648\n", 2 << 30}, // a limit
+		{"max\n", 0},              // cgroup v2: no limit
+		{"9223372036854771712\n", 9223372036854771712}, // cgroup v1: no limit (above any machine)
+		{"", 0},
+	} {
+		if got := cgroupLimit([]byte(tt.in)); got != tt.want {
+			t.Errorf("cgroupLimit(%q) = %d; want %d", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestGCPercentFor(t *testing.T) {
+	for _, tt := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 400}, {4 << 20, 400}, {16 << 20, 400}, {32 << 20, 200}, {64 << 20, 100}, {1 << 30, 100},
+	} {
+		if got := gcPercentFor(tt.live); got != tt.want {
+			t.Errorf("gcPercentFor(%d MiB) = %d; want %d", tt.live>>20, got, tt.want)
+		}
+	}
+}
