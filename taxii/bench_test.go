@@ -111,6 +111,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("TAXIID_MEMORY_SERVER"); dir != "" {
+		runMemoryServer(dir)
+		return
+	}
 	code := m.Run()
 	if readServer != nil {
 		readServer.close()

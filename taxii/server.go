@@ -5,12 +5,8 @@ package taxii
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"strings"
-	"time"
 
 	"github.com/labstack/echo/v5"
 
@@ -52,9 +48,11 @@ type Config struct {
 // DefaultMaxPageBytes is the default of Config.MaxPageBytes.
 const DefaultMaxPageBytes = 16 << 20
 
-// Server serves the TAXII 2.1 API. It is an http.Handler.
+// Server serves the TAXII 2.1 API and, beside it, the operations routes
+// (/healthz, ...). It is an http.Handler.
 type Server struct {
-	e            *echo.Echo
+	taxii        *echo.Echo // TAXII 2.1 routes: content negotiation, TAXII error resources
+	ops          *echo.Echo // operations routes: plain JSON
 	store        collections.Store
 	ingester     *collections.Ingester
 	authz        Authorizer
@@ -112,87 +110,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		maxPageSize:  cfg.MaxPageSize,
 		maxPageBytes: cfg.MaxPageBytes,
 	}
-	s.e = s.routes()
+	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil
 }
 
-// ServeHTTP serves one request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
-
-// routes builds the router: every TAXII 2.1 endpoint (sections 4 and 5).
-func (s *Server) routes() *echo.Echo {
-	e := echo.New()
-	e.Logger = s.log
-	// Errors are written by the middleware below, so that the request log
-	// line carries the final status; this only catches what escapes it.
-	e.HTTPErrorHandler = s.writeError
-	e.Pre(trailingSlash)
-	e.Use(s.observe, negotiate)
-
-	e.GET("/taxii2/", s.discovery)
-	e.GET("/:root/", s.apiRoot)
-	e.GET("/:root/status/:status/", s.status)
-	e.GET("/:root/collections/", s.collections)
-	e.GET("/:root/collections/:coll/", s.collection)
-	e.GET("/:root/collections/:coll/manifest/", s.manifest)
-	e.GET("/:root/collections/:coll/objects/", s.getObjects)
-	e.POST("/:root/collections/:coll/objects/", s.addObjects)
-	e.GET("/:root/collections/:coll/objects/:obj/", s.getObject)
-	e.DELETE("/:root/collections/:coll/objects/:obj/", s.deleteObject)
-	e.GET("/:root/collections/:coll/objects/:obj/versions/", s.versions)
-	return e
-}
-
-// trailingSlash serves a path without its trailing slash as if it had one:
-// TAXII 2.1 section 3.1 requires clients to send it, but a missing slash is
-// not worth a failure.
-func trailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c *echo.Context) error {
-		u := c.Request().URL
-		if !strings.HasSuffix(u.Path, "/") {
-			u.Path += "/"
-			if u.RawPath != "" {
-				u.RawPath += "/"
-			}
-		}
-		return next(c)
-	}
-}
-
-// negotiate enforces content negotiation (TAXII 2.1 section 1.6.8) on every
-// request: responses are TAXII 2.1 only.
-func negotiate(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c *echo.Context) error {
-		if !acceptable(c.Request().Header.Get("Accept")) {
-			return errNotAcceptable
-		}
-		return next(c)
-	}
-}
-
-const requestIDKey = "request_id"
-
-func requestID(c *echo.Context) string {
-	id, _ := c.Get(requestIDKey).(string)
-	return id
-}
-
-// observe gives each request an id, writes any error as a TAXII error
-// resource, and logs one line per request.
-func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c *echo.Context) error {
-		start := time.Now()
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		id := hex.EncodeToString(b[:])
-		c.Set(requestIDKey, id)
-		c.Response().Header().Set("X-Request-Id", id)
-		if err := next(c); err != nil {
-			s.writeError(c, err)
-		}
-		_, status := echo.ResolveResponseStatus(c.Response(), nil)
-		s.log.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path,
-			"status", status, "duration", time.Since(start), "request_id", id)
-		return nil
-	}
-}

@@ -44,6 +44,12 @@ type options struct {
 	maxContentLength int64
 	maxPageBytes     int
 	authorizer       taxii.Authorizer
+	// wrap, when set, stands between the server and the store: a fake for
+	// failures the real store cannot produce on demand.
+	wrap func(collections.Store) collections.Store
+	log  io.Writer // the server's log; discarded when nil
+	// config, when set, adjusts the server's configuration.
+	config func(*taxii.Config)
 }
 
 func newEnv(t *testing.T, opts options) *env {
@@ -65,12 +71,24 @@ func newEnv(t *testing.T, opts options) *env {
 		MediaTypes: []string{"application/stix+json;version=2.1"},
 	}))
 	must(t, store.PutCollection(ctx, collections.Collection{APIRoot: "api1", ID: otherID, Title: "Other"}))
-	ing := collections.NewIngester(store, newValidator(t), collections.IngestConfig{SyncLimit: opts.syncLimit})
-	srv, err := taxii.New(ctx, taxii.Config{
-		Store: store, Ingester: ing, Authorizer: opts.authorizer,
+	logger := slog.New(slog.DiscardHandler)
+	if opts.log != nil {
+		logger = slog.New(slog.NewTextHandler(opts.log, nil))
+	}
+	var served collections.Store = store
+	if opts.wrap != nil {
+		served = opts.wrap(store)
+	}
+	ing := collections.NewIngester(served, newValidator(t), collections.IngestConfig{SyncLimit: opts.syncLimit, Logger: logger})
+	cfg := taxii.Config{
+		Store: served, Ingester: ing, Authorizer: opts.authorizer,
 		Title: "test server", PageSize: 5, MaxPageSize: 20, MaxPageBytes: opts.maxPageBytes,
-		Logger: slog.New(slog.DiscardHandler),
-	})
+		Logger: logger,
+	}
+	if opts.config != nil {
+		opts.config(&cfg)
+	}
+	srv, err := taxii.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +125,22 @@ type response struct {
 	raw    []byte
 }
 
+// client is the HTTP client of the tests; no test waits for ever.
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// do sends a TAXII request and checks that the response is TAXII.
 func (e *env) do(method, path string, header map[string]string, body []byte) response {
+	e.t.Helper()
+	r := e.raw(method, path, header, body)
+	if ct := r.header.Get("Content-Type"); ct != taxii.MediaTypeTAXII {
+		e.t.Errorf("%s %s: Content-Type = %q; want %q", method, path, ct, taxii.MediaTypeTAXII)
+	}
+	return r
+}
+
+// raw sends a request (with a TAXII Accept header unless header overrides
+// it) and decodes the JSON response, whatever its type.
+func (e *env) raw(method, path string, header map[string]string, body []byte) response {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
 	if err != nil {
@@ -124,7 +157,7 @@ func (e *env) do(method, path string, header map[string]string, body []byte) res
 			req.Header.Set(k, v)
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -138,9 +171,6 @@ func (e *env) do(method, path string, header map[string]string, body []byte) res
 		if err := json.Unmarshal(raw, &r.body); err != nil {
 			e.t.Fatalf("%s %s: body is not a JSON object: %v\n%s", method, path, err, raw)
 		}
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != taxii.MediaTypeTAXII {
-		e.t.Errorf("%s %s: Content-Type = %q; want %q", method, path, ct, taxii.MediaTypeTAXII)
 	}
 	return r
 }
@@ -336,7 +366,7 @@ func TestAddObjectsRejectsBadBodies(t *testing.T) {
 	req.Header.Set("Accept", taxii.MediaTypeTAXII)
 	req.Header.Set("Content-Type", taxii.MediaTypeTAXII)
 	req.ContentLength = -1
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	must(t, err)
 	resp.Body.Close()
 	if resp.StatusCode != 413 {

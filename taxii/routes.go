@@ -1,0 +1,145 @@
+package taxii
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v5"
+)
+
+// opsSegments are the first path segments of the operations routes; every
+// other path belongs to TAXII. API roots cannot take these names.
+var opsSegments = []string{"admin", "healthz", "readyz", "metrics"}
+
+// isOpsPath reports whether a request path belongs to the operations routes.
+func isOpsPath(path string) bool {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return slices.Contains(opsSegments, first)
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isOpsPath(r.URL.Path) {
+		s.ops.ServeHTTP(w, r)
+		return
+	}
+	s.taxii.ServeHTTP(w, r)
+}
+
+// taxiiRoutes builds the TAXII router: every TAXII 2.1 endpoint (sections 4
+// and 5), behind content negotiation, answering errors as TAXII error
+// resources.
+func (s *Server) taxiiRoutes() *echo.Echo {
+	e := echo.New()
+	e.Logger = s.log
+	// Errors are written by observe, so that the request log line carries
+	// the final status; this only catches what escapes it.
+	e.HTTPErrorHandler = func(c *echo.Context, err error) { s.writeError(c, err, writeTAXIIError) }
+	e.Pre(trailingSlash)
+	e.Use(s.observe(writeTAXIIError), negotiate)
+
+	e.GET("/taxii2/", s.discovery)
+	e.GET("/:root/", s.apiRoot)
+	e.GET("/:root/status/:status/", s.status)
+	e.GET("/:root/collections/", s.collections)
+	e.GET("/:root/collections/:coll/", s.collection)
+	e.GET("/:root/collections/:coll/manifest/", s.manifest)
+	e.GET("/:root/collections/:coll/objects/", s.getObjects)
+	e.POST("/:root/collections/:coll/objects/", s.addObjects)
+	e.GET("/:root/collections/:coll/objects/:obj/", s.getObject)
+	e.DELETE("/:root/collections/:coll/objects/:obj/", s.deleteObject)
+	e.GET("/:root/collections/:coll/objects/:obj/versions/", s.versions)
+	return e
+}
+
+// opsRoutes builds the router of the operations routes (health; readiness,
+// metrics and administration to come): JSON responses, errors as
+// {"error": "..."}, no TAXII content negotiation.
+func (s *Server) opsRoutes() *echo.Echo {
+	e := echo.New()
+	e.Logger = s.log
+	e.HTTPErrorHandler = func(c *echo.Context, err error) { s.writeError(c, err, writeJSONError) }
+	e.Pre(noTrailingSlash)
+	e.Use(s.observe(writeJSONError))
+
+	e.GET("/healthz", s.healthz)
+	return e
+}
+
+// healthz answers that the process serves requests.
+func (s *Server) healthz(c *echo.Context) error {
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, []byte(`{"status":"ok"}`))
+}
+
+// trailingSlash serves a path without its trailing slash as if it had one:
+// TAXII 2.1 section 3.1 requires clients to send it, but a missing slash is
+// not worth a failure.
+func trailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		u := c.Request().URL
+		if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
+			if u.RawPath != "" {
+				u.RawPath += "/"
+			}
+		}
+		return next(c)
+	}
+}
+
+// noTrailingSlash serves an operations path with a trailing slash as if it
+// had none.
+func noTrailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		u := c.Request().URL
+		if len(u.Path) > 1 && strings.HasSuffix(u.Path, "/") {
+			u.Path = strings.TrimSuffix(u.Path, "/")
+			u.RawPath = strings.TrimSuffix(u.RawPath, "/")
+		}
+		return next(c)
+	}
+}
+
+// negotiate enforces content negotiation (TAXII 2.1 section 1.6.8) on the
+// TAXII routes: their responses are TAXII 2.1 only.
+func negotiate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		if !acceptable(c.Request().Header.Get("Accept")) {
+			return errNotAcceptable
+		}
+		return next(c)
+	}
+}
+
+const requestIDKey = "request_id"
+
+func requestID(c *echo.Context) string {
+	id, _ := c.Get(requestIDKey).(string)
+	return id
+}
+
+// observe gives each request an id, writes any error with write, and logs
+// one line per request.
+func (s *Server) observe(write errorWriter) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			start := time.Now()
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id := hex.EncodeToString(b[:])
+			c.Set(requestIDKey, id)
+			c.Response().Header().Set("X-Request-Id", id)
+			if err := next(c); err != nil {
+				s.writeError(c, err, write)
+			}
+			_, status := echo.ResolveResponseStatus(c.Response(), nil)
+			s.log.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path,
+				"status", status, "duration", time.Since(start), "request_id", id)
+			return nil
+		}
+	}
+}
