@@ -113,4 +113,3 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil
 }
-
