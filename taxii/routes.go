@@ -3,12 +3,16 @@ package taxii
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v5"
+
+	"github.com/taxiid/taxiid/collections"
 )
 
 // opsSegments are the first path segments of the operations routes; every
@@ -122,8 +126,10 @@ func requestID(c *echo.Context) string {
 	return id
 }
 
-// observe gives each request an id, writes any error with write, and logs
-// one line per request.
+// observe gives each request an id (in the echo context and, for the
+// store and the ingester, in the request's context.Context), turns a panic
+// into an internal error, writes any error with write, and logs one line per
+// request.
 func (s *Server) observe(write errorWriter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
@@ -132,14 +138,44 @@ func (s *Server) observe(write errorWriter) echo.MiddlewareFunc {
 			_, _ = rand.Read(b[:])
 			id := hex.EncodeToString(b[:])
 			c.Set(requestIDKey, id)
+			c.SetRequest(c.Request().WithContext(collections.WithRequestID(c.Request().Context(), id)))
 			c.Response().Header().Set("X-Request-Id", id)
-			if err := next(c); err != nil {
+			abort, err := s.call(c, next)
+			if err != nil {
 				s.writeError(c, err, write)
 			}
 			_, status := echo.ResolveResponseStatus(c.Response(), nil)
 			s.log.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path,
 				"status", status, "duration", time.Since(start), "request_id", id)
+			if abort {
+				// The response had started: end the connection so that the
+				// client cannot take a cut-off body for a whole one.
+				panic(http.ErrAbortHandler)
+			}
 			return nil
 		}
 	}
+}
+
+// call runs the handler and turns a panic into an internal error, logged
+// with its stack: one failing request must not end the process or leave
+// its client without an answer. abort reports a panic after the response
+// had started, which no error response can follow.
+func (s *Server) call(c *echo.Context, next echo.HandlerFunc) (abort bool, err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if p == http.ErrAbortHandler {
+			panic(p) // a deliberate abort, not a failure
+		}
+		s.log.Error("panic", "request_id", requestID(c), "method", c.Request().Method,
+			"path", c.Request().URL.Path, "panic", p, "stack", string(debug.Stack()))
+		err = fmt.Errorf("panic: %v", p)
+		if resp, _ := echo.UnwrapResponse(c.Response()); resp != nil && resp.Committed {
+			abort = true
+		}
+	}()
+	return false, next(c)
 }
