@@ -253,13 +253,13 @@ func (s *Server) collection(c *echo.Context) error {
 	return writeJSON(c, http.StatusOK, newCollectionResource(col, a.read, a.write))
 }
 
-// page runs a paginated query for endpoint and returns the page and the
-// next token when there are more results. obj is the object id from the
-// path, if any.
-func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col collections.Collection, obj string, adjust func(*collections.Query)) (collections.Page, string, time.Time, error) {
+// page runs a paginated query for endpoint and returns the page, the next
+// token when there are more results, and the query it ran. obj is the
+// object id from the path, if any.
+func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col collections.Collection, obj string, adjust func(*collections.Query)) (collections.Page, string, collections.Query, error) {
 	f, err := s.parseFilters(c.QueryParams(), set)
 	if err != nil {
-		return collections.Page{}, "", time.Time{}, err
+		return collections.Page{}, "", collections.Query{}, err
 	}
 	q := f.query
 	q.APIRoot, q.Collection = col.APIRoot, col.ID
@@ -276,7 +276,7 @@ func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col colle
 	if f.next != "" {
 		cursor, err := s.tokens.verify(key, f.next)
 		if err != nil {
-			return collections.Page{}, "", time.Time{}, err
+			return collections.Page{}, "", collections.Query{}, err
 		}
 		if cursor.After(q.AddedAfter) {
 			q.AddedAfter = cursor
@@ -284,13 +284,13 @@ func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col colle
 	}
 	p, err := s.store.Objects(c.Request().Context(), q)
 	if err != nil {
-		return collections.Page{}, "", time.Time{}, err
+		return collections.Page{}, "", collections.Query{}, err
 	}
 	var next string
 	if p.More && len(p.Objects) > 0 {
 		next = s.tokens.issue(key, p.Objects[len(p.Objects)-1].DateAdded)
 	}
-	return p, next, q.AddedAfter, nil
+	return p, next, q, nil
 }
 
 // dateAddedHeaders sets X-TAXII-Date-Added-First and -Last (TAXII 2.1
@@ -353,11 +353,11 @@ func (s *Server) getObjects(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, next, from, err := s.page(c, "objects", objectsFilters, col, "", nil)
+	p, next, q, err := s.page(c, "objects", objectsFilters, col, "", nil)
 	if err != nil {
 		return err
 	}
-	return writeEnvelope(c, p, next, from)
+	return writeEnvelope(c, p, next, q.AddedAfter)
 }
 
 // manifestRecord is TAXII 2.1 section 5.3.1.
@@ -373,7 +373,7 @@ func (s *Server) manifest(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, next, from, err := s.page(c, "manifest", objectsFilters, col, "", metadataOnly)
+	p, next, q, err := s.page(c, "manifest", objectsFilters, col, "", metadataOnly)
 	if err != nil {
 		return err
 	}
@@ -391,18 +391,28 @@ func (s *Server) manifest(c *echo.Context) error {
 			MediaType: mediaTypeSTIX + o.SpecVersion,
 		})
 	}
-	dateAddedHeaders(c, p.Objects, from)
+	dateAddedHeaders(c, p.Objects, q.AddedAfter)
 	return writeJSON(c, http.StatusOK, res)
 }
 
 func metadataOnly(q *collections.Query) { q.MetadataOnly = true }
 
-// requireObject returns a 404 unless some version of id is in the
-// collection: it tells "no such object" from "no version matches the
-// filters", which is an empty page.
-func (s *Server) requireObject(c *echo.Context, col collections.Collection, id string) error {
-	p, err := s.store.Objects(c.Request().Context(), collections.Query{
-		APIRoot: col.APIRoot, Collection: col.ID, IDs: []string{id},
+// requireMatch answers an empty page of one object's versions: a 404
+// unless some version of the object matches q's version and spec-version
+// filters, whatever added_after and the page position. TAXII 2.1 section
+// 5.7: after a delete, any later fetch of that object or version MUST
+// return 404; an object that has matching versions, none of them on this
+// page (added after the given time, or past a next token), is an empty
+// page instead.
+func (s *Server) requireMatch(c *echo.Context, q collections.Query, id string) error {
+	ctx := c.Request().Context()
+	q.AddedAfter, q.Limit, q.MaxBytes, q.MetadataOnly = time.Time{}, 1, 0, true
+	p, err := s.store.Objects(ctx, q)
+	if err != nil || len(p.Objects) > 0 {
+		return err
+	}
+	p, err = s.store.Objects(ctx, collections.Query{
+		APIRoot: q.APIRoot, Collection: q.Collection, IDs: []string{id},
 		Versions: collections.VersionFilter{All: true}, Limit: 1, MetadataOnly: true,
 	})
 	if err != nil {
@@ -411,7 +421,7 @@ func (s *Server) requireObject(c *echo.Context, col collections.Collection, id s
 	if len(p.Objects) == 0 {
 		return errorf(http.StatusNotFound, "no object %q in this collection", id)
 	}
-	return nil
+	return errorf(http.StatusNotFound, "no version of object %q matches the version and spec_version filters", id)
 }
 
 func (s *Server) getObject(c *echo.Context) error {
@@ -420,16 +430,16 @@ func (s *Server) getObject(c *echo.Context) error {
 		return err
 	}
 	id := c.Param("obj")
-	p, next, from, err := s.page(c, "object", objectFilters, col, id, nil)
+	p, next, q, err := s.page(c, "object", objectFilters, col, id, nil)
 	if err != nil {
 		return err
 	}
 	if len(p.Objects) == 0 {
-		if err := s.requireObject(c, col, id); err != nil {
+		if err := s.requireMatch(c, q, id); err != nil {
 			return err
 		}
 	}
-	return writeEnvelope(c, p, next, from)
+	return writeEnvelope(c, p, next, q.AddedAfter)
 }
 
 func (s *Server) versions(c *echo.Context) error {
@@ -438,7 +448,7 @@ func (s *Server) versions(c *echo.Context) error {
 		return err
 	}
 	id := c.Param("obj")
-	p, next, from, err := s.page(c, "versions", versionsFilters, col, id, func(q *collections.Query) {
+	p, next, q, err := s.page(c, "versions", versionsFilters, col, id, func(q *collections.Query) {
 		q.Versions = collections.VersionFilter{All: true}
 		q.MetadataOnly = true
 	})
@@ -446,7 +456,7 @@ func (s *Server) versions(c *echo.Context) error {
 		return err
 	}
 	if len(p.Objects) == 0 {
-		if err := s.requireObject(c, col, id); err != nil {
+		if err := s.requireMatch(c, q, id); err != nil {
 			return err
 		}
 	}
@@ -460,7 +470,7 @@ func (s *Server) versions(c *echo.Context) error {
 	for _, o := range p.Objects {
 		res.Versions = append(res.Versions, stix.FormatTimestamp(o.Version))
 	}
-	dateAddedHeaders(c, p.Objects, from)
+	dateAddedHeaders(c, p.Objects, q.AddedAfter)
 	return writeJSON(c, http.StatusOK, res)
 }
 
