@@ -46,18 +46,26 @@ func (s *Server) taxiiRoutes() *echo.Echo {
 	e.Pre(trailingSlash)
 	e.Use(s.observe(writeTAXIIError), negotiate)
 
-	e.GET("/taxii2/", s.discovery)
-	e.GET("/:root/", s.apiRoot)
-	e.GET("/:root/status/:status/", s.status)
-	e.GET("/:root/collections/", s.collections)
-	e.GET("/:root/collections/:coll/", s.collection)
-	e.GET("/:root/collections/:coll/manifest/", s.manifest)
-	e.GET("/:root/collections/:coll/objects/", s.getObjects)
+	get(e, "/taxii2/", s.discovery)
+	get(e, "/:root/", s.apiRoot)
+	get(e, "/:root/status/:status/", s.status)
+	get(e, "/:root/collections/", s.collections)
+	get(e, "/:root/collections/:coll/", s.collection)
+	get(e, "/:root/collections/:coll/manifest/", s.manifest)
+	get(e, "/:root/collections/:coll/objects/", s.getObjects)
 	e.POST("/:root/collections/:coll/objects/", s.addObjects)
-	e.GET("/:root/collections/:coll/objects/:obj/", s.getObject)
+	get(e, "/:root/collections/:coll/objects/:obj/", s.getObject)
 	e.DELETE("/:root/collections/:coll/objects/:obj/", s.deleteObject)
-	e.GET("/:root/collections/:coll/objects/:obj/versions/", s.versions)
+	get(e, "/:root/collections/:coll/objects/:obj/versions/", s.versions)
 	return e
+}
+
+// get registers h for GET and HEAD: HEAD is answered like GET without a
+// body (RFC 9110 section 9.3.2), which net/http leaves out, and the router
+// lists it in Allow. OPTIONS is answered by the router: 204 with Allow.
+func get(e *echo.Echo, path string, h echo.HandlerFunc) {
+	e.GET(path, h)
+	e.HEAD(path, h)
 }
 
 // opsRoutes builds the router of the operations routes (health; readiness,
@@ -70,7 +78,7 @@ func (s *Server) opsRoutes() *echo.Echo {
 	e.Pre(noTrailingSlash)
 	e.Use(s.observe(writeJSONError))
 
-	e.GET("/healthz", s.healthz)
+	get(e, "/healthz", s.healthz)
 	return e
 }
 
@@ -109,10 +117,11 @@ func noTrailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // negotiate enforces content negotiation (TAXII 2.1 section 1.6.8) on the
-// TAXII routes: their responses are TAXII 2.1 only.
+// TAXII routes: their responses are TAXII 2.1 only. OPTIONS has no body to
+// negotiate.
 func negotiate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
-		if !acceptable(c.Request().Header.Get("Accept")) {
+		if c.Request().Method != http.MethodOptions && !acceptable(c.Request().Header.Get("Accept")) {
 			return errNotAcceptable
 		}
 		return next(c)
