@@ -257,7 +257,7 @@ func (s *Server) collection(c *echo.Context) error {
 // token when there are more results, and the query it ran. obj is the
 // object id from the path, if any.
 func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col collections.Collection, obj string, adjust func(*collections.Query)) (collections.Page, string, collections.Query, error) {
-	f, err := s.parseFilters(c.QueryParams(), set)
+	f, err := s.parseFilters(c.Request().URL.RawQuery, set)
 	if err != nil {
 		return collections.Page{}, "", collections.Query{}, err
 	}
@@ -483,7 +483,7 @@ func (s *Server) deleteObject(c *echo.Context) error {
 	if !a.read || !a.write {
 		return errorf(http.StatusForbidden, "deleting from collection %q needs read and write access", col.ID)
 	}
-	f, err := s.parseFilters(c.QueryParams(), deleteFilters)
+	f, err := s.parseFilters(c.Request().URL.RawQuery, deleteFilters)
 	if err != nil {
 		return err
 	}
