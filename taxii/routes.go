@@ -44,7 +44,7 @@ func (s *Server) taxiiRoutes() *echo.Echo {
 	// the final status; this only catches what escapes it.
 	e.HTTPErrorHandler = func(c *echo.Context, err error) { s.writeError(c, err, writeTAXIIError) }
 	e.Pre(trailingSlash)
-	e.Use(s.observe(writeTAXIIError), negotiate)
+	e.Use(s.observe(writeTAXIIError), s.limitHeader, negotiate)
 
 	get(e, "/taxii2/", s.discovery)
 	get(e, "/:root/", s.apiRoot)
@@ -76,7 +76,7 @@ func (s *Server) opsRoutes() *echo.Echo {
 	e.Logger = s.log
 	e.HTTPErrorHandler = func(c *echo.Context, err error) { s.writeError(c, err, writeJSONError) }
 	e.Pre(noTrailingSlash)
-	e.Use(s.observe(writeJSONError))
+	e.Use(s.observe(writeJSONError), s.limitHeader)
 
 	get(e, "/healthz", s.healthz)
 	return e
@@ -123,6 +123,27 @@ func negotiate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		if c.Request().Method != http.MethodOptions && !acceptable(c.Request().Header.Get("Accept")) {
 			return errNotAcceptable
+		}
+		return next(c)
+	}
+}
+
+// limitHeader answers 431 to a request whose request line and header
+// fields exceed the server's bound, counted as on the wire. net/http has
+// read them already (up to its own, larger, limit): this one lets the
+// answer be an error resource like every other.
+func (s *Server) limitHeader(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		r := c.Request()
+		n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				n += len(k) + len(v) + 4 // "k: v\r\n"
+			}
+		}
+		if n > s.maxHeader {
+			return errorf(http.StatusRequestHeaderFieldsTooLarge,
+				"the request line and header fields take %d bytes; this server accepts at most %d", n, s.maxHeader)
 		}
 		return next(c)
 	}

@@ -43,10 +43,19 @@ type Config struct {
 	// (default DefaultMaxPageBytes), so that pages of large objects stay
 	// bounded; the page then has more and next as usual.
 	MaxPageBytes int
+	// MaxHeaderBytes bounds the request line and header fields of a request
+	// (default DefaultMaxHeaderBytes); beyond it the answer is a 431 error
+	// resource. The http.Server's own MaxHeaderBytes must be larger (Go's
+	// default, 1 MiB, is): what exceeds that one gets net/http's plain-text
+	// 431 before any handler runs.
+	MaxHeaderBytes int
 }
 
-// DefaultMaxPageBytes is the default of Config.MaxPageBytes.
-const DefaultMaxPageBytes = 16 << 20
+// Defaults of Config.
+const (
+	DefaultMaxPageBytes   = 16 << 20
+	DefaultMaxHeaderBytes = 64 << 10
+)
 
 // Server serves the TAXII 2.1 API and, beside it, the operations routes
 // (/healthz, ...). It is an http.Handler.
@@ -65,6 +74,7 @@ type Server struct {
 	pageSize     int
 	maxPageSize  int
 	maxPageBytes int
+	maxHeader    int
 }
 
 // tokenSecret names the pagination token key in the store.
@@ -88,6 +98,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxPageBytes <= 0 {
 		cfg.MaxPageBytes = DefaultMaxPageBytes
 	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
 	key, err := cfg.Store.Secret(ctx, tokenSecret, func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
@@ -109,6 +122,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pageSize:     cfg.PageSize,
 		maxPageSize:  cfg.MaxPageSize,
 		maxPageBytes: cfg.MaxPageBytes,
+		maxHeader:    cfg.MaxHeaderBytes,
 	}
 	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil
