@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -526,11 +524,7 @@ func (s *Server) addObjects(c *echo.Context) error {
 		return errorf(http.StatusRequestEntityTooLarge,
 			"the request body of %d bytes exceeds the API root's max_content_length of %d bytes", req.ContentLength, root.MaxContentLength)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, root.MaxContentLength))
-	if err != nil {
-		return err
-	}
-	objs, err := decodeEnvelope(body)
+	objs, err := decodeEnvelope(http.MaxBytesReader(c.Response(), req.Body, root.MaxContentLength), s.maxObjects)
 	if err != nil {
 		return err
 	}
@@ -539,30 +533,4 @@ func (s *Server) addObjects(c *echo.Context) error {
 		return err
 	}
 	return writeJSON(c, http.StatusAccepted, newStatusResource(st))
-}
-
-// decodeEnvelope returns the objects of a TAXII envelope or a STIX bundle.
-// A body that is not JSON is a 400; JSON of another shape is a 422.
-func decodeEnvelope(body []byte) ([]json.RawMessage, error) {
-	// One pass: Unmarshal checks the whole body is JSON before decoding.
-	var env struct {
-		Type    *string           `json:"type"`
-		Objects []json.RawMessage `json:"objects"`
-	}
-	err := json.Unmarshal(body, &env)
-	var syntax *json.SyntaxError
-	switch {
-	case errors.As(err, &syntax):
-		return nil, errorf(http.StatusBadRequest, "the request body is not valid JSON: %v", err)
-	case err != nil:
-		return nil, errorf(http.StatusUnprocessableEntity,
-			"the request body must be a TAXII envelope or a STIX bundle (a JSON object with an objects list)")
-	case env.Type != nil && *env.Type != "bundle":
-		return nil, errorf(http.StatusUnprocessableEntity, "the request body has type %s; only an envelope or a bundle can be added", strconv.Quote(*env.Type))
-	case env.Objects == nil:
-		return nil, errorf(http.StatusUnprocessableEntity, "the envelope has no objects list")
-	case len(env.Objects) == 0:
-		return nil, errorf(http.StatusUnprocessableEntity, "the envelope's objects list is empty")
-	}
-	return env.Objects, nil
 }

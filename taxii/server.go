@@ -49,6 +49,9 @@ type Config struct {
 	// default, 1 MiB, is): what exceeds that one gets net/http's plain-text
 	// 431 before any handler runs.
 	MaxHeaderBytes int
+	// MaxObjects bounds the objects of one pushed envelope (default
+	// DefaultMaxObjects); beyond it the answer is a 413.
+	MaxObjects int
 }
 
 // Defaults of Config.
@@ -75,6 +78,7 @@ type Server struct {
 	maxPageSize  int
 	maxPageBytes int
 	maxHeader    int
+	maxObjects   int
 }
 
 // tokenSecret names the pagination token key in the store.
@@ -97,6 +101,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxPageBytes <= 0 {
 		cfg.MaxPageBytes = DefaultMaxPageBytes
+	}
+	if cfg.MaxObjects <= 0 {
+		cfg.MaxObjects = DefaultMaxObjects
 	}
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
@@ -123,6 +130,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		maxPageSize:  cfg.MaxPageSize,
 		maxPageBytes: cfg.MaxPageBytes,
 		maxHeader:    cfg.MaxHeaderBytes,
+		maxObjects:   cfg.MaxObjects,
 	}
 	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil

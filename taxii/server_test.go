@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,14 +102,21 @@ func newEnv(t *testing.T, opts options) *env {
 	return &env{t: t, url: hs.URL, store: store}
 }
 
+// newValidator returns the validator of the tests, compiled once.
 func newValidator(tb testing.TB) *stix.Validator {
 	tb.Helper()
-	v, err := stix.NewValidator(stix.Options{})
-	if err != nil {
-		tb.Fatal(err)
+	validatorOnce.Do(func() { validator, validatorErr = stix.NewValidator(stix.Options{}) })
+	if validatorErr != nil {
+		tb.Fatal(validatorErr)
 	}
-	return v
+	return validator
 }
+
+var (
+	validatorOnce sync.Once
+	validator     *stix.Validator
+	validatorErr  error
+)
 
 func must(t *testing.T, err error) {
 	t.Helper()
