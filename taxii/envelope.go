@@ -2,6 +2,7 @@ package taxii
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,15 +19,16 @@ const (
 	// maxDepth bounds the nesting of arrays and objects in a body, the
 	// envelope itself counting as one level.
 	maxDepth = 64
-	// largeObject: an object at least this large keeps the buffer it was
-	// read into rather than a copy of it.
-	largeObject = 1 << 20
+	// keptScratch: a buffer objects were read into is reused for the next
+	// object up to this size, and left to the collector beyond it.
+	keptScratch = 4 << 20
 )
 
 // decodeEnvelope reads a TAXII envelope (section 3.7) or a STIX bundle from
-// r, streaming: each object becomes its own json.RawMessage, exactly as
-// pushed, and nothing else of the body is kept, so that a request holds
-// about its body's size in memory.
+// r, streaming: each object becomes its own json.RawMessage, compacted
+// (insignificant white space left out, strings as pushed: the form objects
+// are stored in), and nothing else of the body is kept, so that a request
+// holds about its body's size in memory.
 //
 // JSON is read strictly: member names are case-sensitive (only "objects"
 // holds the objects), a duplicate member of the envelope, invalid UTF-8 or
@@ -202,17 +204,15 @@ func (d *envelopeDecoder) objects() ([]json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !json.Valid(d.scratch) {
+		// Compact checks the syntax as it copies.
+		obj := bytes.NewBuffer(make([]byte, 0, len(d.scratch)))
+		if err := json.Compact(obj, d.scratch); err != nil {
 			return nil, d.syntaxError("malformed object at objects[%d]", len(objs))
 		}
-		var obj []byte
-		if len(d.scratch) >= largeObject {
-			obj, d.scratch = d.scratch[:len(d.scratch):len(d.scratch)], nil
-		} else {
-			obj = make([]byte, len(d.scratch))
-			copy(obj, d.scratch)
+		if cap(d.scratch) > keptScratch {
+			d.scratch = nil
 		}
-		objs = append(objs, obj)
+		objs = append(objs, obj.Bytes())
 		if c, err = d.next(); err != nil {
 			return nil, err
 		}
