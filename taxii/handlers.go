@@ -1,12 +1,10 @@
 package taxii
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -308,44 +306,6 @@ func dateAddedHeaders(c *echo.Context, objs []collections.Object, from time.Time
 	h.Set("X-TAXII-Date-Added-Last", taxiiTime(last))
 }
 
-// envelopeBuffers recycles the buffers pages are assembled in: a page is
-// about 100 KB, and allocating one per request shows in GC time.
-var envelopeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// writeEnvelope writes objects as a TAXII envelope (section 3.7) by copying
-// their stored bytes.
-func writeEnvelope(c *echo.Context, p collections.Page, next string, from time.Time) error {
-	dateAddedHeaders(c, p.Objects, from)
-	buf := envelopeBuffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 4<<20 { // keep no outsized buffer alive
-			buf.Reset()
-			envelopeBuffers.Put(buf)
-		}
-	}()
-	buf.WriteByte('{')
-	sep := ""
-	if p.More {
-		buf.WriteString(`"more":true`)
-		if next != "" {
-			buf.WriteString(`,"next":"` + next + `"`)
-		}
-		sep = ","
-	}
-	if len(p.Objects) > 0 {
-		buf.WriteString(sep + `"objects":[`)
-		for i, o := range p.Objects {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			buf.Write(o.Raw)
-		}
-		buf.WriteByte(']')
-	}
-	buf.WriteByte('}')
-	return c.Blob(http.StatusOK, MediaTypeTAXII, buf.Bytes())
-}
-
 func (s *Server) getObjects(c *echo.Context) error {
 	col, err := s.readableCollection(c)
 	if err != nil {
@@ -355,7 +315,7 @@ func (s *Server) getObjects(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeEnvelope(c, p, next, q.AddedAfter)
+	return s.writeEnvelope(c, p, next, q.AddedAfter)
 }
 
 // manifestRecord is TAXII 2.1 section 5.3.1.
@@ -437,7 +397,7 @@ func (s *Server) getObject(c *echo.Context) error {
 			return err
 		}
 	}
-	return writeEnvelope(c, p, next, q.AddedAfter)
+	return s.writeEnvelope(c, p, next, q.AddedAfter)
 }
 
 func (s *Server) versions(c *echo.Context) error {

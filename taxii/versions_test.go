@@ -1,10 +1,12 @@
 package taxii_test
 
 import (
+	"fmt"
 	"net/url"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // TestNoMatchingVersionIs404: GET object and GET versions answer 404 when
@@ -71,5 +73,49 @@ func TestNoMatchingVersionIs404(t *testing.T) {
 	}
 	if r := e.get(objects + id + "/versions/"); !cmp.Equal(r.body["versions"], []any{v1, v2}) {
 		t.Errorf("versions after delete = %s", r.raw)
+	}
+}
+
+// TestEnvelopeForm: pages are written as streamed, with an exact
+// Content-Length that HEAD repeats, in each form an envelope takes.
+func TestEnvelopeForm(t *testing.T) {
+	e := newEnv(t, options{})
+	e.push(envelope(
+		obj("malware", "6b616fc1-1505-48e3-8b2c-0d19337bff38", "2021-01-01T00:00:00.000Z"),
+		obj("malware", "31b940d4-6f7f-459a-80ea-9c1f17b5891b", "2021-01-01T00:00:00.000Z"),
+		obj("malware", "2b6ec0d4-0d29-4d43-a3f6-5bd1b8a2c0ab", "2021-01-01T00:00:00.000Z"),
+	))
+	tests := []struct {
+		query    string
+		wantKeys []string
+		wantIDs  []string
+	}{
+		{"?limit=2", []string{"more", "next", "objects"}, []string{"malware--6b616fc1-1505-48e3-8b2c-0d19337bff38", "malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b"}},
+		{"?limit=3", []string{"objects"}, []string{"malware--6b616fc1-1505-48e3-8b2c-0d19337bff38", "malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b", "malware--2b6ec0d4-0d29-4d43-a3f6-5bd1b8a2c0ab"}},
+		{"?match[type]=indicator", nil, nil},
+	}
+	for _, tt := range tests {
+		r := e.get(objects + tt.query)
+		var keys []string
+		for k := range r.body {
+			keys = append(keys, k)
+		}
+		if !cmp.Equal(keys, tt.wantKeys, cmpopts.SortSlices(func(a, b string) bool { return a < b })) {
+			t.Errorf("GET %s: members %v; want %v", tt.query, keys, tt.wantKeys)
+		}
+		var got []string
+		list, _ := r.body["objects"].([]any)
+		for _, o := range list {
+			got = append(got, o.(map[string]any)["id"].(string))
+		}
+		if !cmp.Equal(got, tt.wantIDs) {
+			t.Errorf("GET %s: ids %v; want %v", tt.query, got, tt.wantIDs)
+		}
+		if cl := r.header.Get("Content-Length"); cl != fmt.Sprint(len(r.raw)) {
+			t.Errorf("GET %s: Content-Length %s for %d bytes", tt.query, cl, len(r.raw))
+		}
+		if h := e.raw("HEAD", objects+tt.query, nil, nil); h.header.Get("Content-Length") != fmt.Sprint(len(r.raw)) {
+			t.Errorf("HEAD %s: Content-Length %s; GET sent %d bytes", tt.query, h.header.Get("Content-Length"), len(r.raw))
+		}
 	}
 }
