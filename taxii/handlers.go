@@ -311,6 +311,11 @@ func (s *Server) getObjects(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.reserveMemory(c, int64(s.maxPageBytes))
+	if err != nil {
+		return err
+	}
+	defer release()
 	p, next, q, err := s.page(c, "objects", objectsFilters, col, "", nil)
 	if err != nil {
 		return err
@@ -387,6 +392,11 @@ func (s *Server) getObject(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.reserveMemory(c, int64(s.maxPageBytes))
+	if err != nil {
+		return err
+	}
+	defer release()
 	id := c.Param("obj")
 	p, next, q, err := s.page(c, "object", objectFilters, col, id, nil)
 	if err != nil {
@@ -484,6 +494,15 @@ func (s *Server) addObjects(c *echo.Context) error {
 		return errorf(http.StatusRequestEntityTooLarge,
 			"the request body of %d bytes exceeds the API root's max_content_length of %d bytes", req.ContentLength, root.MaxContentLength)
 	}
+	charge := req.ContentLength
+	if charge < 0 {
+		charge = root.MaxContentLength
+	}
+	release, err := s.reserveMemory(c, charge)
+	if err != nil {
+		return err
+	}
+	defer release()
 	objs, err := decodeEnvelope(http.MaxBytesReader(c.Response(), req.Body, root.MaxContentLength), s.maxObjects)
 	if err != nil {
 		return err

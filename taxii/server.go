@@ -52,6 +52,13 @@ type Config struct {
 	// MaxObjects bounds the objects of one pushed envelope (default
 	// DefaultMaxObjects); beyond it the answer is a 413.
 	MaxObjects int
+	// MaxMemory bounds the bytes in-flight requests may hold (default
+	// DefaultMaxMemory; the taxiid binary passes a share of the machine's
+	// memory): a push is charged its Content-Length (the API root's
+	// max_content_length when unknown), a page of objects MaxPageBytes, one
+	// request at most half of MaxMemory. Requests that do not fit wait up to
+	// 2 s, then get a 503 with Retry-After.
+	MaxMemory int64
 }
 
 // Defaults of Config.
@@ -79,6 +86,7 @@ type Server struct {
 	maxPageBytes int
 	maxHeader    int
 	maxObjects   int
+	memory       *memoryBudget
 }
 
 // tokenSecret names the pagination token key in the store.
@@ -101,6 +109,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxPageBytes <= 0 {
 		cfg.MaxPageBytes = DefaultMaxPageBytes
+	}
+	if cfg.MaxMemory <= 0 {
+		cfg.MaxMemory = DefaultMaxMemory
 	}
 	if cfg.MaxObjects <= 0 {
 		cfg.MaxObjects = DefaultMaxObjects
@@ -131,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		maxPageBytes: cfg.MaxPageBytes,
 		maxHeader:    cfg.MaxHeaderBytes,
 		maxObjects:   cfg.MaxObjects,
+		memory:       &memoryBudget{size: cfg.MaxMemory},
 	}
 	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil

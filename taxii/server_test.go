@@ -38,6 +38,7 @@ type env struct {
 	t     *testing.T
 	url   string
 	store collections.Store
+	srv   *taxii.Server
 }
 
 type options struct {
@@ -99,7 +100,7 @@ func newEnv(t *testing.T, opts options) *env {
 		ing.Wait()
 		store.Close()
 	})
-	return &env{t: t, url: hs.URL, store: store}
+	return &env{t: t, url: hs.URL, store: store, srv: srv}
 }
 
 // newValidator returns the validator of the tests, compiled once.
