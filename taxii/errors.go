@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 
 	"github.com/labstack/echo/v5"
 
@@ -57,6 +58,10 @@ func writeJSONError(c *echo.Context, status int, res errorResource) error {
 // goes to the log, never to the client.
 func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 	if resp, _ := echo.UnwrapResponse(c.Response()); resp != nil && resp.Committed {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			s.log.Info("response cut: the client read it too slowly", "request_id", requestID(c), "err", err)
+			return
+		}
 		s.log.Error("error after response started", "request_id", requestID(c), "err", err)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/labstack/echo/v5"
 
@@ -59,6 +60,16 @@ type Config struct {
 	// request at most half of MaxMemory. Requests that do not fit wait up to
 	// 2 s, then get a 503 with Retry-After.
 	MaxMemory int64
+	// MinTransferRate (bytes per second, default DefaultMinTransferRate) and
+	// TransferGrace (default DefaultTransferGrace) bound how slowly a client
+	// may send a request body or read a response: once more than
+	// TransferGrace + n/MinTransferRate has passed since the request began
+	// and n bytes have moved, the connection is cut (a body that is late
+	// gets a 408). The http.Server needs no ReadTimeout or WriteTimeout
+	// besides (they would cut large honest transfers); ReadHeaderTimeout and
+	// IdleTimeout still apply.
+	MinTransferRate int64
+	TransferGrace   time.Duration
 }
 
 // Defaults of Config.
@@ -87,6 +98,7 @@ type Server struct {
 	maxHeader    int
 	maxObjects   int
 	memory       *memoryBudget
+	rate         transferRate
 }
 
 // tokenSecret names the pagination token key in the store.
@@ -109,6 +121,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxPageBytes <= 0 {
 		cfg.MaxPageBytes = DefaultMaxPageBytes
+	}
+	if cfg.MinTransferRate <= 0 {
+		cfg.MinTransferRate = DefaultMinTransferRate
+	}
+	if cfg.TransferGrace <= 0 {
+		cfg.TransferGrace = DefaultTransferGrace
 	}
 	if cfg.MaxMemory <= 0 {
 		cfg.MaxMemory = DefaultMaxMemory
@@ -143,6 +161,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		maxHeader:    cfg.MaxHeaderBytes,
 		maxObjects:   cfg.MaxObjects,
 		memory:       &memoryBudget{size: cfg.MaxMemory},
+		rate:         transferRate{grace: cfg.TransferGrace, perSecond: cfg.MinTransferRate},
 	}
 	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil
