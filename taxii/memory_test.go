@@ -14,6 +14,7 @@ import (
 // they run, one request at most half of it; a request that does not fit
 // waits, then gets a 503 with Retry-After; freed memory serves the next.
 func TestMemoryBudget(t *testing.T) {
+	t.Parallel()
 	const budget = 1 << 20
 	e := newEnv(t, options{config: func(c *taxii.Config) { c.MaxMemory = budget }})
 

@@ -585,8 +585,11 @@ func TestMalformedFilters(t *testing.T) {
 func TestPagination(t *testing.T) {
 	e := newEnv(t, options{})
 	var objs []map[string]any
+	var want []string // every object, in the order pushed
 	for i := range 23 {
-		objs = append(objs, obj("indicator", fmt.Sprintf("00000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z"))
+		o := obj("indicator", fmt.Sprintf("00000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z")
+		objs = append(objs, o)
+		want = append(want, fmt.Sprintf("%v@2021-01-01T00:00:00.000Z", o["id"]))
 	}
 	e.push(envelope(objs...))
 
@@ -607,17 +610,17 @@ func TestPagination(t *testing.T) {
 			}
 			r = e.get(base + "?limit=10&next=" + url.QueryEscape(next))
 		}
-		if len(seen) != 23 {
-			t.Errorf("%s: paged through %d objects; want 23", base, len(seen))
+		if diff := cmp.Diff(want, seen); diff != "" {
+			t.Errorf("%s: objects paged through (-want +got):\n%s", base, diff)
 		}
 	}
 
 	// Default and maximum page sizes (5 and 20 in this server).
-	if got := len(ids(e.get(objects), "objects")); got != 5 {
-		t.Errorf("default page = %d objects; want 5", got)
+	if got := ids(e.get(objects), "objects"); !cmp.Equal(got, want[:5]) {
+		t.Errorf("default page = %v; want %v", got, want[:5])
 	}
-	if got := len(ids(e.get(objects+"?limit=1000000000000"), "objects")); got != 20 {
-		t.Errorf("limit above the maximum = %d objects; want 20", got)
+	if got := ids(e.get(objects+"?limit=1000000000000"), "objects"); !cmp.Equal(got, want[:20]) {
+		t.Errorf("limit above the maximum = %v; want %v", got, want[:20])
 	}
 
 	// A token is bound to its query and cannot be forged.
@@ -630,8 +633,8 @@ func TestPagination(t *testing.T) {
 	tampered[3] ^= 1
 	e.get(objects+"?limit=10&match[type]=indicator&next="+url.QueryEscape(string(tampered))).wantError(t, 400)
 	// ... but the page size may change.
-	if r := e.get(objects + "?limit=3&match[type]=indicator&next=" + url.QueryEscape(next)); len(ids(r, "objects")) != 3 {
-		t.Errorf("token with another limit: %s", r.raw)
+	if got := ids(e.get(objects+"?limit=3&match[type]=indicator&next="+url.QueryEscape(next)), "objects"); !cmp.Equal(got, want[10:13]) {
+		t.Errorf("token with another limit = %v; want %v", got, want[10:13])
 	}
 }
 
@@ -651,8 +654,11 @@ func TestEmptyCollection(t *testing.T) {
 func TestAsyncIngestCompletes(t *testing.T) {
 	e := newEnv(t, options{syncLimit: 10})
 	var objs []map[string]any
+	var want []string
 	for i := range 2500 {
-		objs = append(objs, obj("indicator", fmt.Sprintf("10000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z"))
+		o := obj("indicator", fmt.Sprintf("10000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z")
+		objs = append(objs, o)
+		want = append(want, fmt.Sprintf("%v@2021-01-01T00:00:00.000Z", o["id"]))
 	}
 	r := e.push(envelope(objs...))
 	if r.body["status"] != "pending" {
@@ -678,8 +684,8 @@ func TestAsyncIngestCompletes(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := len(ids(e.get(manifest+"?limit=20"), "objects")); got != 20 {
-		t.Errorf("manifest after async ingest has %d records on the first page", got)
+	if got := ids(e.get(manifest+"?limit=20"), "objects"); !cmp.Equal(got, want[:20]) {
+		t.Errorf("first manifest page after async ingest = %v; want %v", got, want[:20])
 	}
 }
 
@@ -717,9 +723,12 @@ func TestWriteOnlyCollection(t *testing.T) {
 func TestPageByteBudget(t *testing.T) {
 	e := newEnv(t, options{maxPageBytes: 1000})
 	var objs []map[string]any
+	var want []string
 	for i := range 6 {
-		objs = append(objs, obj("indicator", fmt.Sprintf("20000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z",
-			"description", strings.Repeat("x", 600)))
+		o := obj("indicator", fmt.Sprintf("20000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z",
+			"description", strings.Repeat("x", 600))
+		objs = append(objs, o)
+		want = append(want, fmt.Sprintf("%v@2021-01-01T00:00:00.000Z", o["id"]))
 	}
 	e.push(envelope(objs...))
 	var seen []string
@@ -735,11 +744,11 @@ func TestPageByteBudget(t *testing.T) {
 		}
 		r = e.get(objects + "?limit=20&next=" + url.QueryEscape(r.body["next"].(string)))
 	}
-	if len(seen) != 6 {
-		t.Errorf("paged through %d objects; want 6", len(seen))
+	if diff := cmp.Diff(want, seen); diff != "" {
+		t.Errorf("objects paged through (-want +got):\n%s", diff)
 	}
 	// The manifest carries no object bytes: one page.
-	if m := e.get(manifest + "?limit=20"); len(ids(m, "objects")) != 6 || m.body["more"] != nil {
+	if m := e.get(manifest + "?limit=20"); !cmp.Equal(ids(m, "objects"), want) || m.body["more"] != nil {
 		t.Errorf("manifest = %s; want the 6 records on one page", m.raw)
 	}
 }

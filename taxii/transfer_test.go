@@ -49,6 +49,7 @@ func dial(t *testing.T, e *env, rcvbuf int) net.Conn {
 // body, then stalls, gets a 408 error resource once the minimum rate is
 // missed, and its connection is closed.
 func TestStalledUploadIsCut(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, options{config: paced(64 << 10)})
 	conn := dial(t, e, 0)
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAccept: %s\r\nContent-Type: %s\r\nContent-Length: 100000\r\n\r\n{\"objects\":[",
@@ -69,6 +70,7 @@ func TestStalledUploadIsCut(t *testing.T) {
 // TestSteadyUploadPasses: an upload that lasts longer than the grace, at a
 // rate above the minimum, is served.
 func TestSteadyUploadPasses(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, options{config: paced(512 << 10)})
 	var objs []map[string]any
 	for i := range 300 {
@@ -108,7 +110,8 @@ func (t *throttled) Read(p []byte) (int, error) {
 // read it has its connection cut once the minimum rate is missed; the
 // server does not hold the page for ever.
 func TestStalledReaderIsCut(t *testing.T) {
-	e := newEnv(t, options{config: paced(8 << 20), maxContentLength: 16 << 20})
+	t.Parallel()
+	e := newEnv(t, options{config: paced(4 << 20), maxContentLength: 16 << 20})
 	var objs []map[string]any
 	for i := range 6 {
 		objs = append(objs, obj("indicator", fmt.Sprintf("40000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z",
@@ -118,7 +121,7 @@ func TestStalledReaderIsCut(t *testing.T) {
 
 	conn := dial(t, e, 4096)
 	fmt.Fprintf(conn, "GET %s?limit=10 HTTP/1.1\r\nHost: x\r\nAccept: %s\r\n\r\n", objects, taxii.MediaTypeTAXII)
-	time.Sleep(1500 * time.Millisecond) // the reader stalls
+	time.Sleep(2 * time.Second) // the reader stalls
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
