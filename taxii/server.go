@@ -63,9 +63,9 @@ type Config struct {
 	// MinTransferRate (bytes per second, default DefaultMinTransferRate) and
 	// TransferGrace (default DefaultTransferGrace) bound how slowly a client
 	// may send a request body or read a response: once more than
-	// TransferGrace + n/MinTransferRate has passed since the request began
-	// and n bytes have moved, the connection is cut (a body that is late
-	// gets a 408). The http.Server needs no ReadTimeout or WriteTimeout
+	// TransferGrace + n/MinTransferRate has passed since the request (for
+	// the body) or the response (for the response) began, and only n bytes
+	// have moved, the connection is cut (a body that is late gets a 408). The http.Server needs no ReadTimeout or WriteTimeout
 	// besides (they would cut large honest transfers); ReadHeaderTimeout and
 	// IdleTimeout still apply.
 	MinTransferRate int64
