@@ -16,7 +16,8 @@ import (
 )
 
 // opsSegments are the first path segments of the operations routes; every
-// other path belongs to TAXII. API roots cannot take these names.
+// other path belongs to TAXII, so no API root can be served under these
+// names.
 var opsSegments = []string{"admin", "healthz", "readyz", "metrics"}
 
 // isOpsPath reports whether a request path belongs to the operations routes.
