@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -52,6 +53,24 @@ type options struct {
 	log  io.Writer // the server's log; discarded when nil
 	// config, when set, adjusts the server's configuration.
 	config func(*taxii.Config)
+	// sendBuffer, when set, is the socket send buffer of the server's
+	// connections, so that a client that stops reading blocks the server
+	// after that many bytes rather than the system's default.
+	sendBuffer int
+}
+
+// sendBufferListener sets the send buffer of the connections it accepts.
+type sendBufferListener struct {
+	net.Listener
+	size int
+}
+
+func (l sendBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(l.size)
+	}
+	return c, err
 }
 
 func newEnv(t *testing.T, opts options) *env {
@@ -94,7 +113,11 @@ func newEnv(t *testing.T, opts options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewUnstartedServer(srv)
+	if opts.sendBuffer > 0 {
+		hs.Listener = sendBufferListener{hs.Listener, opts.sendBuffer}
+	}
+	hs.Start()
 	t.Cleanup(func() {
 		hs.Close()
 		ing.Wait()

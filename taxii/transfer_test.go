@@ -111,17 +111,17 @@ func (t *throttled) Read(p []byte) (int, error) {
 // server does not hold the page for ever.
 func TestStalledReaderIsCut(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, options{config: paced(4 << 20), maxContentLength: 16 << 20})
+	e := newEnv(t, options{config: paced(4 << 20), sendBuffer: 32 << 10})
 	var objs []map[string]any
 	for i := range 6 {
 		objs = append(objs, obj("indicator", fmt.Sprintf("40000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z",
-			"description", strings.Repeat("d", 1500_000)))
+			"description", strings.Repeat("d", 400_000)))
 	}
-	e.push(envelope(objs...)) // one page of 9 MB: more than the socket buffers hold
+	e.push(envelope(objs...)) // one page of 2.4 MB: far more than the socket buffers hold
 
 	conn := dial(t, e, 4096)
 	fmt.Fprintf(conn, "GET %s?limit=10 HTTP/1.1\r\nHost: x\r\nAccept: %s\r\n\r\n", objects, taxii.MediaTypeTAXII)
-	time.Sleep(2 * time.Second) // the reader stalls
+	time.Sleep(time.Second) // the reader stalls
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
