@@ -19,6 +19,9 @@ const (
 	// maxDepth bounds the nesting of arrays and objects in a body, the
 	// envelope itself counting as one level.
 	maxDepth = 64
+	// maxMembers bounds the members of the envelope itself (an envelope has
+	// three, a bundle four), whose names are remembered to find duplicates.
+	maxMembers = 100
 	// keptScratch: a buffer objects were read into is reused for the next
 	// object up to this size, and left to the collector beyond it.
 	keptScratch = 4 << 20
@@ -34,7 +37,8 @@ const (
 // holds the objects), a duplicate member of the envelope, invalid UTF-8 or
 // an unpaired surrogate escape in the envelope's own members, and nesting
 // deeper than maxDepth are a 400, as is a body that is not JSON. JSON of
-// another shape is a 422; more than maxObjects objects a 413. The content of
+// another shape is a 422; more than maxObjects objects a 413, more than
+// maxMembers members of the envelope a 400. The content of
 // each object is left to the validator. Errors of r (a MaxBytesError, a
 // timeout) are returned as they are.
 func decodeEnvelope(r io.Reader, maxObjects int) ([]json.RawMessage, error) {
@@ -114,6 +118,9 @@ func (d *envelopeDecoder) envelope() ([]json.RawMessage, error) {
 		}
 		if seen[name] {
 			return nil, errorf(http.StatusBadRequest, "the envelope has the member %s twice", strconv.Quote(clip(name)))
+		}
+		if len(seen) == maxMembers {
+			return nil, errorf(http.StatusBadRequest, "the envelope has more than %d members", maxMembers)
 		}
 		seen[name] = true
 		if c, err = d.next(); err != nil {

@@ -10,6 +10,15 @@ import (
 	"github.com/taxiid/taxiid/taxii"
 )
 
+// members returns n distinct envelope members, each followed by a comma.
+func members(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `"x_%d":%d,`, i, i)
+	}
+	return b.String()
+}
+
 // TestStrictEnvelope: envelope member names are case-sensitive and unique,
 // the envelope's own strings are valid text, nesting and the number of
 // objects are bounded; what is accepted stores exactly the objects of the
@@ -53,6 +62,8 @@ func TestStrictEnvelope(t *testing.T) {
 		{"too deep", nested(62), 400, nil},
 		{"deep but within the bound", nested(61), 202, nil},
 		{"too many objects", `{"objects":[{},{},{},{}]}`, 413, nil},
+		{"too many members", `{` + members(101) + `"objects":[` + a + `]}`, 400, nil},
+		{"as many members as allowed", `{` + members(99) + `"objects":[` + a + `]}`, 202, []string{idA}},
 		{"as many objects as allowed", `{"objects":[` + a + `,{},{}]}`, 202, []string{idA}},
 	}
 	for _, tt := range tests {
