@@ -1,6 +1,7 @@
 package taxii
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,6 +64,11 @@ func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 			return
 		}
 		s.log.Error("error after response started", "request_id", requestID(c), "err", err)
+		return
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		// The client went away: nobody to answer, nothing went wrong here.
+		s.log.Info("request abandoned by the client", "request_id", requestID(c), "err", err)
 		return
 	}
 	res := errorResource{}
