@@ -300,3 +300,46 @@ func BenchmarkMemoryPages(b *testing.B) {
 	b.ReportMetric(idle, "idle-MiB")
 	b.ReportMetric(peak, "peak-MiB")
 }
+
+// BenchmarkMemoryStalledReaders has 100 clients ask for a limit=1000 page
+// of 100 KB objects (16 MiB each, at the page byte budget) and read nothing
+// for 5 seconds, then close, and reports the server's peak resident memory
+// meanwhile and how many were answered at all (the others wait for the
+// memory budget, then get a 503).
+func BenchmarkMemoryStalledReaders(b *testing.B) {
+	s := startMemoryServer(b)
+	const clients, objSize = 100, 100_000
+	s.call(b, fmt.Sprintf("load %d %d", (16<<20)/objSize+10, objSize))
+	u, _ := url.Parse(s.url)
+	idle := s.peakMiB(b)
+	var peak float64
+	var busy int
+	b.ResetTimer()
+	for range b.N {
+		s.call(b, "reset")
+		conns := make([]net.Conn, 0, clients)
+		for range clients {
+			c, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fmt.Fprintf(c, "GET %s?limit=1000 HTTP/1.1\r\nHost: x\r\nAccept: %s\r\n\r\n", objects, taxii.MediaTypeTAXII)
+			conns = append(conns, c)
+		}
+		time.Sleep(5 * time.Second)
+		peak = max(peak, s.peakMiB(b))
+		busy = 0
+		for _, c := range conns {
+			c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			if strings.Contains(line, " 503 ") {
+				busy++
+			}
+			c.Close()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(idle, "idle-MiB")
+	b.ReportMetric(peak, "peak-MiB")
+	b.ReportMetric(float64(busy), "503s")
+}
