@@ -311,15 +311,16 @@ func (s *Server) getObjects(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	release, err := s.reserveMemory(c, int64(s.maxPageBytes))
+	mem, err := s.reserveMemory(c, int64(s.maxPageBytes))
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer mem.release()
 	p, next, q, err := s.page(c, "objects", objectsFilters, col, "", nil)
 	if err != nil {
 		return err
 	}
+	mem.shrink(pageBytes(p))
 	return s.writeEnvelope(c, p, next, q.AddedAfter)
 }
 
@@ -392,16 +393,17 @@ func (s *Server) getObject(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	release, err := s.reserveMemory(c, int64(s.maxPageBytes))
+	mem, err := s.reserveMemory(c, int64(s.maxPageBytes))
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer mem.release()
 	id := c.Param("obj")
 	p, next, q, err := s.page(c, "object", objectFilters, col, id, nil)
 	if err != nil {
 		return err
 	}
+	mem.shrink(pageBytes(p))
 	if len(p.Objects) == 0 {
 		if err := s.requireMatch(c, q, id); err != nil {
 			return err
@@ -498,11 +500,11 @@ func (s *Server) addObjects(c *echo.Context) error {
 	if charge < 0 {
 		charge = root.MaxContentLength
 	}
-	release, err := s.reserveMemory(c, charge)
+	mem, err := s.reserveMemory(c, charge)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer mem.release()
 	objs, err := decodeEnvelope(http.MaxBytesReader(c.Response(), req.Body, root.MaxContentLength), s.maxObjects)
 	if err != nil {
 		return err

@@ -102,10 +102,29 @@ func (b *memoryBudget) inUse() int64 {
 // budget (Config.MaxMemory).
 func (s *Server) MemoryInUse() int64 { return s.memory.inUse() }
 
+// reservation is what a request holds of the memory budget.
+type reservation struct {
+	b *memoryBudget
+	n int64
+}
+
+// shrink lowers the reservation to what the request turned out to need
+// (a page smaller than the page byte budget), so that a slow reader holds
+// only that while its response is written.
+func (r *reservation) shrink(n int64) {
+	if n = r.b.charge(n); n < r.n {
+		r.b.release(r.n - n)
+		r.n = n
+	}
+}
+
+// release gives the reservation back.
+func (r *reservation) release() { r.b.release(r.n) }
+
 // reserveMemory charges the request n bytes of the memory budget, waiting
-// up to memoryWait (or the request's own deadline) for them; the returned
-// func gives them back. A 503 with Retry-After when they stay taken.
-func (s *Server) reserveMemory(c *echo.Context, n int64) (func(), error) {
+// up to memoryWait (or the request's own deadline) for them. A 503 with
+// Retry-After when they stay taken.
+func (s *Server) reserveMemory(c *echo.Context, n int64) (*reservation, error) {
 	n = s.memory.charge(n)
 	ctx, cancel := context.WithTimeout(c.Request().Context(), memoryWait)
 	defer cancel()
@@ -116,5 +135,5 @@ func (s *Server) reserveMemory(c *echo.Context, n int64) (func(), error) {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		return nil, errorf(http.StatusServiceUnavailable, "the server is busy with other requests; retry in %d seconds", retryAfter)
 	}
-	return func() { s.memory.release(n) }, nil
+	return &reservation{b: s.memory, n: n}, nil
 }

@@ -17,6 +17,15 @@ import (
 // so that no request leaves a large buffer behind.
 var pageWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 
+// pageBytes is the size of a page's objects.
+func pageBytes(p collections.Page) int64 {
+	var n int64
+	for _, o := range p.Objects {
+		n += int64(len(o.Raw))
+	}
+	return n
+}
+
 // writeEnvelope writes a page of objects as a TAXII envelope (section 3.7),
 // streaming: the headers first, with the exact Content-Length, then the
 // stored bytes of each object as they are, never an assembled copy of the

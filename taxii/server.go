@@ -56,8 +56,9 @@ type Config struct {
 	// MaxMemory bounds the bytes in-flight requests may hold (default
 	// DefaultMaxMemory; the taxiid binary passes a share of the machine's
 	// memory): a push is charged its Content-Length (the API root's
-	// max_content_length when unknown), a page of objects MaxPageBytes, one
-	// request at most half of MaxMemory. Requests that do not fit wait up to
+	// max_content_length when unknown), a page of objects MaxPageBytes
+	// while the store reads it, then its actual size while it is written;
+	// one request at most half of MaxMemory. Requests that do not fit wait up to
 	// 2 s, then get a 503 with Retry-After.
 	MaxMemory int64
 	// MinTransferRate (bytes per second, default DefaultMinTransferRate) and

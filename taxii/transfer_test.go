@@ -18,10 +18,10 @@ import (
 )
 
 // paced is a server configuration with short transfer deadlines.
-func paced(rate int64) func(*taxii.Config) {
+func paced(rate int64, grace time.Duration) func(*taxii.Config) {
 	return func(c *taxii.Config) {
 		c.MinTransferRate = rate
-		c.TransferGrace = 300 * time.Millisecond
+		c.TransferGrace = grace
 	}
 }
 
@@ -50,7 +50,7 @@ func dial(t *testing.T, e *env, rcvbuf int) net.Conn {
 // missed, and its connection is closed.
 func TestStalledUploadIsCut(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, options{config: paced(64 << 10)})
+	e := newEnv(t, options{config: paced(64<<10, 300*time.Millisecond)})
 	conn := dial(t, e, 0)
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAccept: %s\r\nContent-Type: %s\r\nContent-Length: 100000\r\n\r\n{\"objects\":[",
 		objects, taxii.MediaTypeTAXII, taxii.MediaTypeTAXII)
@@ -71,7 +71,7 @@ func TestStalledUploadIsCut(t *testing.T) {
 // rate above the minimum, is served.
 func TestSteadyUploadPasses(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, options{config: paced(512 << 10)})
+	e := newEnv(t, options{config: paced(512<<10, 300*time.Millisecond)})
 	var objs []map[string]any
 	for i := range 300 {
 		objs = append(objs, obj("indicator", fmt.Sprintf("30000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z",
@@ -111,7 +111,7 @@ func (t *throttled) Read(p []byte) (int, error) {
 // server does not hold the page for ever.
 func TestStalledReaderIsCut(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, options{config: paced(4 << 20), sendBuffer: 32 << 10})
+	e := newEnv(t, options{config: paced(4<<20, time.Second), sendBuffer: 32 << 10})
 	var objs []map[string]any
 	for i := range 6 {
 		objs = append(objs, obj("indicator", fmt.Sprintf("40000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z",
@@ -121,7 +121,13 @@ func TestStalledReaderIsCut(t *testing.T) {
 
 	conn := dial(t, e, 4096)
 	fmt.Fprintf(conn, "GET %s?limit=10 HTTP/1.1\r\nHost: x\r\nAccept: %s\r\n\r\n", objects, taxii.MediaTypeTAXII)
-	time.Sleep(time.Second) // the reader stalls
+	time.Sleep(300 * time.Millisecond) // the reader stalls...
+	// ...holding, of the memory budget, its page's size, not the 16 MiB
+	// page byte budget it was first charged.
+	if n := e.srv.MemoryInUse(); n < 2_400_000 || n > 2_500_000 {
+		t.Errorf("a stalled reader of a 2.4 MB page holds %d bytes of the memory budget", n)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the grace
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
