@@ -81,7 +81,7 @@ func newBenchServer(b *testing.B, syncLimit int, level stix.Level) *benchServer 
 		b.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	return &benchServer{url: hs.URL, client: client, store: store, close: func() {
 		hs.Close()
 		ing.Wait()
@@ -111,6 +111,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("TAXIID_MEMORY_SERVER"); dir != "" {
+		runMemoryServer(dir)
+		return
+	}
 	code := m.Run()
 	if readServer != nil {
 		readServer.close()
@@ -264,7 +268,7 @@ func BenchmarkBaselineFixedPage(b *testing.B) {
 	page := bytes.Repeat([]byte("x"), 92*1024)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) }))
 	defer hs.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.SetParallelism(2)
 	b.ResetTimer()
 	start := time.Now()

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestPagingWhilePushing pages through a collection, once by following next
@@ -13,7 +15,6 @@ import (
 func TestPagingWhilePushing(t *testing.T) {
 	e := newEnv(t, options{})
 	const writers, rounds, perEnvelope = 4, 10, 15
-	want := writers * rounds * perEnvelope
 
 	var pushers sync.WaitGroup
 	done := make(chan struct{})
@@ -81,14 +82,15 @@ func TestPagingWhilePushing(t *testing.T) {
 		go func() { defer readers.Done(); results[i] = read(withNext) }()
 	}
 	readers.Wait()
-	for i, seen := range results {
-		if len(seen) != want {
-			t.Errorf("reader %d saw %d distinct objects; want %d", i, len(seen), want)
+	wantSeen := map[string]int{}
+	for w := range writers {
+		for i := range rounds * perEnvelope {
+			wantSeen[fmt.Sprintf("indicator--%08d-0000-4000-8000-%012d@2021-01-01T00:00:00.000Z", w, i)] = 1
 		}
-		for id, n := range seen {
-			if n != 1 {
-				t.Errorf("reader %d saw %s %d times", i, id, n)
-			}
+	}
+	for i, seen := range results {
+		if diff := cmp.Diff(wantSeen, seen); diff != "" {
+			t.Errorf("reader %d: times each object was seen (-want +got):\n%s", i, diff)
 		}
 	}
 }

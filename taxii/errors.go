@@ -1,10 +1,12 @@
 package taxii
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 
 	"github.com/labstack/echo/v5"
 
@@ -25,7 +27,8 @@ func errorf(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Description: fmt.Sprintf(format, args...)}
 }
 
-// errorResource is the TAXII error message.
+// errorResource is the TAXII error message. The operations routes render
+// the same fields as {"error": description, "error_id": ...}.
 type errorResource struct {
 	Title       string `json:"title"`
 	Description string `json:"description,omitempty"`
@@ -33,13 +36,39 @@ type errorResource struct {
 	HTTPStatus  string `json:"http_status"`
 }
 
-// writeError turns any error into a TAXII error resource. It is the one
-// place where failures meet HTTP: known errors keep their status and
-// description; anything else is an internal error whose detail goes to the
-// log, never to the client.
-func (s *Server) writeError(c *echo.Context, err error) {
+// errorWriter renders an error for the client: TAXII routes answer TAXII
+// error resources, the operations routes plain JSON.
+type errorWriter func(c *echo.Context, status int, res errorResource) error
+
+func writeTAXIIError(c *echo.Context, status int, res errorResource) error {
+	body, _ := json.Marshal(res)
+	return c.Blob(status, MediaTypeTAXII, body)
+}
+
+func writeJSONError(c *echo.Context, status int, res errorResource) error {
+	body, _ := json.Marshal(struct {
+		Error   string `json:"error"`
+		ErrorID string `json:"error_id,omitempty"`
+	}{res.Description, res.ErrorID})
+	return c.Blob(status, echo.MIMEApplicationJSON, body)
+}
+
+// writeError turns any error into an error response written by write. It
+// is the one place where failures meet HTTP: known errors keep their
+// status and description; anything else is an internal error whose detail
+// goes to the log, never to the client.
+func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 	if resp, _ := echo.UnwrapResponse(c.Response()); resp != nil && resp.Committed {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			s.log.Info("response cut: the client read it too slowly", "request_id", requestID(c), "err", err)
+			return
+		}
 		s.log.Error("error after response started", "request_id", requestID(c), "err", err)
+		return
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		// The client went away: nobody to answer, nothing went wrong here.
+		s.log.Info("request abandoned by the client", "request_id", requestID(c), "err", err)
 		return
 	}
 	res := errorResource{}
@@ -51,11 +80,15 @@ func (s *Server) writeError(c *echo.Context, err error) {
 		status, res.Description = te.Status, te.Description
 	case errors.Is(err, collections.ErrNotFound):
 		status, res.Description = http.StatusNotFound, "the requested resource does not exist"
+	case errors.Is(err, collections.ErrConflict):
+		// The wrapped detail may come from the database: it stays in the log.
+		s.log.Info("conflict", "request_id", requestID(c), "err", err)
+		status, res.Description = http.StatusConflict, "the request conflicts with the current state of the resource"
 	case errors.As(err, &mbe):
 		status, res.Description = http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("the request body exceeds the API root's max_content_length of %d bytes", mbe.Limit)
 	case echo.StatusCode(err) == http.StatusNotFound:
-		status, res.Description = http.StatusNotFound, "no TAXII endpoint at this path"
+		status, res.Description = http.StatusNotFound, "no endpoint at this path"
 	case echo.StatusCode(err) == http.StatusMethodNotAllowed:
 		status, res.Description = http.StatusMethodNotAllowed, "this endpoint does not support the "+c.Request().Method+" method"
 	case echo.StatusCode(err) != 0 && echo.StatusCode(err) < 500:
@@ -68,8 +101,7 @@ func (s *Server) writeError(c *echo.Context, err error) {
 	}
 	res.Title = http.StatusText(status)
 	res.HTTPStatus = fmt.Sprint(status)
-	body, _ := json.Marshal(res)
-	if werr := c.Blob(status, MediaTypeTAXII, body); werr != nil {
+	if werr := write(c, status, res); werr != nil {
 		s.log.Debug("write error response", "request_id", requestID(c), "err", werr)
 	}
 }

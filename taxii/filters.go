@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/stix"
@@ -35,6 +36,56 @@ var (
 	versionsFilters = fAddedAfter | fLimit | fNext | fSpecVersion
 )
 
+// Bounds of the filters of one request: each value is one more index range
+// for the store to read.
+const (
+	// maxFilterValues bounds the comma-separated values of one match[...]
+	// parameter.
+	maxFilterValues = 100
+	// maxFilterCombinations bounds match[type] values × match[version]
+	// values × match[spec_version] values (an absent filter counts 1).
+	maxFilterCombinations = 100
+)
+
+// parseQuery decodes a raw URL query strictly. url.ParseQuery drops the
+// pairs it cannot decode (a ';', a bad percent escape), which would widen a
+// filter or restart a listing without the client knowing: here they are a
+// 400 naming the parameter.
+func parseQuery(raw string) (url.Values, error) {
+	values := url.Values{}
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil || !utf8.ValidString(name) {
+			return nil, errorf(http.StatusBadRequest, "the query parameter name %q is not properly percent-encoded", clip(k))
+		}
+		if strings.Contains(pair, ";") {
+			// Some servers and proxies split parameters at ';': refusing it
+			// keeps everyone reading the same filters.
+			return nil, errorf(http.StatusBadRequest, "the query parameter %s contains ';': separate parameters with '&' and write ';' in a value as %%3B", clip(name))
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil || !utf8.ValidString(value) {
+			return nil, errorf(http.StatusBadRequest, "the value of the query parameter %s is not properly percent-encoded UTF-8", clip(name))
+		}
+		values[name] = append(values[name], value)
+	}
+	return values, nil
+}
+
+// clip shortens what an error message quotes of the client's input.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
 // filters is a parsed request query.
 type filters struct {
 	query collections.Query
@@ -43,11 +94,15 @@ type filters struct {
 	key string
 }
 
-// parseFilters parses the query parameters of set into a collections.Query
-// (without APIRoot, Collection and IDs from the path). Malformed values get a
-// 400 (TAXII 2.1 section 3.4).
-func (s *Server) parseFilters(values url.Values, set filterSet) (filters, error) {
+// parseFilters parses the query parameters of set in a raw URL query into
+// a collections.Query (without APIRoot, Collection and IDs from the path).
+// Malformed values get a 400 (TAXII 2.1 section 3.4).
+func (s *Server) parseFilters(rawQuery string, set filterSet) (filters, error) {
 	var f filters
+	values, err := parseQuery(rawQuery)
+	if err != nil {
+		return f, err
+	}
 	var key strings.Builder
 	get := func(name string, bit filterSet) (string, bool, error) {
 		vs, ok := values[name]
@@ -97,13 +152,24 @@ func (s *Server) parseFilters(values url.Values, set filterSet) (filters, error)
 		f.next = v
 	}
 
-	if f.query.IDs, err = list(get("match[id]", fID)); err != nil {
+	if f.query.IDs, err = list("match[id]")(get("match[id]", fID)); err != nil {
 		return f, err
 	}
-	if f.query.Types, err = list(get("match[type]", fType)); err != nil {
+	for _, id := range f.query.IDs {
+		typ, uuid, ok := strings.Cut(id, "--")
+		if !ok || !isTypeName(typ) || uuid == "" || len(id) > 300 {
+			return f, errorf(http.StatusBadRequest, "match[id]: %q is not a STIX identifier", clip(id))
+		}
+	}
+	if f.query.Types, err = list("match[type]")(get("match[type]", fType)); err != nil {
 		return f, err
 	}
-	if f.query.SpecVersions, err = list(get("match[spec_version]", fSpecVersion)); err != nil {
+	for _, t := range f.query.Types {
+		if !isTypeName(t) {
+			return f, errorf(http.StatusBadRequest, "match[type]: %q is not a STIX type name", clip(t))
+		}
+	}
+	if f.query.SpecVersions, err = list("match[spec_version]")(get("match[spec_version]", fSpecVersion)); err != nil {
 		return f, err
 	}
 	for _, sv := range f.query.SpecVersions {
@@ -111,12 +177,16 @@ func (s *Server) parseFilters(values url.Values, set filterSet) (filters, error)
 			return f, errorf(http.StatusBadRequest, "match[spec_version]: %q is not a version such as 2.1", sv)
 		}
 	}
-	versions, err := list(get("match[version]", fVersion))
+	versions, err := list("match[version]")(get("match[version]", fVersion))
 	if err != nil {
 		return f, err
 	}
 	if f.query.Versions, err = parseVersions(versions); err != nil {
 		return f, err
+	}
+	if n := max(1, len(f.query.Types)) * max(1, len(versions)) * max(1, len(f.query.SpecVersions)); n > maxFilterCombinations {
+		return f, errorf(http.StatusBadRequest,
+			"match[type], match[version] and match[spec_version] make %d combinations; at most %d are served per request", n, maxFilterCombinations)
 	}
 
 	for _, p := range []struct {
@@ -132,19 +202,39 @@ func (s *Server) parseFilters(values url.Values, set filterSet) (filters, error)
 	return f, nil
 }
 
-// list splits a comma-separated match value (TAXII 2.1 section 3.4: values
-// are ORed).
-func list(v string, ok bool, err error) ([]string, error) {
-	if err != nil || !ok {
-		return nil, err
+// list returns the splitter of the comma-separated values of the match
+// parameter name (TAXII 2.1 section 3.4: values are ORed), at most
+// maxFilterValues of them.
+func list(name string) func(v string, ok bool, err error) ([]string, error) {
+	return func(v string, ok bool, err error) ([]string, error) {
+		if err != nil || !ok {
+			return nil, err
+		}
+		if n := strings.Count(v, ",") + 1; n > maxFilterValues {
+			return nil, errorf(http.StatusBadRequest, "%s has %d values; at most %d are served per request", name, n, maxFilterValues)
+		}
+		vals := strings.Split(v, ",")
+		for _, x := range vals {
+			if x == "" {
+				return nil, errorf(http.StatusBadRequest, "%s: %q has an empty value", name, clip(v))
+			}
+		}
+		return vals, nil
 	}
-	vals := strings.Split(v, ",")
-	for _, x := range vals {
-		if x == "" {
-			return nil, errorf(http.StatusBadRequest, "%q has an empty value", v)
+}
+
+// isTypeName reports whether s can be a STIX type name: lowercase ASCII
+// letters, digits and hyphens (STIX 2.1 section 3.1), at most 250 of them.
+func isTypeName(s string) bool {
+	if s == "" || len(s) > 250 {
+		return false
+	}
+	for _, r := range []byte(s) {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
 		}
 	}
-	return vals, nil
+	return true
 }
 
 // parseVersions parses match[version] values (TAXII 2.1 section 3.4.1):

@@ -1,14 +1,10 @@
 package taxii
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -253,13 +249,13 @@ func (s *Server) collection(c *echo.Context) error {
 	return writeJSON(c, http.StatusOK, newCollectionResource(col, a.read, a.write))
 }
 
-// page runs a paginated query for endpoint and returns the page and the
-// next token when there are more results. obj is the object id from the
-// path, if any.
-func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col collections.Collection, obj string, adjust func(*collections.Query)) (collections.Page, string, time.Time, error) {
-	f, err := s.parseFilters(c.QueryParams(), set)
+// page runs a paginated query for endpoint and returns the page, the next
+// token when there are more results, and the query it ran. obj is the
+// object id from the path, if any.
+func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col collections.Collection, obj string, adjust func(*collections.Query)) (collections.Page, string, collections.Query, error) {
+	f, err := s.parseFilters(c.Request().URL.RawQuery, set)
 	if err != nil {
-		return collections.Page{}, "", time.Time{}, err
+		return collections.Page{}, "", collections.Query{}, err
 	}
 	q := f.query
 	q.APIRoot, q.Collection = col.APIRoot, col.ID
@@ -276,7 +272,7 @@ func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col colle
 	if f.next != "" {
 		cursor, err := s.tokens.verify(key, f.next)
 		if err != nil {
-			return collections.Page{}, "", time.Time{}, err
+			return collections.Page{}, "", collections.Query{}, err
 		}
 		if cursor.After(q.AddedAfter) {
 			q.AddedAfter = cursor
@@ -284,13 +280,13 @@ func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col colle
 	}
 	p, err := s.store.Objects(c.Request().Context(), q)
 	if err != nil {
-		return collections.Page{}, "", time.Time{}, err
+		return collections.Page{}, "", collections.Query{}, err
 	}
 	var next string
 	if p.More && len(p.Objects) > 0 {
 		next = s.tokens.issue(key, p.Objects[len(p.Objects)-1].DateAdded)
 	}
-	return p, next, q.AddedAfter, nil
+	return p, next, q, nil
 }
 
 // dateAddedHeaders sets X-TAXII-Date-Added-First and -Last (TAXII 2.1
@@ -310,54 +306,22 @@ func dateAddedHeaders(c *echo.Context, objs []collections.Object, from time.Time
 	h.Set("X-TAXII-Date-Added-Last", taxiiTime(last))
 }
 
-// envelopeBuffers recycles the buffers pages are assembled in: a page is
-// about 100 KB, and allocating one per request shows in GC time.
-var envelopeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// writeEnvelope writes objects as a TAXII envelope (section 3.7) by copying
-// their stored bytes.
-func writeEnvelope(c *echo.Context, p collections.Page, next string, from time.Time) error {
-	dateAddedHeaders(c, p.Objects, from)
-	buf := envelopeBuffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 4<<20 { // keep no outsized buffer alive
-			buf.Reset()
-			envelopeBuffers.Put(buf)
-		}
-	}()
-	buf.WriteByte('{')
-	sep := ""
-	if p.More {
-		buf.WriteString(`"more":true`)
-		if next != "" {
-			buf.WriteString(`,"next":"` + next + `"`)
-		}
-		sep = ","
-	}
-	if len(p.Objects) > 0 {
-		buf.WriteString(sep + `"objects":[`)
-		for i, o := range p.Objects {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			buf.Write(o.Raw)
-		}
-		buf.WriteByte(']')
-	}
-	buf.WriteByte('}')
-	return c.Blob(http.StatusOK, MediaTypeTAXII, buf.Bytes())
-}
-
 func (s *Server) getObjects(c *echo.Context) error {
 	col, err := s.readableCollection(c)
 	if err != nil {
 		return err
 	}
-	p, next, from, err := s.page(c, "objects", objectsFilters, col, "", nil)
+	mem, err := s.reserveMemory(c, int64(s.maxPageBytes))
 	if err != nil {
 		return err
 	}
-	return writeEnvelope(c, p, next, from)
+	defer mem.release()
+	p, next, q, err := s.page(c, "objects", objectsFilters, col, "", nil)
+	if err != nil {
+		return err
+	}
+	mem.shrink(pageBytes(p))
+	return s.writeEnvelope(c, p, next, q.AddedAfter)
 }
 
 // manifestRecord is TAXII 2.1 section 5.3.1.
@@ -373,7 +337,7 @@ func (s *Server) manifest(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, next, from, err := s.page(c, "manifest", objectsFilters, col, "", metadataOnly)
+	p, next, q, err := s.page(c, "manifest", objectsFilters, col, "", metadataOnly)
 	if err != nil {
 		return err
 	}
@@ -391,18 +355,28 @@ func (s *Server) manifest(c *echo.Context) error {
 			MediaType: mediaTypeSTIX + o.SpecVersion,
 		})
 	}
-	dateAddedHeaders(c, p.Objects, from)
+	dateAddedHeaders(c, p.Objects, q.AddedAfter)
 	return writeJSON(c, http.StatusOK, res)
 }
 
 func metadataOnly(q *collections.Query) { q.MetadataOnly = true }
 
-// requireObject returns a 404 unless some version of id is in the
-// collection: it tells "no such object" from "no version matches the
-// filters", which is an empty page.
-func (s *Server) requireObject(c *echo.Context, col collections.Collection, id string) error {
-	p, err := s.store.Objects(c.Request().Context(), collections.Query{
-		APIRoot: col.APIRoot, Collection: col.ID, IDs: []string{id},
+// requireMatch answers an empty page of one object's versions: a 404
+// unless some version of the object matches q's version and spec-version
+// filters, whatever added_after and the page position. TAXII 2.1 section
+// 5.7: after a delete, any later fetch of that object or version MUST
+// return 404; an object that has matching versions, none of them on this
+// page (added after the given time, or past a next token), is an empty
+// page instead.
+func (s *Server) requireMatch(c *echo.Context, q collections.Query, id string) error {
+	ctx := c.Request().Context()
+	q.AddedAfter, q.Limit, q.MaxBytes, q.MetadataOnly = time.Time{}, 1, 0, true
+	p, err := s.store.Objects(ctx, q)
+	if err != nil || len(p.Objects) > 0 {
+		return err
+	}
+	p, err = s.store.Objects(ctx, collections.Query{
+		APIRoot: q.APIRoot, Collection: q.Collection, IDs: []string{id},
 		Versions: collections.VersionFilter{All: true}, Limit: 1, MetadataOnly: true,
 	})
 	if err != nil {
@@ -411,7 +385,7 @@ func (s *Server) requireObject(c *echo.Context, col collections.Collection, id s
 	if len(p.Objects) == 0 {
 		return errorf(http.StatusNotFound, "no object %q in this collection", id)
 	}
-	return nil
+	return errorf(http.StatusNotFound, "no version of object %q matches the version and spec_version filters", id)
 }
 
 func (s *Server) getObject(c *echo.Context) error {
@@ -419,17 +393,23 @@ func (s *Server) getObject(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	id := c.Param("obj")
-	p, next, from, err := s.page(c, "object", objectFilters, col, id, nil)
+	mem, err := s.reserveMemory(c, int64(s.maxPageBytes))
 	if err != nil {
 		return err
 	}
+	defer mem.release()
+	id := c.Param("obj")
+	p, next, q, err := s.page(c, "object", objectFilters, col, id, nil)
+	if err != nil {
+		return err
+	}
+	mem.shrink(pageBytes(p))
 	if len(p.Objects) == 0 {
-		if err := s.requireObject(c, col, id); err != nil {
+		if err := s.requireMatch(c, q, id); err != nil {
 			return err
 		}
 	}
-	return writeEnvelope(c, p, next, from)
+	return s.writeEnvelope(c, p, next, q.AddedAfter)
 }
 
 func (s *Server) versions(c *echo.Context) error {
@@ -438,7 +418,7 @@ func (s *Server) versions(c *echo.Context) error {
 		return err
 	}
 	id := c.Param("obj")
-	p, next, from, err := s.page(c, "versions", versionsFilters, col, id, func(q *collections.Query) {
+	p, next, q, err := s.page(c, "versions", versionsFilters, col, id, func(q *collections.Query) {
 		q.Versions = collections.VersionFilter{All: true}
 		q.MetadataOnly = true
 	})
@@ -446,7 +426,7 @@ func (s *Server) versions(c *echo.Context) error {
 		return err
 	}
 	if len(p.Objects) == 0 {
-		if err := s.requireObject(c, col, id); err != nil {
+		if err := s.requireMatch(c, q, id); err != nil {
 			return err
 		}
 	}
@@ -460,7 +440,7 @@ func (s *Server) versions(c *echo.Context) error {
 	for _, o := range p.Objects {
 		res.Versions = append(res.Versions, stix.FormatTimestamp(o.Version))
 	}
-	dateAddedHeaders(c, p.Objects, from)
+	dateAddedHeaders(c, p.Objects, q.AddedAfter)
 	return writeJSON(c, http.StatusOK, res)
 }
 
@@ -473,7 +453,7 @@ func (s *Server) deleteObject(c *echo.Context) error {
 	if !a.read || !a.write {
 		return errorf(http.StatusForbidden, "deleting from collection %q needs read and write access", col.ID)
 	}
-	f, err := s.parseFilters(c.QueryParams(), deleteFilters)
+	f, err := s.parseFilters(c.Request().URL.RawQuery, deleteFilters)
 	if err != nil {
 		return err
 	}
@@ -516,11 +496,16 @@ func (s *Server) addObjects(c *echo.Context) error {
 		return errorf(http.StatusRequestEntityTooLarge,
 			"the request body of %d bytes exceeds the API root's max_content_length of %d bytes", req.ContentLength, root.MaxContentLength)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, root.MaxContentLength))
+	charge := req.ContentLength
+	if charge < 0 {
+		charge = root.MaxContentLength
+	}
+	mem, err := s.reserveMemory(c, charge)
 	if err != nil {
 		return err
 	}
-	objs, err := decodeEnvelope(body)
+	defer mem.release()
+	objs, err := decodeEnvelope(http.MaxBytesReader(c.Response(), req.Body, root.MaxContentLength), s.maxObjects)
 	if err != nil {
 		return err
 	}
@@ -529,30 +514,4 @@ func (s *Server) addObjects(c *echo.Context) error {
 		return err
 	}
 	return writeJSON(c, http.StatusAccepted, newStatusResource(st))
-}
-
-// decodeEnvelope returns the objects of a TAXII envelope or a STIX bundle.
-// A body that is not JSON is a 400; JSON of another shape is a 422.
-func decodeEnvelope(body []byte) ([]json.RawMessage, error) {
-	// One pass: Unmarshal checks the whole body is JSON before decoding.
-	var env struct {
-		Type    *string           `json:"type"`
-		Objects []json.RawMessage `json:"objects"`
-	}
-	err := json.Unmarshal(body, &env)
-	var syntax *json.SyntaxError
-	switch {
-	case errors.As(err, &syntax):
-		return nil, errorf(http.StatusBadRequest, "the request body is not valid JSON: %v", err)
-	case err != nil:
-		return nil, errorf(http.StatusUnprocessableEntity,
-			"the request body must be a TAXII envelope or a STIX bundle (a JSON object with an objects list)")
-	case env.Type != nil && *env.Type != "bundle":
-		return nil, errorf(http.StatusUnprocessableEntity, "the request body has type %s; only an envelope or a bundle can be added", strconv.Quote(*env.Type))
-	case env.Objects == nil:
-		return nil, errorf(http.StatusUnprocessableEntity, "the envelope has no objects list")
-	case len(env.Objects) == 0:
-		return nil, errorf(http.StatusUnprocessableEntity, "the envelope's objects list is empty")
-	}
-	return env.Objects, nil
 }

@@ -5,11 +5,8 @@ package taxii
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -47,14 +44,46 @@ type Config struct {
 	// (default DefaultMaxPageBytes), so that pages of large objects stay
 	// bounded; the page then has more and next as usual.
 	MaxPageBytes int
+	// MaxHeaderBytes bounds the request line and header fields of a request
+	// (default DefaultMaxHeaderBytes); beyond it the answer is a 431 error
+	// resource. The http.Server's own MaxHeaderBytes must be larger (Go's
+	// default, 1 MiB, is): what exceeds that one gets net/http's plain-text
+	// 431 before any handler runs.
+	MaxHeaderBytes int
+	// MaxObjects bounds the objects of one pushed envelope (default
+	// DefaultMaxObjects); beyond it the answer is a 413.
+	MaxObjects int
+	// MaxMemory bounds the bytes in-flight requests may hold (default
+	// DefaultMaxMemory; the taxiid binary passes a share of the machine's
+	// memory): a push is charged its Content-Length (the API root's
+	// max_content_length when unknown), a page of objects MaxPageBytes
+	// while the store reads it, then its actual size while it is written;
+	// one request at most half of MaxMemory. Requests that do not fit wait up to
+	// 2 s, then get a 503 with Retry-After.
+	MaxMemory int64
+	// MinTransferRate (bytes per second, default DefaultMinTransferRate) and
+	// TransferGrace (default DefaultTransferGrace) bound how slowly a client
+	// may send a request body or read a response: once more than
+	// TransferGrace + n/MinTransferRate has passed since the request (for
+	// the body) or the response (for the response) began, and only n bytes
+	// have moved, the connection is cut (a body that is late gets a 408). The http.Server needs no ReadTimeout or WriteTimeout
+	// besides (they would cut large honest transfers); ReadHeaderTimeout and
+	// IdleTimeout still apply.
+	MinTransferRate int64
+	TransferGrace   time.Duration
 }
 
-// DefaultMaxPageBytes is the default of Config.MaxPageBytes.
-const DefaultMaxPageBytes = 16 << 20
+// Defaults of Config.
+const (
+	DefaultMaxPageBytes   = 16 << 20
+	DefaultMaxHeaderBytes = 64 << 10
+)
 
-// Server serves the TAXII 2.1 API. It is an http.Handler.
+// Server serves the TAXII 2.1 API and, beside it, the operations routes
+// (/healthz, ...). It is an http.Handler.
 type Server struct {
-	e            *echo.Echo
+	taxii        *echo.Echo // TAXII 2.1 routes: content negotiation, TAXII error resources
+	ops          *echo.Echo // operations routes: plain JSON
 	store        collections.Store
 	ingester     *collections.Ingester
 	authz        Authorizer
@@ -67,6 +96,10 @@ type Server struct {
 	pageSize     int
 	maxPageSize  int
 	maxPageBytes int
+	maxHeader    int
+	maxObjects   int
+	memory       *memoryBudget
+	rate         transferRate
 }
 
 // tokenSecret names the pagination token key in the store.
@@ -90,6 +123,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxPageBytes <= 0 {
 		cfg.MaxPageBytes = DefaultMaxPageBytes
 	}
+	if cfg.MinTransferRate <= 0 {
+		cfg.MinTransferRate = DefaultMinTransferRate
+	}
+	if cfg.TransferGrace <= 0 {
+		cfg.TransferGrace = DefaultTransferGrace
+	}
+	if cfg.MaxMemory <= 0 {
+		cfg.MaxMemory = DefaultMaxMemory
+	}
+	if cfg.MaxObjects <= 0 {
+		cfg.MaxObjects = DefaultMaxObjects
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
 	key, err := cfg.Store.Secret(ctx, tokenSecret, func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
@@ -111,88 +159,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pageSize:     cfg.PageSize,
 		maxPageSize:  cfg.MaxPageSize,
 		maxPageBytes: cfg.MaxPageBytes,
+		maxHeader:    cfg.MaxHeaderBytes,
+		maxObjects:   cfg.MaxObjects,
+		memory:       &memoryBudget{size: cfg.MaxMemory},
+		rate:         transferRate{grace: cfg.TransferGrace, perSecond: cfg.MinTransferRate},
 	}
-	s.e = s.routes()
+	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil
-}
-
-// ServeHTTP serves one request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
-
-// routes builds the router: every TAXII 2.1 endpoint (sections 4 and 5).
-func (s *Server) routes() *echo.Echo {
-	e := echo.New()
-	e.Logger = s.log
-	// Errors are written by the middleware below, so that the request log
-	// line carries the final status; this only catches what escapes it.
-	e.HTTPErrorHandler = s.writeError
-	e.Pre(trailingSlash)
-	e.Use(s.observe, negotiate)
-
-	e.GET("/taxii2/", s.discovery)
-	e.GET("/:root/", s.apiRoot)
-	e.GET("/:root/status/:status/", s.status)
-	e.GET("/:root/collections/", s.collections)
-	e.GET("/:root/collections/:coll/", s.collection)
-	e.GET("/:root/collections/:coll/manifest/", s.manifest)
-	e.GET("/:root/collections/:coll/objects/", s.getObjects)
-	e.POST("/:root/collections/:coll/objects/", s.addObjects)
-	e.GET("/:root/collections/:coll/objects/:obj/", s.getObject)
-	e.DELETE("/:root/collections/:coll/objects/:obj/", s.deleteObject)
-	e.GET("/:root/collections/:coll/objects/:obj/versions/", s.versions)
-	return e
-}
-
-// trailingSlash serves a path without its trailing slash as if it had one:
-// TAXII 2.1 section 3.1 requires clients to send it, but a missing slash is
-// not worth a failure.
-func trailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c *echo.Context) error {
-		u := c.Request().URL
-		if !strings.HasSuffix(u.Path, "/") {
-			u.Path += "/"
-			if u.RawPath != "" {
-				u.RawPath += "/"
-			}
-		}
-		return next(c)
-	}
-}
-
-// negotiate enforces content negotiation (TAXII 2.1 section 1.6.8) on every
-// request: responses are TAXII 2.1 only.
-func negotiate(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c *echo.Context) error {
-		if !acceptable(c.Request().Header.Get("Accept")) {
-			return errNotAcceptable
-		}
-		return next(c)
-	}
-}
-
-const requestIDKey = "request_id"
-
-func requestID(c *echo.Context) string {
-	id, _ := c.Get(requestIDKey).(string)
-	return id
-}
-
-// observe gives each request an id, writes any error as a TAXII error
-// resource, and logs one line per request.
-func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c *echo.Context) error {
-		start := time.Now()
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		id := hex.EncodeToString(b[:])
-		c.Set(requestIDKey, id)
-		c.Response().Header().Set("X-Request-Id", id)
-		if err := next(c); err != nil {
-			s.writeError(c, err)
-		}
-		_, status := echo.ResolveResponseStatus(c.Response(), nil)
-		s.log.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path,
-			"status", status, "duration", time.Since(start), "request_id", id)
-		return nil
-	}
 }

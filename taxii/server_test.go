@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +39,7 @@ type env struct {
 	t     *testing.T
 	url   string
 	store collections.Store
+	srv   *taxii.Server
 }
 
 type options struct {
@@ -44,6 +47,30 @@ type options struct {
 	maxContentLength int64
 	maxPageBytes     int
 	authorizer       taxii.Authorizer
+	// wrap, when set, stands between the server and the store: a fake for
+	// failures the real store cannot produce on demand.
+	wrap func(collections.Store) collections.Store
+	log  io.Writer // the server's log; discarded when nil
+	// config, when set, adjusts the server's configuration.
+	config func(*taxii.Config)
+	// sendBuffer, when set, is the socket send buffer of the server's
+	// connections, so that a client that stops reading blocks the server
+	// after that many bytes rather than the system's default.
+	sendBuffer int
+}
+
+// sendBufferListener sets the send buffer of the connections it accepts.
+type sendBufferListener struct {
+	net.Listener
+	size int
+}
+
+func (l sendBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(l.size)
+	}
+	return c, err
 }
 
 func newEnv(t *testing.T, opts options) *env {
@@ -65,32 +92,55 @@ func newEnv(t *testing.T, opts options) *env {
 		MediaTypes: []string{"application/stix+json;version=2.1"},
 	}))
 	must(t, store.PutCollection(ctx, collections.Collection{APIRoot: "api1", ID: otherID, Title: "Other"}))
-	ing := collections.NewIngester(store, newValidator(t), collections.IngestConfig{SyncLimit: opts.syncLimit})
-	srv, err := taxii.New(ctx, taxii.Config{
-		Store: store, Ingester: ing, Authorizer: opts.authorizer,
+	logger := slog.New(slog.DiscardHandler)
+	if opts.log != nil {
+		logger = slog.New(slog.NewTextHandler(opts.log, nil))
+	}
+	var served collections.Store = store
+	if opts.wrap != nil {
+		served = opts.wrap(store)
+	}
+	ing := collections.NewIngester(served, newValidator(t), collections.IngestConfig{SyncLimit: opts.syncLimit, Logger: logger})
+	cfg := taxii.Config{
+		Store: served, Ingester: ing, Authorizer: opts.authorizer,
 		Title: "test server", PageSize: 5, MaxPageSize: 20, MaxPageBytes: opts.maxPageBytes,
-		Logger: slog.New(slog.DiscardHandler),
-	})
+		Logger: logger,
+	}
+	if opts.config != nil {
+		opts.config(&cfg)
+	}
+	srv, err := taxii.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewUnstartedServer(srv)
+	if opts.sendBuffer > 0 {
+		hs.Listener = sendBufferListener{hs.Listener, opts.sendBuffer}
+	}
+	hs.Start()
 	t.Cleanup(func() {
 		hs.Close()
 		ing.Wait()
 		store.Close()
 	})
-	return &env{t: t, url: hs.URL, store: store}
+	return &env{t: t, url: hs.URL, store: store, srv: srv}
 }
 
+// newValidator returns the validator of the tests, compiled once.
 func newValidator(tb testing.TB) *stix.Validator {
 	tb.Helper()
-	v, err := stix.NewValidator(stix.Options{})
-	if err != nil {
-		tb.Fatal(err)
+	validatorOnce.Do(func() { validator, validatorErr = stix.NewValidator(stix.Options{}) })
+	if validatorErr != nil {
+		tb.Fatal(validatorErr)
 	}
-	return v
+	return validator
 }
+
+var (
+	validatorOnce sync.Once
+	validator     *stix.Validator
+	validatorErr  error
+)
 
 func must(t *testing.T, err error) {
 	t.Helper()
@@ -107,7 +157,22 @@ type response struct {
 	raw    []byte
 }
 
+// client is the HTTP client of the tests; no test waits for ever.
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// do sends a TAXII request and checks that the response is TAXII.
 func (e *env) do(method, path string, header map[string]string, body []byte) response {
+	e.t.Helper()
+	r := e.raw(method, path, header, body)
+	if ct := r.header.Get("Content-Type"); ct != taxii.MediaTypeTAXII {
+		e.t.Errorf("%s %s: Content-Type = %q; want %q", method, path, ct, taxii.MediaTypeTAXII)
+	}
+	return r
+}
+
+// raw sends a request (with a TAXII Accept header unless header overrides
+// it) and decodes the JSON response, whatever its type.
+func (e *env) raw(method, path string, header map[string]string, body []byte) response {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
 	if err != nil {
@@ -124,7 +189,7 @@ func (e *env) do(method, path string, header map[string]string, body []byte) res
 			req.Header.Set(k, v)
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -138,9 +203,6 @@ func (e *env) do(method, path string, header map[string]string, body []byte) res
 		if err := json.Unmarshal(raw, &r.body); err != nil {
 			e.t.Fatalf("%s %s: body is not a JSON object: %v\n%s", method, path, err, raw)
 		}
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != taxii.MediaTypeTAXII {
-		e.t.Errorf("%s %s: Content-Type = %q; want %q", method, path, ct, taxii.MediaTypeTAXII)
 	}
 	return r
 }
@@ -336,7 +398,7 @@ func TestAddObjectsRejectsBadBodies(t *testing.T) {
 	req.Header.Set("Accept", taxii.MediaTypeTAXII)
 	req.Header.Set("Content-Type", taxii.MediaTypeTAXII)
 	req.ContentLength = -1
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	must(t, err)
 	resp.Body.Close()
 	if resp.StatusCode != 413 {
@@ -546,8 +608,11 @@ func TestMalformedFilters(t *testing.T) {
 func TestPagination(t *testing.T) {
 	e := newEnv(t, options{})
 	var objs []map[string]any
+	var want []string // every object, in the order pushed
 	for i := range 23 {
-		objs = append(objs, obj("indicator", fmt.Sprintf("00000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z"))
+		o := obj("indicator", fmt.Sprintf("00000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z")
+		objs = append(objs, o)
+		want = append(want, fmt.Sprintf("%v@2021-01-01T00:00:00.000Z", o["id"]))
 	}
 	e.push(envelope(objs...))
 
@@ -568,17 +633,17 @@ func TestPagination(t *testing.T) {
 			}
 			r = e.get(base + "?limit=10&next=" + url.QueryEscape(next))
 		}
-		if len(seen) != 23 {
-			t.Errorf("%s: paged through %d objects; want 23", base, len(seen))
+		if diff := cmp.Diff(want, seen); diff != "" {
+			t.Errorf("%s: objects paged through (-want +got):\n%s", base, diff)
 		}
 	}
 
 	// Default and maximum page sizes (5 and 20 in this server).
-	if got := len(ids(e.get(objects), "objects")); got != 5 {
-		t.Errorf("default page = %d objects; want 5", got)
+	if got := ids(e.get(objects), "objects"); !cmp.Equal(got, want[:5]) {
+		t.Errorf("default page = %v; want %v", got, want[:5])
 	}
-	if got := len(ids(e.get(objects+"?limit=1000000000000"), "objects")); got != 20 {
-		t.Errorf("limit above the maximum = %d objects; want 20", got)
+	if got := ids(e.get(objects+"?limit=1000000000000"), "objects"); !cmp.Equal(got, want[:20]) {
+		t.Errorf("limit above the maximum = %v; want %v", got, want[:20])
 	}
 
 	// A token is bound to its query and cannot be forged.
@@ -591,8 +656,8 @@ func TestPagination(t *testing.T) {
 	tampered[3] ^= 1
 	e.get(objects+"?limit=10&match[type]=indicator&next="+url.QueryEscape(string(tampered))).wantError(t, 400)
 	// ... but the page size may change.
-	if r := e.get(objects + "?limit=3&match[type]=indicator&next=" + url.QueryEscape(next)); len(ids(r, "objects")) != 3 {
-		t.Errorf("token with another limit: %s", r.raw)
+	if got := ids(e.get(objects+"?limit=3&match[type]=indicator&next="+url.QueryEscape(next)), "objects"); !cmp.Equal(got, want[10:13]) {
+		t.Errorf("token with another limit = %v; want %v", got, want[10:13])
 	}
 }
 
@@ -612,8 +677,11 @@ func TestEmptyCollection(t *testing.T) {
 func TestAsyncIngestCompletes(t *testing.T) {
 	e := newEnv(t, options{syncLimit: 10})
 	var objs []map[string]any
+	var want []string
 	for i := range 2500 {
-		objs = append(objs, obj("indicator", fmt.Sprintf("10000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z"))
+		o := obj("indicator", fmt.Sprintf("10000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z")
+		objs = append(objs, o)
+		want = append(want, fmt.Sprintf("%v@2021-01-01T00:00:00.000Z", o["id"]))
 	}
 	r := e.push(envelope(objs...))
 	if r.body["status"] != "pending" {
@@ -639,8 +707,8 @@ func TestAsyncIngestCompletes(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := len(ids(e.get(manifest+"?limit=20"), "objects")); got != 20 {
-		t.Errorf("manifest after async ingest has %d records on the first page", got)
+	if got := ids(e.get(manifest+"?limit=20"), "objects"); !cmp.Equal(got, want[:20]) {
+		t.Errorf("first manifest page after async ingest = %v; want %v", got, want[:20])
 	}
 }
 
@@ -678,9 +746,12 @@ func TestWriteOnlyCollection(t *testing.T) {
 func TestPageByteBudget(t *testing.T) {
 	e := newEnv(t, options{maxPageBytes: 1000})
 	var objs []map[string]any
+	var want []string
 	for i := range 6 {
-		objs = append(objs, obj("indicator", fmt.Sprintf("20000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z",
-			"description", strings.Repeat("x", 600)))
+		o := obj("indicator", fmt.Sprintf("20000000-0000-4000-8000-%012d", i), "2021-01-01T00:00:00.000Z",
+			"description", strings.Repeat("x", 600))
+		objs = append(objs, o)
+		want = append(want, fmt.Sprintf("%v@2021-01-01T00:00:00.000Z", o["id"]))
 	}
 	e.push(envelope(objs...))
 	var seen []string
@@ -696,11 +767,11 @@ func TestPageByteBudget(t *testing.T) {
 		}
 		r = e.get(objects + "?limit=20&next=" + url.QueryEscape(r.body["next"].(string)))
 	}
-	if len(seen) != 6 {
-		t.Errorf("paged through %d objects; want 6", len(seen))
+	if diff := cmp.Diff(want, seen); diff != "" {
+		t.Errorf("objects paged through (-want +got):\n%s", diff)
 	}
 	// The manifest carries no object bytes: one page.
-	if m := e.get(manifest + "?limit=20"); len(ids(m, "objects")) != 6 || m.body["more"] != nil {
+	if m := e.get(manifest + "?limit=20"); !cmp.Equal(ids(m, "objects"), want) || m.body["more"] != nil {
 		t.Errorf("manifest = %s; want the 6 records on one page", m.raw)
 	}
 }
