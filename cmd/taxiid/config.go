@@ -156,7 +156,7 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", envInt("MAX_CONNECTIONS_PER_IP", defaultMaxConnectionsPerIP), "connections open at once from one IPv4 address or IPv6 /64, at most; 0: no cap (env TAXIID_MAX_CONNECTIONS_PER_IP)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", defaultShutdownTimeout), "on SIGTERM or SIGINT, the longest wait for requests in flight and background ingestion before their connections are closed (env TAXIID_SHUTDOWN_TIMEOUT)")
 	cfg.MaxMemory = envBytes("MAX_MEMORY", defaultMaxMemory(getenv))
-	fs.Var(&cfg.MaxMemory, "max-memory", "memory the server aims to stay under, a `size` such as 2GiB: the Go runtime's soft memory limit (env TAXIID_MAX_MEMORY; default GOMEMLIMIT, else half the memory of the machine or container)")
+	fs.Var(&cfg.MaxMemory, "max-memory", "memory the server aims to stay under, a `size` such as 2GiB: the Go runtime's soft memory limit, half of it the budget of requests in flight (env TAXIID_MAX_MEMORY; default GOMEMLIMIT, else half the memory of the machine or container)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

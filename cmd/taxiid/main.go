@@ -108,7 +108,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		DefaultAPIRoot: cfg.File.DefaultAPIRoot,
 		PageSize:       cfg.PageSize,
 		MaxPageSize:    cfg.MaxPageSize,
-		// MaxMemory:   cfg.requestMemory(), // the budget of requests in flight, once taxii.Config has it
+		MaxMemory:      cfg.requestMemory(),
 	})
 	if err != nil {
 		return err
