@@ -14,10 +14,10 @@ import (
 func testGeneration(t *testing.T, s authz.Store) {
 	ctx := t.Context()
 	var (
-		a, b   authz.Organization
-		u      authz.User
-		tok    authz.Token
-		g      authz.Grant
+		a, b authz.Organization
+		u    authz.User
+		tok  authz.Token
+		g    authz.Grant
 	)
 	steps := []struct {
 		name   string
