@@ -155,8 +155,10 @@ type AuditFilter struct {
 	UserID         string
 	OrganizationID string
 	Action         string
-	APIRoot        string
-	Collection     string
+	// APIRoot and Collection select the events of one collection; one
+	// without the other is invalid.
+	APIRoot    string
+	Collection string
 	// Since (inclusive) and Until (exclusive) bound Time; zero: unbounded.
 	Since, Until time.Time
 	// After is the cursor of the last event of the previous page (zero:
@@ -170,6 +172,17 @@ type AuditFilter struct {
 type AuditCursor struct {
 	Time time.Time
 	ID   string
+}
+
+// Validate checks the filter's form.
+func (f AuditFilter) Validate() error {
+	if f.Collection != "" && f.APIRoot == "" {
+		return invalid("api_root", "required with collection")
+	}
+	if f.APIRoot != "" && f.Collection == "" {
+		return invalid("collection", "required with api_root")
+	}
+	return nil
 }
 
 // IsZero reports whether c is the start of a listing.

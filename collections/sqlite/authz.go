@@ -53,10 +53,27 @@ func (s *Store) authzTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // Generation implements authz.Store.
 func (s *Store) Generation(ctx context.Context) (int64, error) {
 	var gen int64
-	if err := s.r.QueryRowContext(ctx, "SELECT value FROM authz_generation WHERE id = 1").Scan(&gen); err != nil {
+	if err := s.readRow(ctx, s.r, "SELECT value FROM authz_generation WHERE id = 1").Scan(&gen); err != nil {
 		return 0, fmt.Errorf("sqlite: read policy generation: %w", err)
 	}
 	return gen, nil
+}
+
+// readRow runs a one-row query on q; on the read pool through a cached
+// prepared statement, as authentication misses and the generation watch
+// run these often.
+func (s *Store) readRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	if q != querier(s.r) {
+		return q.QueryRowContext(ctx, query, args...)
+	}
+	st, closeStmt, err := s.readStmt(ctx, query)
+	if err != nil || closeStmt {
+		if st != nil {
+			st.Close()
+		}
+		return s.r.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // exists reports whether query (SELECT 1 ...) finds a row.
@@ -146,7 +163,7 @@ func (s *Store) OrganizationByName(ctx context.Context, name string) (authz.Orga
 }
 
 func (s *Store) getOrg(ctx context.Context, q querier, column, v string) (authz.Organization, error) {
-	o, err := scanOrg(q.QueryRowContext(ctx, "SELECT "+orgColumns+" FROM organizations WHERE "+column+" = ?", v))
+	o, err := scanOrg(s.readRow(ctx, q, "SELECT "+orgColumns+" FROM organizations WHERE "+column+" = ?", v))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("organization %q: %w", v, authz.ErrNotFound)
 	}
@@ -329,7 +346,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (authz.User, error)
 }
 
 func (s *Store) getUser(ctx context.Context, q querier, column, v string) (authz.User, error) {
-	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE "+column+" = ?", v))
+	u, err := scanUser(s.readRow(ctx, q, "SELECT "+userColumns+" FROM users WHERE "+column+" = ?", v))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("user %q: %w", v, authz.ErrNotFound)
 	}
@@ -490,7 +507,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (authz.Token, erro
 }
 
 func (s *Store) getToken(ctx context.Context, q querier, column, v string) (authz.Token, error) {
-	t, err := scanToken(q.QueryRowContext(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE "+column+" = ?", v))
+	t, err := scanToken(s.readRow(ctx, q, "SELECT "+tokenColumns+" FROM tokens WHERE "+column+" = ?", v))
 	if errors.Is(err, sql.ErrNoRows) {
 		if column == "hash" {
 			v = "with that hash" // a hash is as good as the secret in logs: keep it out
@@ -675,6 +692,13 @@ func (s *Store) Grants(ctx context.Context, f authz.GrantFilter) ([]authz.Grant,
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
+	q, args := grantsQuery(f, limit)
+	return list(ctx, s.r, scanGrant, "grants", q, args...)
+}
+
+// grantsQuery is the listing of f: by subject or by collection through
+// their indexes, else in id order (TestAuthzQueryPlans).
+func grantsQuery(f authz.GrantFilter, limit int) (string, []any) {
 	q := "SELECT " + grantColumns + " FROM grants WHERE id > ?"
 	args := []any{f.After}
 	if f.Subject != nil {
@@ -694,7 +718,7 @@ func (s *Store) Grants(ctx context.Context, f authz.GrantFilter) ([]authz.Grant,
 		args = append(args, f.Action)
 	}
 	q += " ORDER BY id LIMIT ?"
-	return list(ctx, s.r, scanGrant, "grants", q, append(args, limit)...)
+	return q, append(args, limit)
 }
 
 // DeleteGrant implements authz.Store.

@@ -56,16 +56,23 @@ func scanAudit(sc interface{ Scan(...any) error }) (authz.AuditEvent, error) {
 	return e, nil
 }
 
-// AuditEvents implements authz.Store. Each filter column leads an index
-// ending in (time, id), so a page is one index range read backwards.
+// AuditEvents implements authz.Store.
 func (s *Store) AuditEvents(ctx context.Context, f authz.AuditFilter) ([]authz.AuditEvent, error) {
 	limit, err := authz.CheckLimit(f.Limit)
 	if err != nil {
 		return nil, err
 	}
-	if f.Collection != "" && f.APIRoot == "" {
-		return nil, &authz.InvalidError{Field: "api_root", Reason: "required with collection"}
+	if err := f.Validate(); err != nil {
+		return nil, err
 	}
+	q, args := auditQuery(f, limit)
+	return list(ctx, s.r, scanAudit, "audit events", q, args...)
+}
+
+// auditQuery is the listing of f. Each filter column leads an index ending
+// in (time, id), so a page is one index range read backwards, without a
+// sort (TestAuthzQueryPlans).
+func auditQuery(f authz.AuditFilter, limit int) (string, []any) {
 	q := "SELECT " + auditColumns + " FROM audit_events WHERE 1"
 	var args []any
 	for _, c := range []struct{ column, v string }{
@@ -90,7 +97,7 @@ func (s *Store) AuditEvents(ctx context.Context, f authz.AuditFilter) ([]authz.A
 		args = append(args, msOf(f.After.Time), f.After.ID)
 	}
 	q += " ORDER BY time DESC, id DESC LIMIT ?"
-	return list(ctx, s.r, scanAudit, "audit events", q, append(args, limit)...)
+	return q, append(args, limit)
 }
 
 // purgeBatch bounds the events one purge transaction removes, so that the
