@@ -75,6 +75,7 @@ func (a *Authorizer) reload(ctx context.Context, gen int64) error {
 	}
 	e, err := casbin.NewEnforcer(m)
 	if err == nil {
+		e.SetRoleManager(newRoleGraph())
 		err = e.BuildRoleLinks()
 	}
 	if err != nil {
