@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -110,7 +111,9 @@ func (a *Authorizer) CanWrite(ctx context.Context, apiRoot, collection string) b
 // act on it.
 func (a *Authorizer) Can(p Principal, apiRoot, collection string, act Action) bool {
 	pol := a.policy.Load()
-	if pol.e == nil || !act.Valid() {
+	// A slash in a name could make the policy's role names ambiguous;
+	// stored grants never have one.
+	if pol.e == nil || !act.Valid() || strings.Contains(apiRoot, "/") || strings.Contains(collection, "/") {
 		return false
 	}
 	sub := subjectAnonymous

@@ -14,7 +14,8 @@ import (
 // BaseDelay, doubled with each further failure, up to MaxDelay. Nothing is
 // ever locked: a real user whose name is under attack signs in after at
 // most MaxDelay, and not even that from an address it signed in from
-// before, nor while its verdict is cached.
+// before, nor while its verdict is cached. Counts fade: Window after an
+// address's or a name's last failure, it starts afresh.
 type ThrottleConfig struct {
 	FreeFailures int
 	BaseDelay    time.Duration
@@ -151,12 +152,13 @@ func (t *throttle) bump(key string, now time.Time) {
 	e.last = now
 }
 
-// succeeded forgets the address's failures and remembers that it signed in
-// as name, so that failures others cause under that name do not slow it.
+// succeeded remembers that the address signed in as name, so that failures
+// others cause under that name do not slow it. The address's own failures
+// stay counted: else an attacker holding one account could clear its
+// count between guesses at others.
 func (t *throttle) succeeded(name, addrKey string, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.entries, addrKey)
 	if name == "" {
 		return
 	}

@@ -52,10 +52,11 @@ func TestThrottle(t *testing.T) {
 	if got := th.delay("alice", victim, now); got != 0 {
 		t.Errorf("known address of alice: delay %v, want 0", got)
 	}
-	// A success clears the address's own count (but not the name's).
-	th.succeeded("alice", attacker, now)
-	if got := th.delay("bob", attacker, now); got != 0 {
-		t.Errorf("attacker address after a success: delay %v for bob, want 0", got)
+	// A success does not clear the address's own count: an attacker with
+	// an account of its own cannot reset it between guesses.
+	th.succeeded("mallory", attacker, now)
+	if got := th.delay("bob", attacker, now); got != time.Second {
+		t.Errorf("attacker address after a success: delay %v for bob, want %v", got, time.Second)
 	}
 	if got := th.delay("alice", addressKey("203.0.113.9"), now); got != time.Second {
 		t.Errorf("alice from a new address: delay %v, want %v", got, time.Second)
