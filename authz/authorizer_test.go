@@ -376,3 +376,59 @@ func TestAuthorizerAgreesWithCasbin(t *testing.T) {
 		t.Error("no request allowed: the comparison proves nothing")
 	}
 }
+
+// failingGrants is a store whose grant listing fails on demand: a store
+// that stops answering in the middle of a reload cannot be made otherwise.
+type failingGrants struct {
+	*sqlite.Store
+	fail bool
+}
+
+func (s *failingGrants) Grants(ctx context.Context, f authz.GrantFilter) ([]authz.Grant, error) {
+	if s.fail {
+		return nil, fmt.Errorf("store unreachable")
+	}
+	return s.Store.Grants(ctx, f)
+}
+
+// TestAuthorizerFailsClosed checks that when the policy changed but cannot
+// be loaded, nothing is allowed until it can: a revoked grant must not keep
+// working because the store failed.
+func TestAuthorizerFailsClosed(t *testing.T) {
+	ctx := t.Context()
+	s := &failingGrants{Store: openStore(t, "")}
+	f := isolationFixture(t, s)
+	w := authz.NewWatcher(s, time.Hour, nil)
+	az, err := authz.NewAuthorizer(s, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if az.Can(f.principal("admin"), "api1", cA, authz.ActionRead) {
+		t.Error("allowed before the policy was loaded")
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	member := f.principal("a-member")
+	if !az.Can(member, "api1", cA, authz.ActionRead) {
+		t.Fatal("granted read denied")
+	}
+	s.fail = true
+	f.grant(authz.OrganizationSubject(f.orgs["B"].ID), "api1", cA, authz.ActionRead)
+	if err := w.Refresh(ctx); err == nil {
+		t.Fatal("Refresh with a failing store: no error")
+	}
+	for _, name := range []string{"a-member", "admin", "anonymous"} {
+		if az.Can(f.principal(name), "api1", cPublic, authz.ActionRead) {
+			t.Errorf("%s allowed while the policy cannot be loaded", name)
+		}
+	}
+	s.fail = false
+	if err := w.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !az.Can(member, "api1", cA, authz.ActionRead) || !az.Can(f.principal("b-member"), "api1", cA, authz.ActionRead) {
+		t.Error("policy not back after the store recovered")
+	}
+}
