@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -430,5 +431,80 @@ func TestAuthorizerFailsClosed(t *testing.T) {
 	}
 	if !az.Can(member, "api1", cA, authz.ActionRead) || !az.Can(f.principal("b-member"), "api1", cA, authz.ActionRead) {
 		t.Error("policy not back after the store recovered")
+	}
+}
+
+// TestDecisionsWhileGranting decides from several goroutines while a grant
+// is given and revoked again and again: every decision made under one
+// policy generation is the one that generation calls for.
+func TestDecisionsWhileGranting(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t, "")
+	f := isolationFixture(t, s)
+	p := startProcess(t, s, time.Hour)
+	member := f.principal("b-member")
+
+	var (
+		mu   sync.Mutex
+		want = map[int64]bool{p.az.Generation(): false} // generation -> b-member reads cA
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				g1 := p.az.Generation()
+				got := p.az.Can(member, "api1", cA, authz.ActionRead)
+				if p.az.Generation() != g1 {
+					continue // the policy changed meanwhile
+				}
+				mu.Lock()
+				w, known := want[g1]
+				mu.Unlock()
+				if known && got != w {
+					errs <- fmt.Errorf("generation %d: decision %v, want %v", g1, got, w)
+					return
+				}
+			}
+		}()
+	}
+	B := authz.OrganizationSubject(f.orgs["B"].ID)
+	for i := range 20 {
+		if i%2 == 0 {
+			f.grant(B, "api1", cA, authz.ActionRead)
+		} else {
+			gs, err := s.Grants(ctx, authz.GrantFilter{Subject: &B, APIRoot: "api1", Collection: cA, Limit: 1})
+			if err != nil || len(gs) != 1 {
+				t.Fatalf("Grants = %v, %v", gs, err)
+			}
+			if err := s.DeleteGrant(ctx, gs[0].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g, err := s.Generation(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		want[g] = i%2 == 0
+		mu.Unlock()
+		p.refresh(t)
+		if got := p.az.Can(member, "api1", cA, authz.ActionRead); got != (i%2 == 0) {
+			t.Fatalf("step %d: decision %v after refresh", i, got)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
