@@ -1,0 +1,482 @@
+package authz
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+// AuthenticatorConfig sets up an Authenticator. Store and Watcher are
+// required.
+type AuthenticatorConfig struct {
+	Store   Store
+	Watcher *Watcher
+	Log     *slog.Logger
+	// VerdictTTL is how long a verified credential is trusted without
+	// checking it again (default one minute). A change to users, tokens or
+	// grants drops every verdict at once in the process that made it (after
+	// Watcher.Refresh) and within the watch interval in the others.
+	VerdictTTL time.Duration
+	// MaxVerdicts bounds the verdict cache (default 100,000).
+	MaxVerdicts int
+	// MaxHashes bounds the password hashes computed at once (default
+	// GOMAXPROCS): each takes the argon2 memory cost, so unbounded
+	// concurrency would let a flood of wrong passwords exhaust memory.
+	MaxHashes int
+	Throttle  ThrottleConfig
+	// TouchInterval is how often the last-used times of tokens are written
+	// (default 30 s): one batch, not one write per request.
+	TouchInterval time.Duration
+	// Certificates maps verified TLS client certificates to users; nil:
+	// certificates authenticate nobody.
+	Certificates CertificateMapper
+	// PasswordParams are those new passwords are hashed with (default
+	// DefaultPasswordParams); a sign-in with an unknown name checks a dummy
+	// hash of that cost, so that it takes as long as a known one.
+	PasswordParams PasswordParams
+}
+
+// CertificateMapper maps a TLS client certificate, already verified
+// against the configured client CAs, to the id of the user it stands for.
+// It returns ErrNotFound when the certificate stands for nobody.
+type CertificateMapper interface {
+	UserForCertificate(ctx context.Context, cert *x509.Certificate) (userID string, err error)
+}
+
+// AuthError is why an authentication failed. It matches ErrUnauthenticated
+// with errors.Is. Its text is for logs and the audit log, not for the
+// client, which should only learn that its credentials were refused.
+type AuthError struct {
+	Scheme   string // "basic", "bearer", "token", "certificate" or the unknown scheme
+	UserName string // the user name claimed, for Basic
+	Reason   string
+}
+
+func (e *AuthError) Error() string {
+	if e.UserName != "" {
+		return fmt.Sprintf("authentication failed (%s, user %q): %s", e.Scheme, e.UserName, e.Reason)
+	}
+	return fmt.Sprintf("authentication failed (%s): %s", e.Scheme, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrUnauthenticated) true.
+func (e *AuthError) Is(target error) bool { return target == ErrUnauthenticated }
+
+// MaxAuthorizationLen bounds the Authorization header value accepted.
+const MaxAuthorizationLen = 4096
+
+// Authenticator turns credentials into principals (TAXII 2.1 sections
+// 1.6.9 and 8.2.2: HTTP Basic, and API tokens as Bearer or Token).
+//
+// A slow password hash must not cap throughput, so a verified credential
+// (password or token) is trusted for VerdictTTL through an in-memory
+// verdict, keyed by an HMAC of the credential under a random key of this
+// process: the cache holds no password, and its keys are worthless outside
+// the process. Verdicts are tied to the policy generation and dropped when
+// it moves.
+type Authenticator struct {
+	store    Store
+	watcher  *Watcher
+	log      *slog.Logger
+	ttl      time.Duration
+	certs    CertificateMapper
+	hashes   chan struct{} // semaphore of password hashes
+	throttle *throttle
+	dummy    string // hash checked for unknown users, so they cost the same
+
+	macs     sync.Pool // hash.Hash: HMAC-SHA256 under the process key
+	verdicts verdictCache
+
+	touchMu sync.Mutex
+	touched map[string]time.Time // token id -> last use, not yet written
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+// NewAuthenticator returns an authenticator; Close it to write the pending
+// last-used times.
+func NewAuthenticator(cfg AuthenticatorConfig) (*Authenticator, error) {
+	if cfg.Store == nil || cfg.Watcher == nil {
+		return nil, errors.New("authz: authenticator needs a store and a watcher")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.VerdictTTL <= 0 {
+		cfg.VerdictTTL = time.Minute
+	}
+	if cfg.MaxVerdicts <= 0 {
+		cfg.MaxVerdicts = 100_000
+	}
+	if cfg.MaxHashes <= 0 {
+		cfg.MaxHashes = runtime.GOMAXPROCS(0)
+	}
+	if cfg.TouchInterval <= 0 {
+		cfg.TouchInterval = 30 * time.Second
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("authz: verdict key: %w", err)
+	}
+	if cfg.PasswordParams == (PasswordParams{}) {
+		cfg.PasswordParams = DefaultPasswordParams
+	}
+	dummy, err := HashPassword("not a password of anyone", cfg.PasswordParams)
+	if err != nil {
+		return nil, err
+	}
+	a := &Authenticator{
+		store:    cfg.Store,
+		watcher:  cfg.Watcher,
+		log:      cfg.Log,
+		ttl:      cfg.VerdictTTL,
+		certs:    cfg.Certificates,
+		hashes:   make(chan struct{}, cfg.MaxHashes),
+		throttle: newThrottle(cfg.Throttle),
+		dummy:    dummy,
+		macs:     sync.Pool{New: func() any { return hmac.New(sha256.New, key) }},
+		verdicts: verdictCache{max: cfg.MaxVerdicts, m: make(map[[32]byte]verdict)},
+		touched:  make(map[string]time.Time),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go a.touchLoop(cfg.TouchInterval)
+	return a, nil
+}
+
+// Authenticate returns the principal of an Authorization header value,
+// from the client at source (its address, with or without port).
+//
+// An empty header gives the anonymous principal and no error: whether
+// anonymous requests may go on is for the authorizer to say. Schemes are
+// "Basic" (RFC 7617), "Bearer" (RFC 6750) and "Token" (as the OASIS
+// taxii2-client's TokenAuth sends it), case-insensitive. Wrong, malformed,
+// disabled, revoked or expired credentials give an *AuthError
+// (ErrUnauthenticated); so does ctx ending while a throttled attempt waits.
+// Other errors come from the store.
+func (a *Authenticator) Authenticate(ctx context.Context, authorization, source string) (Principal, error) {
+	if authorization == "" {
+		return Principal{}, nil
+	}
+	if len(authorization) > MaxAuthorizationLen {
+		return Principal{}, &AuthError{Scheme: "unknown", Reason: "authorization header too long"}
+	}
+	scheme, cred, _ := strings.Cut(authorization, " ")
+	scheme = strings.ToLower(scheme)
+	cred = strings.TrimLeft(cred, " ")
+	switch scheme {
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(cred)
+		if err != nil {
+			return Principal{}, &AuthError{Scheme: scheme, Reason: "credentials are not base64"}
+		}
+		name, password, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return Principal{}, &AuthError{Scheme: scheme, Reason: "credentials lack a colon"}
+		}
+		return a.authenticate(ctx, scheme, name, password, source)
+	case "bearer", "token":
+		return a.authenticate(ctx, scheme, "", cred, source)
+	}
+	if len(scheme) > 20 {
+		scheme = scheme[:20]
+	}
+	return Principal{}, &AuthError{Scheme: scheme, Reason: "unsupported scheme"}
+}
+
+// verdict is a verified credential.
+type verdict struct {
+	p       Principal
+	gen     int64
+	expires time.Time
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, scheme, name, secret, source string) (Principal, error) {
+	now := time.Now()
+	// Read the generation before the store: a change committed during the
+	// verification moves it, and the verdict is then never used.
+	gen := a.watcher.Generation()
+	kind := byte('p')
+	if scheme != "basic" {
+		kind = 't'
+	}
+	key := a.verdictKey(kind, name, secret)
+	if v, ok := a.verdicts.get(key, gen, now); ok {
+		if v.p.TokenID != "" {
+			a.touch(v.p.TokenID, now)
+		}
+		return v.p, nil
+	}
+
+	addr := addressKey(source)
+	if d := a.throttle.delay(name, addr, now); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return Principal{}, &AuthError{Scheme: scheme, UserName: name, Reason: "gave up while throttled: " + ctx.Err().Error()}
+		}
+	}
+
+	var (
+		v   verdict
+		err error
+	)
+	if scheme == "basic" {
+		v, err = a.checkPassword(ctx, name, secret)
+	} else {
+		v, err = a.checkToken(ctx, secret)
+	}
+	if err != nil {
+		var ae *AuthError
+		if errors.As(err, &ae) {
+			ae.Scheme = scheme
+			a.throttle.failed(name, addr, time.Now())
+		}
+		return Principal{}, err
+	}
+	a.throttle.succeeded(name, addr, time.Now())
+	v.gen = gen
+	if lim := now.Add(a.ttl); v.expires.IsZero() || v.expires.After(lim) {
+		v.expires = lim
+	}
+	a.verdicts.put(key, v, now)
+	if v.p.TokenID != "" {
+		a.touch(v.p.TokenID, now)
+	}
+	return v.p, nil
+}
+
+// verdictKey is the HMAC of the credentials under the process key; kind
+// keeps passwords and tokens apart.
+func (a *Authenticator) verdictKey(kind byte, name, secret string) [32]byte {
+	m := a.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte{kind})
+	m.Write([]byte(name))
+	m.Write([]byte{0})
+	m.Write([]byte(secret))
+	var k [32]byte
+	m.Sum(k[:0])
+	a.macs.Put(m)
+	return k
+}
+
+func (a *Authenticator) checkPassword(ctx context.Context, name, password string) (verdict, error) {
+	fail := func(reason string) (verdict, error) {
+		return verdict{}, &AuthError{UserName: name, Reason: reason}
+	}
+	if len(password) > MaxPasswordLen || len(name) > MaxNameLen {
+		return fail("credentials too long")
+	}
+	u, err := a.store.UserByName(ctx, name)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return verdict{}, fmt.Errorf("authz: look up user: %w", err)
+	}
+	encoded := u.PasswordHash
+	if err != nil || encoded == "" {
+		// Spend the time a real check takes, so that the answer's delay
+		// does not tell which names exist.
+		encoded = a.dummy
+	}
+	select {
+	case a.hashes <- struct{}{}:
+	case <-ctx.Done():
+		return fail("gave up waiting to check the password: " + ctx.Err().Error())
+	}
+	ok, herr := CheckPassword(encoded, password)
+	<-a.hashes
+	switch {
+	case err != nil:
+		return fail("no such user")
+	case u.PasswordHash == "":
+		return fail("user has no password")
+	case herr != nil:
+		a.log.Error("authz: stored password hash unreadable", "user", u.ID, "err", herr)
+		return fail("stored password hash unreadable")
+	case !ok:
+		return fail("wrong password")
+	case u.Disabled:
+		return fail("user disabled")
+	}
+	return verdict{p: principalOf(u, "")}, nil
+}
+
+func (a *Authenticator) checkToken(ctx context.Context, secret string) (verdict, error) {
+	fail := func(reason string) (verdict, error) { return verdict{}, &AuthError{Reason: reason} }
+	if !WellFormedToken(secret) {
+		return fail("malformed token")
+	}
+	t, err := a.store.TokenByHash(ctx, TokenHash(secret))
+	if errors.Is(err, ErrNotFound) {
+		return fail("unknown token")
+	}
+	if err != nil {
+		return verdict{}, fmt.Errorf("authz: look up token: %w", err)
+	}
+	if !t.Active(time.Now()) {
+		return fail("token revoked or expired")
+	}
+	u, err := a.store.User(ctx, t.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return fail("token of a deleted user")
+	}
+	if err != nil {
+		return verdict{}, fmt.Errorf("authz: look up user: %w", err)
+	}
+	if u.Disabled {
+		return verdict{}, &AuthError{UserName: u.Name, Reason: "user disabled"}
+	}
+	return verdict{p: principalOf(u, t.ID), expires: t.ExpiresAt}, nil
+}
+
+// AuthenticateCertificate returns the principal of a verified TLS client
+// certificate, through the configured CertificateMapper. It is the one
+// place where certificates become users.
+func (a *Authenticator) AuthenticateCertificate(ctx context.Context, cert *x509.Certificate) (Principal, error) {
+	fail := func(reason string) (Principal, error) {
+		return Principal{}, &AuthError{Scheme: "certificate", Reason: reason}
+	}
+	if a.certs == nil || cert == nil {
+		return fail("client certificates are not accepted")
+	}
+	id, err := a.certs.UserForCertificate(ctx, cert)
+	if errors.Is(err, ErrNotFound) {
+		return fail("certificate maps to no user")
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authz: map certificate: %w", err)
+	}
+	u, err := a.store.User(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return fail("certificate maps to a deleted user")
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authz: look up user: %w", err)
+	}
+	if u.Disabled {
+		return fail("user disabled")
+	}
+	return principalOf(u, ""), nil
+}
+
+func principalOf(u User, tokenID string) Principal {
+	return Principal{UserID: u.ID, UserName: u.Name, OrganizationID: u.OrganizationID, Role: u.Role, TokenID: tokenID}
+}
+
+// touch notes a use of a token; touchLoop writes the notes in batches.
+func (a *Authenticator) touch(id string, now time.Time) {
+	a.touchMu.Lock()
+	a.touched[id] = now
+	a.touchMu.Unlock()
+}
+
+func (a *Authenticator) touchLoop(interval time.Duration) {
+	defer close(a.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+			a.flushTouches()
+		}
+	}
+}
+
+// flushTouches writes the pending last-used times. On failure they are
+// kept for the next round (unless newer ones arrived).
+func (a *Authenticator) flushTouches() {
+	a.touchMu.Lock()
+	batch := a.touched
+	a.touched = make(map[string]time.Time)
+	a.touchMu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.store.TouchTokens(ctx, batch); err != nil {
+		a.log.Warn("authz: write token last-used times", "err", err)
+		a.touchMu.Lock()
+		for id, at := range batch {
+			if _, newer := a.touched[id]; !newer {
+				a.touched[id] = at
+			}
+		}
+		a.touchMu.Unlock()
+	}
+}
+
+// Close stops the background writer after writing the pending last-used
+// times. Safe to call more than once.
+func (a *Authenticator) Close() error {
+	a.once.Do(func() {
+		close(a.stop)
+		<-a.done
+		a.flushTouches()
+	})
+	return nil
+}
+
+// verdictCache holds verdicts of one generation; a lookup or insert with
+// another generation empties it.
+type verdictCache struct {
+	mu  sync.RWMutex
+	gen int64
+	max int
+	m   map[[32]byte]verdict
+}
+
+func (c *verdictCache) get(k [32]byte, gen int64, now time.Time) (verdict, bool) {
+	c.mu.RLock()
+	v, ok := c.m[k]
+	c.mu.RUnlock()
+	if !ok || v.gen != gen || gen < 0 || !now.Before(v.expires) {
+		return verdict{}, false
+	}
+	return v, true
+}
+
+func (c *verdictCache) put(k [32]byte, v verdict, now time.Time) {
+	if v.gen < 0 {
+		return // the watcher has not seen the store yet, or a reload failed
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v.gen != c.gen {
+		if v.gen < c.gen {
+			return // verified under an older generation than cached ones
+		}
+		clear(c.m)
+		c.gen = v.gen
+	}
+	if len(c.m) >= c.max {
+		for k, old := range c.m {
+			if !now.Before(old.expires) {
+				delete(c.m, k)
+			}
+		}
+		for k := range c.m { // still full: drop arbitrary entries
+			if len(c.m) < c.max*9/10 {
+				break
+			}
+			delete(c.m, k)
+		}
+	}
+	c.m[k] = v
+}

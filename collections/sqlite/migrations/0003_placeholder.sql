@@ -1,0 +1,1 @@
+-- 0003: reserved; this migration changes nothing.
