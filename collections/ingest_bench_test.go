@@ -196,7 +196,7 @@ func BenchmarkIngestWrites(b *testing.B) {
 		wb0, wc0 := procIO(b)
 		b.StartTimer()
 		start := time.Now()
-		st, err := e.ing.Ingest(context.Background(), e.main, objs)
+		st, err := e.ing.Ingest(context.Background(), e.main, "", objs)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func BenchmarkVersionsOfOneID(b *testing.B) {
 				}
 				one := []json.RawMessage{storetest.Object(storetest.STIX{Type: "indicator", Created: time.Now()}).Raw}
 				start := time.Now()
-				if _, err := e.ing.Ingest(ctx, e.other, one); err != nil {
+				if _, err := e.ing.Ingest(ctx, e.other, "", one); err != nil {
 					b.Error(err)
 					return
 				}
@@ -256,7 +256,7 @@ func BenchmarkVersionsOfOneID(b *testing.B) {
 		})
 		b.StartTimer()
 		start := time.Now()
-		st, err := e.ing.Ingest(ctx, e.main, objs)
+		st, err := e.ing.Ingest(ctx, e.main, "", objs)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,11 +12,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -127,58 +125,6 @@ func (s *Store) init(ctx context.Context, path, common string) error {
 	}
 	s.lastAdded = last.Int64
 	return nil
-}
-
-// migrate applies the embedded migrations/NNNN_*.sql files numbered above the
-// database's user_version, each in its own transaction with the version bump.
-func migrate(ctx context.Context, db *sql.DB) error {
-	entries, err := fs.ReadDir(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	var cur int
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&cur); err != nil {
-		return fmt.Errorf("read user_version: %w", err)
-	}
-	known := 0
-	for _, e := range entries { // ReadDir sorts by name
-		num, _, _ := strings.Cut(e.Name(), "_")
-		n, err := strconv.Atoi(num)
-		if err != nil || n != known+1 {
-			return fmt.Errorf("migration %s: name must start with number %04d", e.Name(), known+1)
-		}
-		known = n
-		if n <= cur {
-			continue
-		}
-		body, err := migrations.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return err
-		}
-		if err := migrateOne(ctx, db, n, string(body)); err != nil {
-			return fmt.Errorf("migration %s: %w", e.Name(), err)
-		}
-	}
-	if cur > known {
-		return fmt.Errorf("database schema version %d is newer than this program's %d", cur, known)
-	}
-	return nil
-}
-
-func migrateOne(ctx context.Context, db *sql.DB, version int, body string) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, body); err != nil {
-		return err
-	}
-	// user_version lives in the file header and is transactional.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // Close closes the store. Writes are already durable when their methods
