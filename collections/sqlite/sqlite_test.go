@@ -2,9 +2,9 @@ package sqlite_test
 
 import (
 	"context"
-	"sync"
 	"math/rand/v2"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
