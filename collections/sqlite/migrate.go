@@ -37,7 +37,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		known = n
 	}
 	var cur int
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&cur); err != nil {
+	// The first statement opens the connection and sets WAL mode, which a
+	// process creating the file at the same moment may hold up briefly
+	// without SQLite's busy handler being called.
+	err = retryBusy(ctx, func() error { return db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&cur) })
+	if err != nil {
 		return fmt.Errorf("read user_version: %w", err)
 	}
 	if cur == known {
@@ -83,18 +87,29 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // IMMEDIATE), waiting for as long as ctx allows while another process holds
 // the write lock: a migration elsewhere may take longer than busy_timeout.
 func beginWaiting(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
+	var tx *sql.Tx
+	err := retryBusy(ctx, func() (err error) {
+		tx, err = db.BeginTx(ctx, nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	return tx, nil
+}
+
+// retryBusy runs fn until it succeeds, fails otherwise than with
+// SQLITE_BUSY, or ctx ends.
+func retryBusy(ctx context.Context, fn func() error) error {
 	for {
-		tx, err := db.BeginTx(ctx, nil)
-		if err == nil {
-			return tx, nil
-		}
-		if !isBusy(err) {
-			return nil, fmt.Errorf("begin: %w", err)
+		err := fn()
+		if err == nil || !isBusy(err) {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("begin: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+			return err
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

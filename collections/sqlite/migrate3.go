@@ -85,7 +85,7 @@ func canonicalIDs(ctx context.Context, tx *sql.Tx) error {
 }
 
 // backfillChunk is how many versions backfillHeads reads at a time.
-const backfillChunk = 5000
+var backfillChunk = 5000
 
 // backfillHeads computes the head and marks of every stored object, reading
 // the versions in (coll, id) order a chunk at a time.

@@ -185,3 +185,40 @@ func BenchmarkObjectsPage(b *testing.B) {
 		})
 	}
 }
+
+// Stores started at once on one new file (replicas sharing a data folder)
+// all open: one migrates, the others wait for it and find the work done.
+func TestConcurrentOpen(t *testing.T) {
+	for round := range 3 {
+		path := filepath.Join(t.TempDir(), "taxiid.db")
+		const n = 4
+		stores := make([]*sqlite.Store, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				stores[i], errs[i] = sqlite.Open(t.Context(), path)
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: Open %d: %v", round, i, err)
+			}
+			t.Cleanup(func() { stores[i].Close() })
+		}
+		root := collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: 1000}
+		if err := stores[0].PutAPIRoot(t.Context(), root); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range stores {
+			roots, err := s.APIRoots(t.Context())
+			if err != nil || len(roots) != 1 || roots[0] != root {
+				t.Errorf("round %d: APIRoots through store %d = %v, %v; want %v", round, i, roots, err, root)
+			}
+		}
+	}
+}
