@@ -133,7 +133,7 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 		}
 		level = l
 	}
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond) // as stored
 	st := Status{
 		ID:               uuid.NewString(),
 		APIRoot:          c.APIRoot,
@@ -168,7 +168,16 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 		}
 		return st, nil
 	}
+	key := [2]string{st.APIRoot, st.ID}
+	in.mu.Lock()
+	in.inFlight[key] = true
+	in.mu.Unlock()
 	if len(valid) <= in.syncLimit {
+		defer func() {
+			in.mu.Lock()
+			delete(in.inFlight, key)
+			in.mu.Unlock()
+		}()
 		// All or nothing from here: the first batch creates the status.
 		wctx := context.WithoutCancel(ctx)
 		created := false
@@ -192,14 +201,15 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 	}
 
 	if err := in.store.CreateStatus(ctx, st); err != nil {
+		in.mu.Lock()
+		delete(in.inFlight, key)
+		in.mu.Unlock()
 		return Status{}, fmt.Errorf("store status: %w", err)
 	}
 	pending := st
 	pending.Pendings = slices.Clone(st.Pendings)
 	pending.Failures = slices.Clone(st.Failures)
-	key := [2]string{st.APIRoot, st.ID}
 	in.mu.Lock()
-	in.inFlight[key] = true
 	in.wg.Add(1)
 	in.mu.Unlock()
 	in.backlogPushes.Add(1)
@@ -265,7 +275,7 @@ func (in *Ingester) writeBatch(ctx context.Context, c Collection, st *Status, en
 	for j, i := range batch {
 		objs[j] = entries[i].obj
 	}
-	upd := &StatusUpdate{APIRoot: st.APIRoot, ID: st.ID, Expires: time.Now().UTC().Add(in.statusTTL)}
+	upd := &StatusUpdate{APIRoot: st.APIRoot, ID: st.ID, Expires: in.expiry()}
 	if create {
 		snapshot := *st
 		upd.New = &snapshot
@@ -297,12 +307,17 @@ func (in *Ingester) writeBatch(ctx context.Context, c Collection, st *Status, en
 	return nil
 }
 
+// expiry is when a status written now expires, in the store's precision.
+func (in *Ingester) expiry() time.Time {
+	return time.Now().UTC().Add(in.statusTTL).Truncate(time.Microsecond)
+}
+
 // failRest completes st, failing its pending entries with msg, in memory
 // and in the store.
 func (in *Ingester) failRest(log *slog.Logger, st *Status, msg string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	expires := time.Now().UTC().Add(in.statusTTL)
+	expires := in.expiry()
 	if _, err := in.store.FailPendings(ctx, st.APIRoot, st.ID, msg, expires); err != nil {
 		log.Error("complete interrupted status", "status", st.ID, "err", err)
 		return
@@ -398,7 +413,7 @@ func (in *Ingester) Recover(ctx context.Context) (int, error) {
 			if own {
 				continue
 			}
-			n, err := in.store.FailPendings(ctx, s.APIRoot, s.ID, MsgInterrupted, time.Now().UTC().Add(in.statusTTL))
+			n, err := in.store.FailPendings(ctx, s.APIRoot, s.ID, MsgInterrupted, in.expiry())
 			if errors.Is(err, ErrNotFound) {
 				continue // expired meanwhile
 			}
@@ -450,8 +465,8 @@ func (in *Ingester) checkAll(ctx context.Context, log *slog.Logger, objs []json.
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < len(objs); i += workers {
-				if i%256 == w && ctx.Err() != nil {
+			for n, i := 0, w; i < len(objs); n, i = n+1, i+workers {
+				if n%64 == 0 && ctx.Err() != nil {
 					return // abandoned: Ingest stores nothing
 				}
 				entries[i] = in.checkSafely(log, i, objs[i], level, accepted)
