@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // writeStmts are the statements of the write path, prepared once on the
 // write connection and bound to each transaction with Tx.StmtContext, which
 // reuses the connection's prepared statement.
 type writeStmts struct {
-	heads, head, putHead, delHead       *sql.Stmt
+	heads, head, singles, putHead       *sql.Stmt
+	delHead                             *sql.Stmt
 	stored, lastAdded, versions         *sql.Stmt
 	insert, unmark, unmarkTop, setFlags *sql.Stmt
 	delete, settleKeep, settleSet       *sql.Stmt
@@ -26,8 +28,13 @@ type writeStmts struct {
 const (
 	// headsQuery returns the heads of the UUIDs in a JSON array: of the ids
 	// added, and of the same UUIDs under other types.
-	headsQuery  = "SELECT uuid, type, summary FROM heads WHERE coll = ? AND uuid IN (SELECT value FROM json_each(?))"
-	headQuery   = "SELECT summary FROM heads WHERE coll = ? AND uuid = ? AND type = ?"
+	headsQuery = "SELECT uuid, type, summary FROM heads WHERE coll = ? AND uuid IN (SELECT value FROM json_each(?))"
+	headQuery  = "SELECT summary FROM heads WHERE coll = ? AND uuid = ? AND type = ?"
+	// singlesQuery returns the versions stored under the UUIDs in a JSON
+	// array, for UUIDs without heads: at most one each. CROSS JOIN keeps
+	// the UUIDs the outer loop (one index range each).
+	singlesQuery = "SELECT o.id, o.spec_version, o.version, o.date_added, o.flags FROM json_each(?2) AS u " +
+		"CROSS JOIN objects AS o INDEXED BY objects_id WHERE o.coll = ?1 AND o.id >= u.value || '--' AND o.id < u.value || '-.'"
 	storedQuery = "SELECT date_added, raw FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? AND version = ?"
 	// INDEXED BY: else the planner may walk all of objects_coll in
 	// date_added order to save sorting a few rows.
@@ -42,6 +49,7 @@ func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 	}{
 		{&ws.heads, headsQuery},
 		{&ws.head, headQuery},
+		{&ws.singles, singlesQuery},
 		{&ws.putHead, "INSERT INTO heads (coll, uuid, type, summary) VALUES (?, ?, ?, ?) ON CONFLICT (coll, uuid, type) DO UPDATE SET summary = excluded.summary"},
 		{&ws.delHead, "DELETE FROM heads WHERE coll = ? AND uuid = ? AND type = ?"},
 		{&ws.stored, storedQuery},
@@ -100,27 +108,49 @@ func (o *objectTx) stmt(st *sql.Stmt) *sql.Stmt {
 	return b
 }
 
+// idKey is how objects.id holds an id: UUID first, "<uuid>--<type>", so
+// that the versions of every type of one UUID are neighbours in objects_id
+// and one index range finds them all.
+func idKey(id string) string {
+	typ, u := collections.SplitID(id)
+	return u + "--" + typ
+}
+
 // headSet holds the heads of one transaction's objects by UUID, as loaded
 // and as changed.
+//
+// A UUID has rows in heads once it has had two versions or more (of any
+// types); until then its one version, if any, is its own summary. Most
+// objects have one version: they cost no head row.
 type headSet struct {
-	byUUID map[string][]*headEntry
+	byUUID map[string]*uuidHeads
 	dirty  []*headEntry
+}
+
+type uuidHeads struct {
+	rows     bool // heads rows exist (or are being written) for this UUID
+	versions int  // without rows: versions stored under the UUID (0 or 1)
+	entries  []*headEntry
 }
 
 type headEntry struct {
 	typ, uuid string
-	head      *collections.Head // nil once every version is gone
+	head      *collections.Head // nil: no version
 	dirty     bool
+	// noCreated: head was made from the object's one version, whose created
+	// is not read yet.
+	noCreated bool
 }
 
-// loadHeads reads the heads of every UUID among ids (canonical).
+// loadHeads reads the heads of every UUID among ids (canonical): their
+// heads rows, and for UUIDs without, their one version.
 func (o *objectTx) loadHeads(ids []string) (*headSet, error) {
-	hs := &headSet{byUUID: make(map[string][]*headEntry, len(ids))}
+	hs := &headSet{byUUID: make(map[string]*uuidHeads, len(ids))}
 	uuids := make([]string, 0, len(ids))
 	for _, id := range ids {
 		_, u := collections.SplitID(id)
 		if _, ok := hs.byUUID[u]; !ok {
-			hs.byUUID[u] = nil
+			hs.byUUID[u] = &uuidHeads{}
 			uuids = append(uuids, u)
 		}
 	}
@@ -128,9 +158,59 @@ func (o *objectTx) loadHeads(ids []string) (*headSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := o.stmt(o.ws.heads).QueryContext(o.ctx, o.coll, string(arg))
+	if err := o.scanHeads(hs, string(arg)); err != nil {
+		return nil, err
+	}
+	rest := uuids[:0]
+	for _, u := range uuids {
+		if !hs.byUUID[u].rows {
+			rest = append(rest, u)
+		}
+	}
+	if len(rest) == 0 {
+		return hs, nil
+	}
+	if arg, err = json.Marshal(rest); err != nil {
+		return nil, err
+	}
+	rows, err := o.stmt(o.ws.singles).QueryContext(o.ctx, o.coll, string(arg))
 	if err != nil {
 		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			key, ver    string
+			added, flag int64
+			v           collections.StoredVersion
+		)
+		if err := rows.Scan(&key, &v.SpecVersion, &ver, &added, &flag); err != nil {
+			return nil, err
+		}
+		if v.Version, err = parseVersion(ver); err != nil {
+			return nil, err
+		}
+		v.DateAdded, v.Marks = time.UnixMicro(added).UTC(), collections.Marks(flag)
+		u, typ, _ := strings.Cut(key, "--")
+		id := typ + "--" + u
+		if typ == "" {
+			id = u
+		}
+		h, _ := collections.Summarize(id, time.Time{}, []collections.StoredVersion{v})
+		uh := hs.byUUID[u]
+		if uh == nil {
+			continue
+		}
+		uh.versions++
+		uh.entries = append(uh.entries, &headEntry{typ: typ, uuid: u, head: &h, noCreated: true})
+	}
+	return hs, rows.Err()
+}
+
+func (o *objectTx) scanHeads(hs *headSet, uuids string) error {
+	rows, err := o.stmt(o.ws.heads).QueryContext(o.ctx, o.coll, uuids)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -139,7 +219,7 @@ func (o *objectTx) loadHeads(ids []string) (*headSet, error) {
 			summary []byte
 		)
 		if err := rows.Scan(&u, &typ, &summary); err != nil {
-			return nil, err
+			return err
 		}
 		id := u
 		if typ != "" {
@@ -147,18 +227,21 @@ func (o *objectTx) loadHeads(ids []string) (*headSet, error) {
 		}
 		h, err := unpackHead(id, typ, summary)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		hs.byUUID[u] = append(hs.byUUID[u], &headEntry{typ: typ, uuid: u, head: h})
+		uh := hs.byUUID[u]
+		uh.rows = true
+		uh.entries = append(uh.entries, &headEntry{typ: typ, uuid: u, head: h})
 	}
-	return hs, rows.Err()
+	return rows.Err()
 }
 
 // lookup returns the head entry of id (creating an empty one) and a type
 // that has versions under the same UUID.
 func (hs *headSet) lookup(id string) (e *headEntry, other string) {
 	typ, u := collections.SplitID(id)
-	for _, x := range hs.byUUID[u] {
+	uh := hs.byUUID[u]
+	for _, x := range uh.entries {
 		switch {
 		case x.typ == typ:
 			e = x
@@ -168,17 +251,53 @@ func (hs *headSet) lookup(id string) (e *headEntry, other string) {
 	}
 	if e == nil {
 		e = &headEntry{typ: typ, uuid: u}
-		hs.byUUID[u] = append(hs.byUUID[u], e)
+		uh.entries = append(uh.entries, e)
 	}
 	return e, other
 }
 
-func (hs *headSet) set(e *headEntry, h *collections.Head) {
+// added records that a version was added to e's object, whose head is now
+// h. The UUID's second version makes its heads rows.
+func (hs *headSet) added(e *headEntry, h *collections.Head) {
 	e.head = h
+	uh := hs.byUUID[e.uuid]
+	if !uh.rows {
+		uh.versions++
+		if uh.versions < 2 {
+			return
+		}
+		uh.rows = true
+		for _, x := range uh.entries {
+			if x.head != nil {
+				hs.markDirty(x)
+			}
+		}
+		return
+	}
+	hs.markDirty(e)
+}
+
+func (hs *headSet) markDirty(e *headEntry) {
 	if !e.dirty {
 		e.dirty = true
 		hs.dirty = append(hs.dirty, e)
 	}
+}
+
+// created fills in the created timestamp of a head made from an object's
+// one version, from that version.
+func (o *objectTx) created(e *headEntry) error {
+	if !e.noCreated {
+		return nil
+	}
+	v := e.head.Specs[0].First
+	obj, ok, err := o.storedVersion(e.head.ID, v.Version)
+	if err != nil || !ok {
+		return fmt.Errorf("read version %s of %s: %v", v.Version, e.head.ID, err)
+	}
+	e.head.Created, _ = versionFacts(obj.Raw)
+	e.noCreated = false
+	return nil
 }
 
 // storeHeads writes the heads that changed.
@@ -188,7 +307,7 @@ func (o *objectTx) storeHeads(hs *headSet) error {
 		var err error
 		if e.head == nil {
 			_, err = del.ExecContext(o.ctx, o.coll, e.uuid, e.typ)
-		} else {
+		} else if err = o.created(e); err == nil {
 			_, err = put.ExecContext(o.ctx, o.coll, e.uuid, e.typ, packHead(e.head))
 		}
 		if err != nil {
@@ -208,7 +327,7 @@ func (o *objectTx) storedVersion(id string, version time.Time) (collections.Obje
 		added int64
 		raw   []byte
 	)
-	err = o.stmt(o.ws.stored).QueryRowContext(o.ctx, o.coll, id, v).Scan(&added, &raw)
+	err = o.stmt(o.ws.stored).QueryRowContext(o.ctx, o.coll, idKey(id), v).Scan(&added, &raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return collections.Object{}, false, nil
 	}
@@ -301,6 +420,11 @@ func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs
 // date_added if it is added.
 func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, skipRules bool) (collections.AddResult, error) {
 	e, other := heads.lookup(obj.ID)
+	if e.head != nil {
+		if err := o.created(e); err != nil {
+			return collections.AddResult{}, err
+		}
+	}
 	p, err := collections.PlanAdd(collections.AddInput{
 		Object:    obj,
 		Head:      e.head,
@@ -318,7 +442,7 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 	if err != nil {
 		return p.Result, err
 	}
-	if _, err := o.stmt(o.ws.insert).ExecContext(o.ctx, added, o.coll, obj.ID, obj.Type, obj.SpecVersion, ver,
+	if _, err := o.stmt(o.ws.insert).ExecContext(o.ctx, added, o.coll, idKey(obj.ID), obj.Type, obj.SpecVersion, ver,
 		int64(p.Marks), packMeta(ver, obj.SpecVersion, obj.Type, obj.ID), obj.Raw); err != nil {
 		return p.Result, err
 	}
@@ -328,11 +452,11 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 		}
 	}
 	if p.UnmarkTopSpec != "" {
-		if _, err := o.stmt(o.ws.unmarkTop).ExecContext(o.ctx, o.coll, obj.ID, p.UnmarkTopSpec); err != nil {
+		if _, err := o.stmt(o.ws.unmarkTop).ExecContext(o.ctx, o.coll, idKey(obj.ID), p.UnmarkTopSpec); err != nil {
 			return p.Result, err
 		}
 	}
-	heads.set(e, &p.Head)
+	heads.added(e, &p.Head)
 	return p.Result, nil
 }
 
@@ -347,20 +471,28 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 			return err
 		}
 		o := s.objectTx(ctx, tx, coll)
-		var summary []byte
-		err = o.stmt(o.ws.head).QueryRowContext(o.ctx, coll, u, typ).Scan(&summary)
-		if errors.Is(err, sql.ErrNoRows) {
-			return collections.ErrNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: delete %s: %w", id, err)
-		}
-		head, err := unpackHead(id, typ, summary)
-		if err != nil {
-			return fmt.Errorf("sqlite: delete %s: %w", id, err)
-		}
 		vs, err := o.loadVersions(id)
 		if err != nil {
+			return fmt.Errorf("sqlite: delete %s: %w", id, err)
+		}
+		if len(vs) == 0 {
+			return collections.ErrNotFound
+		}
+		// The head row, if the UUID has heads; else the versions (one) are
+		// their own summary.
+		var summary []byte
+		head := &collections.Head{}
+		err = o.stmt(o.ws.head).QueryRowContext(o.ctx, coll, u, typ).Scan(&summary)
+		rows := err == nil
+		switch {
+		case rows:
+			if head, err = unpackHead(id, typ, summary); err != nil {
+				return fmt.Errorf("sqlite: delete %s: %w", id, err)
+			}
+		case errors.Is(err, sql.ErrNoRows):
+			h, _ := collections.Summarize(id, time.Time{}, vs)
+			head = &h
+		default:
 			return fmt.Errorf("sqlite: delete %s: %w", id, err)
 		}
 		p := collections.PlanDelete(*head, vs, versions, specVersions)
@@ -379,10 +511,12 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 				}
 			}
 		}
-		hs := &headSet{}
-		hs.set(&headEntry{typ: typ, uuid: u}, p.Head)
-		if err := o.storeHeads(hs); err != nil {
-			return fmt.Errorf("sqlite: delete %s: %w", id, err)
+		if rows {
+			hs := &headSet{}
+			hs.markDirty(&headEntry{typ: typ, uuid: u, head: p.Head})
+			if err := o.storeHeads(hs); err != nil {
+				return fmt.Errorf("sqlite: delete %s: %w", id, err)
+			}
 		}
 		deleted = len(p.Delete)
 		return nil
@@ -396,7 +530,7 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 // loadVersions returns every stored version of object id, in date_added
 // order.
 func (o *objectTx) loadVersions(id string) ([]collections.StoredVersion, error) {
-	rows, err := o.stmt(o.ws.versions).QueryContext(o.ctx, o.coll, id)
+	rows, err := o.stmt(o.ws.versions).QueryContext(o.ctx, o.coll, idKey(id))
 	if err != nil {
 		return nil, err
 	}
@@ -418,4 +552,16 @@ func (o *objectTx) loadVersions(id string) ([]collections.StoredVersion, error) 
 		vs = append(vs, v)
 	}
 	return vs, rows.Err()
+}
+
+// versionFacts returns the created timestamp and the revoked property of a
+// stored object.
+func versionFacts(raw []byte) (created time.Time, revoked bool) {
+	var facts struct {
+		Created string `json:"created"`
+		Revoked bool   `json:"revoked"`
+	}
+	_ = json.Unmarshal(raw, &facts) // stored objects are valid JSON
+	created, _ = stix.ParseTimestamp(facts.Created)
+	return created, facts.Revoked
 }

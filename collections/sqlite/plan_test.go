@@ -137,11 +137,12 @@ func TestWritePlans(t *testing.T) {
 		{storedQuery, []any{1, "x", "v"}, "SEARCH objects USING INDEX objects_id (coll=? AND id=? AND version=?)"},
 		{headsQuery, []any{1, `["a","b"]`}, "SEARCH heads USING PRIMARY KEY (coll=? AND uuid=?)"},
 		{headQuery, []any{1, "a", "t"}, "SEARCH heads USING PRIMARY KEY (coll=? AND uuid=? AND type=?)"},
+		{singlesQuery, []any{1, `["a","b"]`}, "SEARCH o USING INDEX objects_id (coll=? AND id>? AND id<?)"},
 		{unmarkTopQuery, []any{1, "x", "2.0"}, "SEARCH objects USING INDEX objects_id (coll=? AND id=?)"},
 	} {
 		plan := explain(t, ctx, s, tc.query, tc.args)
 		t.Logf("%s\n%s", tc.query, plan)
-		if !strings.Contains(plan, tc.want) || strings.Contains(plan, "SCAN objects") {
+		if !strings.Contains(plan, tc.want) || strings.Contains(plan, "SCAN objects") || strings.Contains(plan, "SCAN o ") {
 			t.Errorf("plan of %s:\n%s\nwant %s", tc.query, plan, tc.want)
 		}
 	}

@@ -265,7 +265,7 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 	if len(q.IDs) > 0 {
 		ids := make([]string, len(q.IDs))
 		for i, id := range q.IDs {
-			ids[i] = collections.CanonicalID(id)
+			ids[i] = idKey(id)
 		}
 		// Few rows: every version of the named ids. Select them by id and
 		// sort them; the selectors are plain filters here.
