@@ -216,7 +216,8 @@ type AddInput struct {
 	// Head is the head of the object's id, nil when no version is stored.
 	Head *Head
 	// OtherType is a type stored in the collection under the same UUID with
-	// another type, "" if none.
+	// another type, "" if none. It refuses only a new id: an object that has
+	// versions keeps its UUID.
 	OtherType string
 	// DateAdded is what the version's DateAdded will be if it is added.
 	DateAdded time.Time
@@ -291,7 +292,7 @@ func PlanAdd(in AddInput) (AddPlan, error) {
 	}
 	if !in.SkipRules {
 		switch {
-		case in.OtherType != "":
+		case in.OtherType != "" && h == nil: // a new id; an existing one keeps its UUID
 			_, u := SplitID(obj.ID)
 			return refuse("the UUID of %s is already used by %s--%s in this collection; a UUID names one object whatever its type (STIX 2.1 section 2.9)",
 				obj.ID, in.OtherType, u)

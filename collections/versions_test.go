@@ -67,7 +67,9 @@ func TestSameObject(t *testing.T) {
 func TestPlanAddMarks(t *testing.T) {
 	id := "indicator--0f6a5c36-6b50-4e3d-a9b8-5d2b8e8f0c11"
 	at := func(n int) time.Time { return time.Date(2024, 1, 1, 0, 0, n, 0, time.UTC) }
-	ref := func(n int) collections.VersionRef { return collections.VersionRef{Version: at(n), DateAdded: at(100 + n)} }
+	ref := func(n int) collections.VersionRef {
+		return collections.VersionRef{Version: at(n), DateAdded: at(100 + n)}
+	}
 	head := &collections.Head{ID: id, Type: "indicator", Specs: []collections.SpecRange{
 		{SpecVersion: "2.0", First: ref(1), Last: ref(2)},
 		{SpecVersion: "2.1", First: ref(10), Last: ref(20)},

@@ -337,6 +337,27 @@ func testCrossVersionRules(t *testing.T, s collections.Store) {
 		})
 	}
 	f.t = t
+	// A UUID with one version under one type, then one under another, then
+	// more versions of the first: each type keeps its own versions and
+	// marks, and the rules still see the first one's created.
+	c := NewID("indicator")
+	c1 := v(c, 0, 10, nil)
+	f.push(c1)
+	_, cu := collections.SplitID(c)
+	cm := Object(STIX{Type: "malware", ID: "malware--" + cu, Created: ms(3)})
+	res, err := s.AddObjects(f.ctx, f.root, f.coll, []collections.NewObject{cm}, collections.AddOptions{SkipVersionRules: true})
+	if err != nil || res[0].Outcome != collections.Added {
+		t.Fatalf("AddObjects(permissive, other type) = %+v, %v; want Added", res, err)
+	}
+	f.added[keyOf(cm)] = res[0].DateAdded
+	if r := f.add(v(c, 9, 20, nil))[0]; r.Outcome != collections.Refused {
+		t.Errorf("changed created after the UUID got a second type: %v, want Refused", r.Outcome)
+	}
+	c2 := v(c, 0, 20, nil)
+	f.push(c2)
+	f.check(collections.Query{IDs: []string{c, cm.ID}}, keyOf(cm), keyOf(c2))
+	f.check(collections.Query{IDs: []string{c, cm.ID}, Versions: collections.VersionFilter{First: true}}, keyOf(c1), keyOf(cm))
+
 	// The latest version of b is the one pushed past the revocation with
 	// the rules off; of the malware UUID, both types are there.
 	f.check(collections.Query{IDs: []string{b}}, key(b, ms(40)))
