@@ -166,6 +166,7 @@ func TestPragmas(t *testing.T) {
 		{"w", "foreign_keys", "1"},
 		{"w", "page_size", "16384"},
 		{"w", "wal_autocheckpoint", "0"},
+		{"w", "journal_size_limit", "67108864"},
 		{"w", "user_version", "3"},
 		{"r", "query_only", "1"},
 		{"r", "journal_mode", "wal"},

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -80,7 +81,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// commit that happens to cross a threshold.
 	w, err := sql.Open("sqlite", path+"?"+common+
 		"&_pragma=page_size(16384)&_journal_mode=WAL&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)"+
-		"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
+		"&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit("+strconv.FormatInt(walLimit, 10)+")&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
