@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -28,14 +29,18 @@ var walLimit int64 = 64 << 20
 // connection has wal_autocheckpoint off). PASSIVE checkpoints never wait for
 // readers or writers.
 type checkpointer struct {
-	db    *sql.DB
-	wal   string // path of the log file
+	db  *sql.DB
+	wal string // path of the log file
+	// writer is the store's writer lock: a TRUNCATE checkpoint holds it,
+	// else the store's writers, one right after another, leave it no gap
+	// to take the database's write lock in.
+	writer sync.Locker
 	kicks chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
 }
 
-func startCheckpointer(ctx context.Context, path, common string) (*checkpointer, error) {
+func startCheckpointer(ctx context.Context, path, common string, writer sync.Locker) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", path+"?"+common+"&_pragma=synchronous(FULL)")
 	if err != nil {
 		return nil, fmt.Errorf("open %s for checkpoints: %w", path, err)
@@ -45,7 +50,7 @@ func startCheckpointer(ctx context.Context, path, common string) (*checkpointer,
 		db.Close()
 		return nil, fmt.Errorf("open %s for checkpoints: %w", path, err)
 	}
-	c := &checkpointer{db: db, wal: path + "-wal", kicks: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	c := &checkpointer{db: db, wal: path + "-wal", writer: writer, kicks: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c, nil
 }
@@ -66,22 +71,36 @@ func (c *checkpointer) run() {
 			return
 		case <-c.kicks:
 		}
-		select {
-		case <-c.stop:
-			return
-		case <-time.After(checkpointDelay):
+		mode := "TRUNCATE"
+		if !c.overLimit() {
+			select {
+			case <-c.stop:
+				return
+			case <-time.After(checkpointDelay):
+			}
+			if !c.overLimit() {
+				mode = "PASSIVE"
+			}
 		}
-		mode := "PASSIVE"
-		if fi, err := os.Stat(c.wal); err == nil && fi.Size() > walLimit {
-			mode = "TRUNCATE"
+		if mode == "TRUNCATE" {
+			c.writer.Lock()
 		}
 		var busy, frames, copied int
 		err := c.db.QueryRow("PRAGMA wal_checkpoint(" + mode + ")").Scan(&busy, &frames, &copied)
+		if mode == "TRUNCATE" {
+			c.writer.Unlock()
+		}
 		if err != nil {
 			// Not fatal: the WAL keeps the data; the next commit retries.
 			slog.Warn("sqlite: checkpoint failed", "mode", mode, "err", err)
 		}
 	}
+}
+
+// overLimit reports whether the log file is larger than walLimit.
+func (c *checkpointer) overLimit() bool {
+	fi, err := os.Stat(c.wal)
+	return err == nil && fi.Size() > walLimit
 }
 
 // close stops the checkpointer. SQLite checkpoints the whole WAL when the

@@ -114,7 +114,7 @@ func (s *Store) init(ctx context.Context, path, common string) error {
 	if err := r.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
-	if s.ckpt, err = startCheckpointer(ctx, path, common); err != nil {
+	if s.ckpt, err = startCheckpointer(ctx, path, common, &s.wmu); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	if err := s.ws.prepare(ctx, s.w); err != nil {
