@@ -35,9 +35,9 @@ type checkpointer struct {
 	// else the store's writers, one right after another, leave it no gap
 	// to take the database's write lock in.
 	writer sync.Locker
-	kicks chan struct{}
-	stop  chan struct{}
-	done  chan struct{}
+	kicks  chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 func startCheckpointer(ctx context.Context, path, common string, writer sync.Locker) (*checkpointer, error) {
@@ -86,7 +86,7 @@ func (c *checkpointer) run() {
 			c.writer.Lock()
 		}
 		var busy, frames, copied int
-		err := c.db.QueryRow("PRAGMA wal_checkpoint(" + mode + ")").Scan(&busy, &frames, &copied)
+		err := c.db.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied)
 		if mode == "TRUNCATE" {
 			c.writer.Unlock()
 		}
