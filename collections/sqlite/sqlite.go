@@ -4,6 +4,14 @@
 // Writes go through one connection, one at a time, with synchronous=FULL so
 // that a write is on disk when its method returns. Reads use a separate pool
 // of query-only connections, which in WAL mode never wait for the writer.
+// Several stores (processes) may open one file: SQLite's write lock
+// serialises their writes, and every write reads what it builds on inside
+// its transaction.
+//
+// Files: sqlite.go (opening, transactions), migrate.go and migrate3.go
+// (schema versions), objects.go (adding and deleting versions, heads.go
+// their summaries), query.go (pages of objects), roots.go (API roots and
+// collections), status.go, secrets.go, checkpoint.go (the log).
 package sqlite
 
 import (
