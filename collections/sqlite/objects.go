@@ -17,7 +17,8 @@ import (
 // write connection and bound to each transaction with Tx.StmtContext, which
 // reuses the connection's prepared statement.
 type writeStmts struct {
-	heads, head, singles, putHead       *sql.Stmt
+	known, heads, head, singles         *sql.Stmt
+	putHead                             *sql.Stmt
 	delHead                             *sql.Stmt
 	stored, lastAdded, versions         *sql.Stmt
 	insert, unmark, unmarkTop, setFlags *sql.Stmt
@@ -30,6 +31,10 @@ const (
 	// added, and of the same UUIDs under other types.
 	headsQuery = "SELECT uuid, type, summary FROM heads WHERE coll = ? AND uuid IN (SELECT value FROM json_each(?))"
 	headQuery  = "SELECT summary FROM heads WHERE coll = ? AND uuid = ? AND type = ?"
+	// knownQuery returns which of the UUIDs in a JSON array have versions
+	// stored: most added objects are new, and need nothing more.
+	knownQuery = "SELECT u.value FROM json_each(?2) AS u WHERE EXISTS (SELECT 1 FROM objects AS o INDEXED BY objects_id " +
+		"WHERE o.coll = ?1 AND o.id >= u.value || '--' AND o.id < u.value || '-.')"
 	// singlesQuery returns the versions stored under the UUIDs in a JSON
 	// array, for UUIDs without heads: at most one each. CROSS JOIN keeps
 	// the UUIDs the outer loop (one index range each).
@@ -47,6 +52,7 @@ func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		st  **sql.Stmt
 		sql string
 	}{
+		{&ws.known, knownQuery},
 		{&ws.heads, headsQuery},
 		{&ws.head, headQuery},
 		{&ws.singles, singlesQuery},
@@ -158,6 +164,12 @@ func (o *objectTx) loadHeads(ids []string) (*headSet, error) {
 	if err != nil {
 		return nil, err
 	}
+	if uuids, err = o.known(string(arg)); err != nil || len(uuids) == 0 {
+		return hs, err
+	}
+	if arg, err = json.Marshal(uuids); err != nil {
+		return nil, err
+	}
 	if err := o.scanHeads(hs, string(arg)); err != nil {
 		return nil, err
 	}
@@ -205,6 +217,24 @@ func (o *objectTx) loadHeads(ids []string) (*headSet, error) {
 		uh.entries = append(uh.entries, &headEntry{typ: typ, uuid: u, head: &h, noCreated: true})
 	}
 	return hs, rows.Err()
+}
+
+// known returns which of the UUIDs (a JSON array) have versions stored.
+func (o *objectTx) known(uuids string) ([]string, error) {
+	rows, err := o.stmt(o.ws.known).QueryContext(o.ctx, o.coll, uuids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
 }
 
 func (o *objectTx) scanHeads(hs *headSet, uuids string) error {

@@ -137,6 +137,7 @@ func TestWritePlans(t *testing.T) {
 		{storedQuery, []any{1, "x", "v"}, "SEARCH objects USING INDEX objects_id (coll=? AND id=? AND version=?)"},
 		{headsQuery, []any{1, `["a","b"]`}, "SEARCH heads USING PRIMARY KEY (coll=? AND uuid=?)"},
 		{headQuery, []any{1, "a", "t"}, "SEARCH heads USING PRIMARY KEY (coll=? AND uuid=? AND type=?)"},
+		{knownQuery, []any{1, `["a","b"]`}, "SEARCH o EXISTS USING COVERING INDEX objects_id (coll=? AND id>? AND id<?)"},
 		{singlesQuery, []any{1, `["a","b"]`}, "SEARCH o USING INDEX objects_id (coll=? AND id>? AND id<?)"},
 		{unmarkTopQuery, []any{1, "x", "2.0"}, "SEARCH objects USING INDEX objects_id (coll=? AND id=?)"},
 	} {
