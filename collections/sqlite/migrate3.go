@@ -263,7 +263,7 @@ func moveStatuses(ctx context.Context, tx *sql.Tx) error {
 				*l.to = append(*l.to, collections.StatusDetail(x))
 			}
 		}
-		if err := insertStatus(ctx, tx, st, time.Now().UnixMicro()); err != nil {
+		if err := insertStatus(ctx, tx, st, time.Now().UnixMicro(), nil); err != nil {
 			return err
 		}
 	}

@@ -23,7 +23,7 @@ const (
 func (s *Store) CreateStatus(ctx context.Context, st collections.Status) error {
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		now := time.Now().UnixMicro()
-		if err := insertStatus(ctx, tx, st, now); err != nil {
+		if err := insertStatus(ctx, tx, st, now, nil); err != nil {
 			return err
 		}
 		return deleteExpired(ctx, tx, now, 2*entryCount(st))
@@ -37,13 +37,20 @@ func entryCount(st collections.Status) int {
 // entryRows is how many entries one INSERT statement writes.
 const entryRows = 100
 
-// insertStatus writes a new status and its entries.
-func insertStatus(ctx context.Context, tx *sql.Tx, st collections.Status, now int64) error {
+// settledEntry is what a pending entry became.
+type settledEntry struct {
+	state            int
+	version, message string // message "" keeps the entry's own
+}
+
+// insertStatus writes a new status and its entries, the first of its
+// pendings already settled as settled says.
+func insertStatus(ctx context.Context, tx *sql.Tx, st collections.Status, now int64, settled []settledEntry) error {
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO statuses (api_root, id, collection, owner, request_timestamp, total_count, entries, pendings, updated, expires)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (api_root, id) DO NOTHING`,
 		st.APIRoot, st.ID, st.Collection, st.Owner, unixMicro(st.RequestTimestamp), st.TotalCount,
-		entryCount(st), len(st.Pendings), now, unixMicro(st.Expires))
+		entryCount(st), len(st.Pendings)-len(settled), now, unixMicro(st.Expires))
 	if err != nil {
 		return fmt.Errorf("sqlite: create status: %w", err)
 	}
@@ -87,8 +94,16 @@ func insertStatus(ctx context.Context, tx *sql.Tx, st collections.Status, now in
 		state int
 		ds    []collections.StatusDetail
 	}{{stateSuccess, st.Successes}, {stateFailure, st.Failures}, {statePending, st.Pendings}} {
-		for _, d := range l.ds {
-			args = append(args, skey, seq, l.state, d.ID, d.Version, d.Message)
+		for i, d := range l.ds {
+			state := l.state
+			if l.state == statePending && i < len(settled) {
+				e := settled[i]
+				state, d.Version = e.state, e.version
+				if e.message != "" {
+					d.Message = e.message
+				}
+			}
+			args = append(args, skey, seq, state, d.ID, d.Version, d.Message)
 			seq++
 			if len(args) == 6*entryRows {
 				if err := flush(); err != nil {
@@ -281,18 +296,24 @@ type statusTx struct {
 	skey, next int64
 	settled    int64
 	keep, set  *sql.Stmt
+	// fresh is a status to create with this transaction: it is written
+	// last, its entries settled as they are written (once, not twice).
+	fresh   *collections.Status
+	results []settledEntry
 }
 
-// beginStatusUpdate creates the status if asked and checks that it has at
-// least n pending entries.
+// beginStatusUpdate checks that the status has at least n pending entries
+// (or, one to create, that it will have).
 func (s *Store) beginStatusUpdate(ctx context.Context, tx *sql.Tx, upd *collections.StatusUpdate, n int, now int64) (*statusTx, error) {
+	ctx = context.WithoutCancel(ctx) // as objectTx: no watcher per statement
 	if upd.New != nil {
 		if upd.New.APIRoot != upd.APIRoot || upd.New.ID != upd.ID {
 			return nil, fmt.Errorf("sqlite: status update for %s/%s creates %s/%s", upd.APIRoot, upd.ID, upd.New.APIRoot, upd.New.ID)
 		}
-		if err := insertStatus(ctx, tx, *upd.New, now); err != nil {
-			return nil, err
+		if len(upd.New.Pendings) < n {
+			return nil, fmt.Errorf("%w: status %s has %d pending entries, not the %d objects added", collections.ErrConflict, upd.ID, len(upd.New.Pendings), n)
 		}
+		return &statusTx{ctx: ctx, fresh: upd.New, results: make([]settledEntry, 0, n)}, nil
 	}
 	var skey, entries, pendings int64
 	err := tx.QueryRowContext(ctx, "SELECT skey, entries, pendings FROM statuses WHERE api_root = ? AND id = ? AND expires > ?",
@@ -306,7 +327,6 @@ func (s *Store) beginStatusUpdate(ctx context.Context, tx *sql.Tx, upd *collecti
 	if pendings < int64(n) {
 		return nil, fmt.Errorf("%w: status %s has %d pending entries, not the %d objects added", collections.ErrConflict, upd.ID, pendings, n)
 	}
-	ctx = context.WithoutCancel(ctx) // as objectTx: no watcher per statement
 	return &statusTx{ctx: ctx, skey: skey, next: entries - pendings,
 		keep: tx.StmtContext(ctx, s.ws.settleKeep), set: tx.StmtContext(ctx, s.ws.settleSet)}, nil
 }
@@ -317,6 +337,10 @@ func (t *statusTx) settle(r collections.AddResult) error {
 	state := stateFailure
 	if ok {
 		state = stateSuccess
+	}
+	if t.fresh != nil {
+		t.results = append(t.results, settledEntry{state, version, msg})
+		return nil
 	}
 	var err error
 	if msg == "" {
@@ -329,8 +353,17 @@ func (t *statusTx) settle(r collections.AddResult) error {
 	return err
 }
 
-// finish updates the status's counters and expiry.
+// finish writes the status to create, or updates the status's counters
+// and expiry.
 func (t *statusTx) finish(tx *sql.Tx, now int64, expires time.Time) error {
+	if t.fresh != nil {
+		st := *t.fresh
+		st.Expires = expires
+		if err := insertStatus(t.ctx, tx, st, now, t.results); err != nil {
+			return err
+		}
+		return deleteExpired(t.ctx, tx, now, 2*entryCount(st))
+	}
 	_, err := tx.ExecContext(t.ctx, "UPDATE statuses SET pendings = pendings - ?, updated = ?, expires = ? WHERE skey = ?",
 		t.settled, now, unixMicro(expires), t.skey)
 	return err

@@ -24,7 +24,7 @@ func TestExpiredStatusesRemoved(t *testing.T) {
 	for i := range 2500 {
 		old.Pendings = append(old.Pendings, collections.StatusDetail{ID: fmt.Sprint("objects[", i, "]")})
 	}
-	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return insertStatus(ctx, tx, old, now.UnixMicro()) }); err != nil {
+	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return insertStatus(ctx, tx, old, now.UnixMicro(), nil) }); err != nil {
 		t.Fatal(err)
 	}
 	count := func() (statuses, entries int) {
