@@ -212,18 +212,12 @@ func connectionCap(configured int, fileLimit uint64, logger *slog.Logger) int {
 	return fit
 }
 
-// ingestConfig returns the validation levels of the configuration.
-// (Config.validate has checked them.)
+// ingestConfig returns the server's default validation level; each
+// collection's own level is stored with it (Collection.Validation).
+// (Config.validate has checked it.)
 func ingestConfig(cfg Config, logger *slog.Logger) collections.IngestConfig {
-	ic := collections.IngestConfig{Logger: logger, Levels: map[string]stix.Level{}}
+	ic := collections.IngestConfig{Logger: logger}
 	ic.Level, _ = stix.ParseLevel(cfg.Validation)
-	for _, r := range cfg.File.APIRoots {
-		for _, c := range r.Collections {
-			if c.Validation != "" {
-				ic.Levels[collections.CollectionKey(r.Path, c.ID)], _ = stix.ParseLevel(c.Validation)
-			}
-		}
-	}
 	return ic
 }
 
@@ -267,6 +261,7 @@ func declare(ctx context.Context, store collections.Store, f FileConfig) error {
 		for _, c := range r.Collections {
 			err := store.PutCollection(ctx, collections.Collection{
 				APIRoot: r.Path, ID: c.ID, Alias: c.Alias, Title: c.Title, Description: c.Description, MediaTypes: c.MediaTypes,
+				Validation: c.Validation,
 			})
 			if err != nil {
 				return fmt.Errorf("declare collection %s/%s: %w", r.Path, c.ID, err)
