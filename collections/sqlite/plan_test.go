@@ -2,8 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"io/fs"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
