@@ -965,4 +965,3 @@ func deref[T any](p *T) T {
 	}
 	return *p
 }
-
