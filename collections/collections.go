@@ -9,17 +9,25 @@ package collections
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
-// Errors returned by Store implementations. Callers compare with errors.Is.
+// Errors returned by Store implementations. Callers compare with errors.Is;
+// the wrapped message says what happened, never in a database's words.
 var (
 	// ErrNotFound: the API root, collection, object or status does not exist
 	// (or, for a status, has expired).
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the write contradicts what is stored (an alias another
-	// collection of the API root uses, ...). Wrapped errors say which.
+	// collection of the API root uses, a collection id used in another API
+	// root, a status id taken, a status no longer pending...). Wrapped
+	// errors say which.
 	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the request breaks a rule of the domain (see
+	// APIRoot.Validate and Collection.Validate) or exceeds a documented
+	// limit (see Query). Wrapped errors say which.
+	ErrInvalid = errors.New("invalid")
 )
 
 // APIRoot is a TAXII API root (TAXII 2.1 section 4.2.1).
@@ -33,22 +41,30 @@ type APIRoot struct {
 
 // Collection is a TAXII collection (TAXII 2.1 section 5.2.1).
 type Collection struct {
-	APIRoot     string // Path of the owning API root
-	ID          string // UUID
+	APIRoot string // Path of the owning API root
+	// ID is a lower-case UUID, unique in the whole store: a collection id
+	// names one collection, whatever its API root.
+	ID          string
 	Alias       string // optional, unique within the API root
 	Title       string
 	Description string
 	MediaTypes  []string
+	// Validation is the stix validation level of objects pushed to the
+	// collection ("strict", "default", "permissive"); "" means the
+	// server's default.
+	Validation string
 }
 
 // Object is one stored version of a STIX object.
 type Object struct {
-	ID          string // STIX id, "<type>--<uuid>"
+	// ID is the STIX id, "<type>--<uuid>", canonical (CanonicalID): its UUID
+	// in lower case, whatever the case it was pushed in.
+	ID          string
 	Type        string
 	SpecVersion string // "2.1", "2.0", ...
 	// Version identifies this version of the object: its modified timestamp,
 	// else created, else the date_added of its first push (TAXII 2.1 section
-	// 3.4.1, "version").
+	// 3.4.1, "version"). It keeps the precision pushed, to the nanosecond.
 	Version time.Time
 	// DateAdded is assigned by the store, in microseconds, strictly increasing
 	// within a collection.
@@ -67,6 +83,10 @@ type NewObject struct {
 	// has neither, in which case the store uses the date_added of the first
 	// push of that id with a zero version, so that re-pushing it is idempotent.
 	Version time.Time
+	// Created is the object's created timestamp (zero: none) and Revoked
+	// its revoked property: the cross-version rules need them.
+	Created time.Time
+	Revoked bool
 	Raw     []byte
 }
 
@@ -82,13 +102,40 @@ const (
 	// Conflict: a different object with the same (id, version) is stored;
 	// nothing changed.
 	Conflict
+	// Refused: a cross-version rule forbids the version (see PlanAdd);
+	// AddResult.Message says which stored version it contradicts. Nothing
+	// changed.
+	Refused
 )
 
 // AddResult reports what happened to one NewObject, in input order.
 type AddResult struct {
 	Outcome   Outcome
 	Version   time.Time // the version as stored (resolved when NewObject.Version was zero)
-	DateAdded time.Time // of the stored version (the existing one when Unchanged or Conflict)
+	DateAdded time.Time // of the stored version (the existing one when Unchanged or Conflict; zero when Refused)
+	Message   string    // why, when Refused
+}
+
+// AddOptions tune one AddObjects call.
+type AddOptions struct {
+	// SkipVersionRules leaves out the cross-version rules (the permissive
+	// validation level).
+	SkipVersionRules bool
+	// Status, when not nil, records the outcome of each object in a stored
+	// status, in the same transaction as the objects.
+	Status *StatusUpdate
+}
+
+// StatusUpdate ties an AddObjects call to a status resource: the objects
+// are the status's next pending entries, in order (entries settle in the
+// order of Status.Pendings as created), and each settles as Settle says.
+type StatusUpdate struct {
+	APIRoot, ID string
+	// New, when not nil, is created first, in the same transaction, as
+	// CreateStatus would; its APIRoot and ID are those above.
+	New *Status
+	// Expires is the status's expiry from this update on.
+	Expires time.Time
 }
 
 // VersionFilter selects versions of each object (TAXII 2.1 section 3.4.1,
@@ -105,13 +152,20 @@ func (f VersionFilter) IsZero() bool {
 	return !f.All && !f.First && !f.Last && len(f.Exact) == 0
 }
 
+// MaxQueryValues is the most values a Query may list in each of IDs, Types,
+// Versions.Exact and SpecVersions; a store answers any query within it (a
+// longer list is ErrInvalid).
+const MaxQueryValues = 100
+
 // Query selects objects in one collection. Results are ordered by DateAdded,
 // ascending.
 type Query struct {
 	APIRoot    string
 	Collection string // collection ID
 
-	IDs   []string // match[id]; empty: any
+	// IDs is match[id]; empty: any. Ids match whatever the case of their
+	// UUID.
+	IDs   []string
 	Types []string // match[type]; empty: any
 	// Versions is match[version]; zero value: latest version of each object.
 	Versions VersionFilter
@@ -119,6 +173,11 @@ type Query struct {
 	// versions of its latest spec version. When several are given, version
 	// selection (first/last) applies within each spec version.
 	SpecVersions []string
+	// AllSpecVersions drops the spec-version rule: versions of every spec
+	// version, first/last within each. With Versions.All it selects every
+	// stored version of the collection (an export). SpecVersions must then
+	// be empty.
+	AllSpecVersions bool
 
 	// AddedAfter keeps only objects with DateAdded strictly after it (zero:
 	// no bound). Pagination cursors are expressed through it too.
@@ -131,6 +190,27 @@ type Query struct {
 	MaxBytes int
 	// MetadataOnly leaves Object.Raw empty (manifest and versions).
 	MetadataOnly bool
+}
+
+// Check reports what makes q unanswerable: a Limit below 1, a list longer
+// than MaxQueryValues, AllSpecVersions with SpecVersions. The error wraps
+// ErrInvalid.
+func (q Query) Check() error {
+	if q.Limit < 1 {
+		return fmt.Errorf("%w: limit %d, want at least 1", ErrInvalid, q.Limit)
+	}
+	for _, l := range []struct {
+		name string
+		n    int
+	}{{"ids", len(q.IDs)}, {"types", len(q.Types)}, {"versions", len(q.Versions.Exact)}, {"spec versions", len(q.SpecVersions)}} {
+		if l.n > MaxQueryValues {
+			return fmt.Errorf("%w: %d %s, at most %d", ErrInvalid, l.n, l.name, MaxQueryValues)
+		}
+	}
+	if q.AllSpecVersions && len(q.SpecVersions) > 0 {
+		return fmt.Errorf("%w: all spec versions and a spec-version list", ErrInvalid)
+	}
+	return nil
 }
 
 // Page is one page of a query's results.
@@ -148,9 +228,16 @@ const (
 
 // Status is an add-objects status resource.
 type Status struct {
-	ID               string
-	APIRoot          string
-	Status           string // StatusPending or StatusComplete
+	ID      string
+	APIRoot string
+	// Collection is the id of the collection the objects were pushed to,
+	// Owner the requester who pushed them ("" when anonymous): reading a
+	// status can be restricted to them.
+	Collection string
+	Owner      string
+	// Status is StatusPending while any entry is pending, else
+	// StatusComplete.
+	Status           string
 	RequestTimestamp time.Time
 	TotalCount       int
 	Successes        []StatusDetail
@@ -170,13 +257,18 @@ type StatusDetail struct {
 
 // Store is the persistence of API roots, collections, objects and statuses.
 //
-// Implementations are safe for concurrent use. Every write method returns
-// only after its effect is durable: a crash after it returns loses nothing.
-// Times are returned in UTC.
+// Implementations are safe for concurrent use, also by several handles (or
+// processes, or replicas) on one database. Every write method is atomic and
+// returns only after its effect is durable: a crash after it returns loses
+// nothing, a crash before leaves nothing of it. Times are returned in UTC.
+// Errors are ErrNotFound, ErrConflict or ErrInvalid (wrapped, with a
+// message that speaks of the domain) where the methods say so; any other
+// error is a failure of the store itself.
 type Store interface {
 	// APIRoots returns every API root, ordered by Path.
 	APIRoots(ctx context.Context) ([]APIRoot, error)
 	// PutAPIRoot creates or replaces the API root with root.Path.
+	// ErrInvalid if root.Validate reports a problem.
 	PutAPIRoot(ctx context.Context, root APIRoot) error
 
 	// Collections returns the collections of an API root ordered by ID.
@@ -184,37 +276,64 @@ type Store interface {
 	Collections(ctx context.Context, apiRoot string) ([]Collection, error)
 	// Collection returns one collection. ErrNotFound if it does not exist.
 	Collection(ctx context.Context, apiRoot, id string) (Collection, error)
-	// PutCollection creates or replaces the collection (c.APIRoot, c.ID).
-	// The API root must exist (else ErrNotFound); an alias another
-	// collection of the root already uses is an error.
+	// PutCollection creates or replaces the collection (c.APIRoot, c.ID);
+	// its objects stay. ErrInvalid if c.Validate reports a problem,
+	// ErrNotFound if the API root does not exist, ErrConflict if another
+	// collection of the API root has the alias or another API root has a
+	// collection with the id.
 	PutCollection(ctx context.Context, c Collection) error
 
 	// AddObjects stores a batch of objects in one collection, atomically, and
-	// returns one result per object in input order. Each added version gets
-	// its own DateAdded, later than every DateAdded already in the
-	// collection, in input order. ErrNotFound if the collection does not
-	// exist.
-	AddObjects(ctx context.Context, apiRoot, collection string, objs []NewObject) ([]AddResult, error)
-	// Objects answers one page of q from an index, ordered by DateAdded.
-	// A query on a missing collection returns an empty page; q.Limit must
-	// be at least 1.
+	// returns one result per object in input order, as PlanAdd decides it
+	// (ids are made canonical first). Each added version gets its own
+	// DateAdded, later than every DateAdded already in the collection, in
+	// input order.
+	//
+	// Visibility follows DateAdded: an added version becomes visible to
+	// Objects only once every version of the collection with a smaller
+	// DateAdded is, so that a client that has read past a DateAdded never
+	// misses a version that shows up later below it.
+	//
+	// ErrNotFound if the collection does not exist. With opts.Status:
+	// ErrNotFound if the status does not exist, ErrConflict if it has fewer
+	// pending entries than objs (it was completed meanwhile) or, with
+	// New, if its id is taken; nothing is stored then.
+	AddObjects(ctx context.Context, apiRoot, collection string, objs []NewObject, opts AddOptions) ([]AddResult, error)
+	// Objects answers one page of q, ordered by DateAdded, from index ranges
+	// bounded by q.Limit (never a scan of the collection). A query on a
+	// missing collection returns an empty page. ErrInvalid if q.Check
+	// fails. A version deleted by DeleteObject is never returned again.
 	Objects(ctx context.Context, q Query) (Page, error)
-	// DeleteObject removes the versions of object id selected by versions
-	// and specVersions (zero values: every version; First and Last apply
-	// within each spec version) and returns how many were removed.
-	// ErrNotFound when none matched.
+	// DeleteObject removes the versions of object id (any case of its UUID)
+	// selected by versions and specVersions, as PlanDelete decides it, and
+	// returns how many were removed. ErrNotFound when none matched.
 	DeleteObject(ctx context.Context, apiRoot, collection, id string, versions VersionFilter, specVersions []string) (int, error)
 
-	// PutStatus creates or replaces a status resource.
-	PutStatus(ctx context.Context, s Status) error
-	// Status returns a status resource of an API root. ErrNotFound if it
+	// CreateStatus stores a new status resource. Its entries are kept in
+	// order: Successes, Failures, then Pendings, which AddObjects settles
+	// in that order (see StatusUpdate). ErrConflict if the API root has a
+	// status with that id.
+	CreateStatus(ctx context.Context, s Status) error
+	// Status returns a status resource of an API root, every entry of each
+	// list in the order it was created or settled in. ErrNotFound if it
 	// does not exist or has expired.
 	Status(ctx context.Context, apiRoot, id string) (Status, error)
+	// PendingStatuses returns statuses that are still pending and were last
+	// written (created, or settled by AddObjects) before before, oldest
+	// first, at most limit, without their entries (TotalCount is set): the
+	// pushes a crash or a lost replica left unfinished.
+	PendingStatuses(ctx context.Context, before time.Time, limit int) ([]Status, error)
+	// FailPendings completes a status: each of its pending entries becomes
+	// a failure with message, and it expires at expires. It returns how
+	// many entries it failed (0 for a complete status). ErrNotFound if the
+	// status does not exist or has expired.
+	FailPendings(ctx context.Context, apiRoot, id, message string, expires time.Time) (int, error)
 
 	// Secret returns the named secret, creating it from newSecret on first
-	// use, so that every replica on the same store shares it.
+	// use, so that every handle and replica on the same store shares it.
 	Secret(ctx context.Context, name string, newSecret func() ([]byte, error)) ([]byte, error)
 
-	// Close releases the store; pending writes are flushed.
+	// Close releases the store. Writes are durable when their methods
+	// return, so nothing is lost.
 	Close() error
 }

@@ -144,7 +144,7 @@ func BenchmarkGetObjects(b *testing.B) {
 				}
 				batch = append(batch, collections.NewObject{ID: id.ID, Type: id.Type, SpecVersion: id.SpecVersion, Version: id.Version, Raw: raw})
 			}
-			if _, err := readServer.store.AddObjects(ctx, "api1", collID, batch); err != nil {
+			if _, err := readServer.store.AddObjects(ctx, "api1", collID, batch, collections.AddOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}

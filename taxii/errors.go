@@ -89,6 +89,9 @@ func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 		// The wrapped detail may come from the database: it stays in the log.
 		s.log.Info("conflict", "request_id", requestID(c), "err", err)
 		status, res.Description = http.StatusConflict, "the request conflicts with the current state of the resource"
+	case errors.Is(err, collections.ErrInvalid):
+		// Domain rules speak of the request, never of the database.
+		status, res.Description = http.StatusBadRequest, err.Error()
 	case errors.As(err, &mbe):
 		status, res.Description = http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("the request body exceeds the API root's max_content_length of %d bytes", mbe.Limit)

@@ -41,7 +41,7 @@ var (
 const (
 	// maxFilterValues bounds the comma-separated values of one match[...]
 	// parameter.
-	maxFilterValues = 100
+	maxFilterValues = collections.MaxQueryValues
 	// maxFilterCombinations bounds match[type] values × match[version]
 	// values × match[spec_version] values (an absent filter counts 1).
 	maxFilterCombinations = 100

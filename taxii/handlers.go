@@ -611,7 +611,7 @@ func (s *Server) addObjects(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.ingester.Ingest(req.Context(), col, objs)
+	st, err := s.ingester.Ingest(req.Context(), col, "", objs)
 	if err != nil {
 		return err
 	}

@@ -163,7 +163,7 @@ func runMemoryServer(dir string) {
 					}
 					batch = append(batch, collections.NewObject{ID: id.ID, Type: id.Type, SpecVersion: id.SpecVersion, Version: id.Version, Raw: raw})
 				}
-				if _, err := store.AddObjects(ctx, "api1", collID, batch); err != nil {
+				if _, err := store.AddObjects(ctx, "api1", collID, batch, collections.AddOptions{}); err != nil {
 					fail(err)
 				}
 			}

@@ -142,9 +142,9 @@ func (s *idStore) Objects(ctx context.Context, q collections.Query) (collections
 	return s.Store.Objects(ctx, q)
 }
 
-func (s *idStore) AddObjects(ctx context.Context, root, coll string, objs []collections.NewObject) ([]collections.AddResult, error) {
+func (s *idStore) AddObjects(ctx context.Context, root, coll string, objs []collections.NewObject, opts collections.AddOptions) ([]collections.AddResult, error) {
 	s.seen("AddObjects", ctx)
-	return s.Store.AddObjects(ctx, root, coll, objs)
+	return s.Store.AddObjects(ctx, root, coll, objs, opts)
 }
 
 // TestRequestIDInContext: the store (directly and through the ingester)

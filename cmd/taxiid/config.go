@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -9,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"gopkg.in/yaml.v3"
 
+	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/stix"
 )
 
@@ -213,61 +214,56 @@ func (cfg *Config) validate() []string {
 		add("max-connections-per-ip must be 0 (no cap) or more, not %d", cfg.MaxConnectionsPerIP)
 	}
 
+	// Each declaration is checked by the rules the store applies to it
+	// (collections' Validate); what only the file can get wrong, a name
+	// declared twice, is checked here.
 	f := &cfg.File
 	paths := map[string]bool{}
 	ids := map[string]bool{}
+	addInvalid := func(where string, err error) {
+		var ie *collections.InvalidError
+		if errors.As(err, &ie) {
+			for _, p := range ie.Problems {
+				add("%s: %s", where, p)
+			}
+		} else if err != nil {
+			add("%s: %v", where, err)
+		}
+	}
 	for i := range f.APIRoots {
 		r := &f.APIRoots[i]
 		where := fmt.Sprintf("api_roots[%d]", i)
-		switch {
-		case !validPath(r.Path):
-			add("%s: path %q must be one URL segment of letters, digits, '-', '_' or '.'", where, r.Path)
-		case r.Path == "taxii2":
-			add("%s: path taxii2 is the discovery endpoint", where)
-		case paths[r.Path]:
+		if r.MaxContentLength == 0 {
+			r.MaxContentLength = defaultMaxContentLength
+		}
+		addInvalid(where, collections.APIRoot{
+			Path: r.Path, Title: r.Title, Description: r.Description, MaxContentLength: r.MaxContentLength,
+		}.Validate())
+		if paths[r.Path] {
 			add("%s: path %q is declared twice", where, r.Path)
 		}
 		paths[r.Path] = true
-		if r.Title == "" {
-			add("%s: title is required", where)
-		}
-		if r.MaxContentLength == 0 {
-			r.MaxContentLength = defaultMaxContentLength
-		} else if r.MaxContentLength < 0 {
-			add("%s: max_content_length must be positive", where)
-		}
 		aliases := map[string]bool{}
 		for j := range r.Collections {
 			c := &r.Collections[j]
 			where := fmt.Sprintf("api_roots[%d].collections[%d]", i, j)
-			if u, err := uuid.Parse(c.ID); err != nil || u.String() != c.ID {
-				add("%s: id %q must be a lowercase UUID", where, c.ID)
-			} else if ids[r.Path+"/"+c.ID] {
+			if len(c.MediaTypes) == 0 {
+				c.MediaTypes = []string{defaultMediaType}
+			}
+			addInvalid(where, collections.Collection{
+				APIRoot: r.Path, ID: c.ID, Alias: c.Alias, Title: c.Title, Description: c.Description,
+				MediaTypes: c.MediaTypes, Validation: c.Validation,
+			}.Validate())
+			if ids[c.ID] {
+				// Collection ids are unique in the whole store.
 				add("%s: id %s is declared twice", where, c.ID)
 			}
-			ids[r.Path+"/"+c.ID] = true
+			ids[c.ID] = true
 			if c.Alias != "" {
 				if aliases[c.Alias] {
 					add("%s: alias %q is declared twice", where, c.Alias)
 				}
-				if _, err := uuid.Parse(c.Alias); err == nil || !validPath(c.Alias) {
-					add("%s: alias %q must be a URL segment that is not a UUID", where, c.Alias)
-				}
 				aliases[c.Alias] = true
-			}
-			if c.Title == "" {
-				add("%s: title is required", where)
-			}
-			if _, err := stix.ParseLevel(c.Validation); err != nil {
-				add("%s: validation: %v", where, err)
-			}
-			if len(c.MediaTypes) == 0 {
-				c.MediaTypes = []string{defaultMediaType}
-			}
-			for _, mt := range c.MediaTypes {
-				if !strings.HasPrefix(mt, "application/stix+json") {
-					add("%s: media type %q is not a STIX media type (application/stix+json;version=2.1)", where, mt)
-				}
 			}
 		}
 	}
@@ -296,16 +292,3 @@ func defaultMaxMemory(getenv func(string) string) byteSize {
 // MaxMemory, the other half being for the store, background ingestion
 // and the garbage collector's headroom.
 func (cfg *Config) requestMemory() int64 { return int64(cfg.MaxMemory) / 2 }
-
-// validPath reports whether s can be a single URL path segment.
-func validPath(s string) bool {
-	if s == "" || s == "." || s == ".." {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}

@@ -90,6 +90,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	ingester := collections.NewIngester(store, validator, ingestConfig(cfg, logger))
+	// Finish pushes a previous run left pending, and keep watching for
+	// those of replicas that stop.
+	if err := ingester.Start(ctx); err != nil {
+		return fmt.Errorf("recover interrupted pushes: %w", err)
+	}
 
 	// Near the soft memory limit the collector works harder rather than
 	// let the heap grow past it; when the server is quiet its memory goes
@@ -162,26 +167,8 @@ func shutdown(hs *http.Server, ln *limitListener, ingester *collections.Ingester
 		}
 		logger.Warn("closed the connections of requests still in flight", "connections", open)
 	}
-	if !stopIngester(ctx, ingester) {
+	if ingester.Shutdown(ctx) != nil {
 		logger.Warn("shutdown grace over: background ingestion interrupted")
-	}
-}
-
-// stopIngester waits until background ingestion has finished or ctx is
-// done, and reports whether it finished. The ingester's own Wait has no
-// bound, hence the goroutine; an ingester that can stop itself within a
-// context replaces the body of this function with that call.
-func stopIngester(ctx context.Context, ingester *collections.Ingester) bool {
-	done := make(chan struct{})
-	go func() {
-		ingester.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
@@ -212,18 +199,12 @@ func connectionCap(configured int, fileLimit uint64, logger *slog.Logger) int {
 	return fit
 }
 
-// ingestConfig returns the validation levels of the configuration.
-// (Config.validate has checked them.)
+// ingestConfig returns the server's default validation level; each
+// collection's own level is stored with it (Collection.Validation).
+// (Config.validate has checked it.)
 func ingestConfig(cfg Config, logger *slog.Logger) collections.IngestConfig {
-	ic := collections.IngestConfig{Logger: logger, Levels: map[string]stix.Level{}}
+	ic := collections.IngestConfig{Logger: logger}
 	ic.Level, _ = stix.ParseLevel(cfg.Validation)
-	for _, r := range cfg.File.APIRoots {
-		for _, c := range r.Collections {
-			if c.Validation != "" {
-				ic.Levels[collections.CollectionKey(r.Path, c.ID)], _ = stix.ParseLevel(c.Validation)
-			}
-		}
-	}
 	return ic
 }
 
@@ -267,6 +248,7 @@ func declare(ctx context.Context, store collections.Store, f FileConfig) error {
 		for _, c := range r.Collections {
 			err := store.PutCollection(ctx, collections.Collection{
 				APIRoot: r.Path, ID: c.ID, Alias: c.Alias, Title: c.Title, Description: c.Description, MediaTypes: c.MediaTypes,
+				Validation: c.Validation,
 			})
 			if err != nil {
 				return fmt.Errorf("declare collection %s/%s: %w", r.Path, c.ID, err)

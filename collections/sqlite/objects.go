@@ -1,39 +1,50 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
-// writeStmts are the statements of the object write path, prepared once on
-// the write connection and bound to each transaction with Tx.StmtContext,
-// which reuses the connection's prepared statement.
+// writeStmts are the statements of the write path, prepared once on the
+// write connection and bound to each transaction with Tx.StmtContext, which
+// reuses the connection's prepared statement.
 type writeStmts struct {
-	existing  *sql.Stmt
-	lastAdded *sql.Stmt
-	versions  *sql.Stmt
-	raw       *sql.Stmt
-	insert    *sql.Stmt
-	setFlags  *sql.Stmt
-	delete    *sql.Stmt
+	known, heads, head, singles         *sql.Stmt
+	putHead                             *sql.Stmt
+	delHead                             *sql.Stmt
+	stored, lastAdded, versions         *sql.Stmt
+	insert, unmark, unmarkTop, setFlags *sql.Stmt
+	delete, settleKeep, settleSet       *sql.Stmt
+	all                                 []*sql.Stmt
 }
 
 const (
+	// headsQuery returns the heads of the UUIDs in a JSON array: of the ids
+	// added, and of the same UUIDs under other types.
+	headsQuery = "SELECT uuid, type, summary FROM heads WHERE coll = ? AND uuid IN (SELECT value FROM json_each(?))"
+	headQuery  = "SELECT summary FROM heads WHERE coll = ? AND uuid = ? AND type = ?"
+	// knownQuery returns which of the UUIDs in a JSON array have versions
+	// stored: most added objects are new, and need nothing more.
+	knownQuery = "SELECT u.value FROM json_each(?2) AS u WHERE EXISTS (SELECT 1 FROM objects AS o INDEXED BY objects_id " +
+		"WHERE o.coll = ?1 AND o.id >= u.value || '--' AND o.id < u.value || '-.')"
+	// singlesQuery returns the versions stored under the UUIDs in a JSON
+	// array, for UUIDs without heads: at most one each. CROSS JOIN keeps
+	// the UUIDs the outer loop (one index range each).
+	singlesQuery = "SELECT o.id, o.spec_version, o.version, o.date_added, o.flags FROM json_each(?2) AS u " +
+		"CROSS JOIN objects AS o INDEXED BY objects_id WHERE o.coll = ?1 AND o.id >= u.value || '--' AND o.id < u.value || '-.'"
+	storedQuery = "SELECT date_added, raw FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? AND version = ?"
 	// INDEXED BY: else the planner may walk all of objects_coll in
 	// date_added order to save sorting a few rows.
-	versionsQuery = "SELECT date_added, spec_version, version, flags FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? ORDER BY date_added"
-	rawQuery      = "SELECT raw FROM objects WHERE date_added = ?"
-	// existingQuery returns which of the ids in a JSON array are stored.
-	existingQuery = "SELECT value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM objects INDEXED BY objects_id WHERE coll = ? AND id = value)"
+	versionsQuery  = "SELECT date_added, spec_version, version, flags FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? ORDER BY date_added"
+	unmarkTopQuery = "UPDATE objects INDEXED BY objects_id SET flags = flags & ~4 WHERE coll = ? AND id = ? AND spec_version = ? AND flags & 4 = 4"
 )
 
 func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -41,38 +52,48 @@ func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		st  **sql.Stmt
 		sql string
 	}{
-		{&ws.existing, existingQuery},
+		{&ws.known, knownQuery},
+		{&ws.heads, headsQuery},
+		{&ws.head, headQuery},
+		{&ws.singles, singlesQuery},
+		{&ws.putHead, "INSERT INTO heads (coll, uuid, type, summary) VALUES (?, ?, ?, ?) ON CONFLICT (coll, uuid, type) DO UPDATE SET summary = excluded.summary"},
+		{&ws.delHead, "DELETE FROM heads WHERE coll = ? AND uuid = ? AND type = ?"},
+		{&ws.stored, storedQuery},
 		{&ws.lastAdded, "SELECT MAX(date_added) FROM objects"},
 		{&ws.versions, versionsQuery},
-		{&ws.raw, rawQuery},
 		{&ws.insert, "INSERT INTO objects (date_added, coll, id, type, spec_version, version, flags, meta, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+		{&ws.unmark, "UPDATE objects SET flags = flags & ~? WHERE date_added = ?"},
+		{&ws.unmarkTop, unmarkTopQuery},
 		{&ws.setFlags, "UPDATE objects SET flags = ? WHERE date_added = ?"},
 		{&ws.delete, "DELETE FROM objects WHERE date_added = ?"},
+		{&ws.settleKeep, "UPDATE status_entries SET state = ?, version = ? WHERE skey = ? AND seq = ?"},
+		{&ws.settleSet, "UPDATE status_entries SET state = ?, version = ?, message = ? WHERE skey = ? AND seq = ?"},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", p.sql, err)
 		}
 		*p.st = st
+		ws.all = append(ws.all, st)
 	}
 	return nil
 }
 
 func (ws *writeStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{ws.existing, ws.lastAdded, ws.versions, ws.raw, ws.insert, ws.setFlags, ws.delete} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
+	for _, st := range ws.all {
+		errs = append(errs, st.Close())
 	}
 	return errors.Join(errs...)
 }
 
 // objectTx is the object write path within one transaction.
 type objectTx struct {
-	ctx                                                          context.Context
-	existing, versions, raw, insert, setFlags, delete, lastAdded *sql.Stmt
-	coll                                                         int64
+	ctx   context.Context
+	tx    *sql.Tx
+	ws    *writeStmts
+	coll  int64
+	bound map[*sql.Stmt]*sql.Stmt
 }
 
 func (s *Store) objectTx(ctx context.Context, tx *sql.Tx, coll int64) *objectTx {
@@ -80,91 +101,288 @@ func (s *Store) objectTx(ctx context.Context, tx *sql.Tx, coll int64) *objectTx 
 	// context the driver starts a watcher goroutine per statement, which
 	// costs more than the statement. Callers check ctx between objects,
 	// and BeginTx's context still aborts the transaction.
-	ctx = context.WithoutCancel(ctx)
-	return &objectTx{
-		ctx:       ctx,
-		existing:  tx.StmtContext(ctx, s.ws.existing),
-		versions:  tx.StmtContext(ctx, s.ws.versions),
-		raw:       tx.StmtContext(ctx, s.ws.raw),
-		insert:    tx.StmtContext(ctx, s.ws.insert),
-		setFlags:  tx.StmtContext(ctx, s.ws.setFlags),
-		delete:    tx.StmtContext(ctx, s.ws.delete),
-		lastAdded: tx.StmtContext(ctx, s.ws.lastAdded),
-		coll:      coll,
-	}
+	return &objectTx{ctx: context.WithoutCancel(ctx), tx: tx, ws: &s.ws, coll: coll, bound: make(map[*sql.Stmt]*sql.Stmt)}
 }
 
-// existingIDs returns which of the objects' ids have versions stored.
-func (o *objectTx) existingIDs(objs []collections.NewObject) (map[string]bool, error) {
-	ids := make([]string, len(objs))
-	for i, obj := range objs {
-		ids[i] = obj.ID
+// stmt binds a prepared statement to the transaction, once.
+func (o *objectTx) stmt(st *sql.Stmt) *sql.Stmt {
+	b, ok := o.bound[st]
+	if !ok {
+		b = o.tx.StmtContext(o.ctx, st)
+		o.bound[st] = b
 	}
-	arg, err := json.Marshal(ids)
+	return b
+}
+
+// idKey is how objects.id holds an id: UUID first, "<uuid>--<type>", so
+// that the versions of every type of one UUID are neighbours in objects_id
+// and one index range finds them all.
+func idKey(id string) string {
+	typ, u := collections.SplitID(id)
+	return u + "--" + typ
+}
+
+// headSet holds the heads of one transaction's objects by UUID, as loaded
+// and as changed.
+//
+// A UUID has rows in heads once it has had two versions or more (of any
+// types); until then its one version, if any, is its own summary. Most
+// objects have one version: they cost no head row.
+type headSet struct {
+	byUUID map[string]*uuidHeads
+	dirty  []*headEntry
+}
+
+type uuidHeads struct {
+	rows     bool // heads rows exist (or are being written) for this UUID
+	versions int  // without rows: versions stored under the UUID (0 or 1)
+	entries  []*headEntry
+}
+
+type headEntry struct {
+	typ, uuid string
+	head      *collections.Head // nil: no version
+	dirty     bool
+	// noCreated: head was made from the object's one version, whose created
+	// is not read yet.
+	noCreated bool
+}
+
+// loadHeads reads the heads of every UUID among ids (canonical): their
+// heads rows, and for UUIDs without, their one version.
+func (o *objectTx) loadHeads(ids []string) (*headSet, error) {
+	hs := &headSet{byUUID: make(map[string]*uuidHeads, len(ids))}
+	uuids := make([]string, 0, len(ids))
+	for _, id := range ids {
+		_, u := collections.SplitID(id)
+		if _, ok := hs.byUUID[u]; !ok {
+			hs.byUUID[u] = &uuidHeads{}
+			uuids = append(uuids, u)
+		}
+	}
+	arg, err := json.Marshal(uuids)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := o.existing.QueryContext(o.ctx, string(arg), o.coll)
+	if uuids, err = o.known(string(arg)); err != nil || len(uuids) == 0 {
+		return hs, err
+	}
+	if arg, err = json.Marshal(uuids); err != nil {
+		return nil, err
+	}
+	if err := o.scanHeads(hs, string(arg)); err != nil {
+		return nil, err
+	}
+	rest := uuids[:0]
+	for _, u := range uuids {
+		if !hs.byUUID[u].rows {
+			rest = append(rest, u)
+		}
+	}
+	if len(rest) == 0 {
+		return hs, nil
+	}
+	if arg, err = json.Marshal(rest); err != nil {
+		return nil, err
+	}
+	rows, err := o.stmt(o.ws.singles).QueryContext(o.ctx, o.coll, string(arg))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	found := make(map[string]bool)
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var (
+			key, ver    string
+			added, flag int64
+			v           collections.StoredVersion
+		)
+		if err := rows.Scan(&key, &v.SpecVersion, &ver, &added, &flag); err != nil {
 			return nil, err
 		}
-		found[id] = true
+		if v.Version, err = parseVersion(ver); err != nil {
+			return nil, err
+		}
+		v.DateAdded, v.Marks = time.UnixMicro(added).UTC(), collections.Marks(flag)
+		u, typ, _ := strings.Cut(key, "--")
+		id := typ + "--" + u
+		if typ == "" {
+			id = u
+		}
+		h, _ := collections.Summarize(id, time.Time{}, []collections.StoredVersion{v})
+		uh := hs.byUUID[u]
+		if uh == nil {
+			continue
+		}
+		uh.versions++
+		uh.entries = append(uh.entries, &headEntry{typ: typ, uuid: u, head: &h, noCreated: true})
 	}
-	return found, rows.Err()
+	return hs, rows.Err()
 }
 
-// loadVersions returns the stored versions of object id, in date_added order.
-func (o *objectTx) loadVersions(id string, vs []version) ([]version, error) {
-	rows, err := o.versions.QueryContext(o.ctx, o.coll, id)
+// known returns which of the UUIDs (a JSON array) have versions stored.
+func (o *objectTx) known(uuids string) ([]string, error) {
+	rows, err := o.stmt(o.ws.known).QueryContext(o.ctx, o.coll, uuids)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	vs = vs[:0]
+	var out []string
 	for rows.Next() {
-		var v version
-		if err := rows.Scan(&v.dateAdded, &v.spec, &v.version, &v.flags); err != nil {
+		var u string
+		if err := rows.Scan(&u); err != nil {
 			return nil, err
 		}
-		vs = append(vs, v)
+		out = append(out, u)
 	}
-	return vs, rows.Err()
+	return out, rows.Err()
 }
 
-// storeFlags writes the flags of the versions whose flags changed.
-func (o *objectTx) storeFlags(vs []version) error {
-	for i := range vs {
-		if vs[i].newFlags != vs[i].flags {
-			if _, err := o.setFlags.ExecContext(o.ctx, vs[i].newFlags, vs[i].dateAdded); err != nil {
-				return err
+func (o *objectTx) scanHeads(hs *headSet, uuids string) error {
+	rows, err := o.stmt(o.ws.heads).QueryContext(o.ctx, o.coll, uuids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			u, typ  string
+			summary []byte
+		)
+		if err := rows.Scan(&u, &typ, &summary); err != nil {
+			return err
+		}
+		id := u
+		if typ != "" {
+			id = typ + "--" + u
+		}
+		h, err := unpackHead(id, typ, summary)
+		if err != nil {
+			return err
+		}
+		uh := hs.byUUID[u]
+		uh.rows = true
+		uh.entries = append(uh.entries, &headEntry{typ: typ, uuid: u, head: h})
+	}
+	return rows.Err()
+}
+
+// lookup returns the head entry of id (creating an empty one) and a type
+// that has versions under the same UUID.
+func (hs *headSet) lookup(id string) (e *headEntry, other string) {
+	typ, u := collections.SplitID(id)
+	uh := hs.byUUID[u]
+	for _, x := range uh.entries {
+		switch {
+		case x.typ == typ:
+			e = x
+		case x.head != nil && other == "":
+			other = x.typ
+		}
+	}
+	if e == nil {
+		e = &headEntry{typ: typ, uuid: u}
+		uh.entries = append(uh.entries, e)
+	}
+	return e, other
+}
+
+// added records that a version was added to e's object, whose head is now
+// h. The UUID's second version makes its heads rows.
+func (hs *headSet) added(e *headEntry, h *collections.Head) {
+	e.head = h
+	uh := hs.byUUID[e.uuid]
+	if !uh.rows {
+		uh.versions++
+		if uh.versions < 2 {
+			return
+		}
+		uh.rows = true
+		for _, x := range uh.entries {
+			if x.head != nil {
+				hs.markDirty(x)
 			}
-			vs[i].flags = vs[i].newFlags
+		}
+		return
+	}
+	hs.markDirty(e)
+}
+
+func (hs *headSet) markDirty(e *headEntry) {
+	if !e.dirty {
+		e.dirty = true
+		hs.dirty = append(hs.dirty, e)
+	}
+}
+
+// created fills in the created timestamp of a head made from an object's
+// one version, from that version.
+func (o *objectTx) created(e *headEntry) error {
+	if !e.noCreated {
+		return nil
+	}
+	v := e.head.Specs[0].First
+	obj, ok, err := o.storedVersion(e.head.ID, v.Version)
+	if err != nil || !ok {
+		return fmt.Errorf("read version %s of %s: %v", v.Version, e.head.ID, err)
+	}
+	e.head.Created, _ = versionFacts(obj.Raw)
+	e.noCreated = false
+	return nil
+}
+
+// storeHeads writes the heads that changed.
+func (o *objectTx) storeHeads(hs *headSet) error {
+	put, del := o.stmt(o.ws.putHead), o.stmt(o.ws.delHead)
+	for _, e := range hs.dirty {
+		var err error
+		if e.head == nil {
+			_, err = del.ExecContext(o.ctx, o.coll, e.uuid, e.typ)
+		} else if err = o.created(e); err == nil {
+			_, err = put.ExecContext(o.ctx, o.coll, e.uuid, e.typ, packHead(e.head))
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// storedVersion returns the stored version of id at version.
+func (o *objectTx) storedVersion(id string, version time.Time) (collections.Object, bool, error) {
+	v, err := formatVersion(version)
+	if err != nil {
+		return collections.Object{}, false, err
+	}
+	var (
+		added int64
+		raw   []byte
+	)
+	err = o.stmt(o.ws.stored).QueryRowContext(o.ctx, o.coll, idKey(id), v).Scan(&added, &raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return collections.Object{}, false, nil
+	}
+	if err != nil {
+		return collections.Object{}, false, err
+	}
+	return collections.Object{ID: id, Version: version, DateAdded: time.UnixMicro(added).UTC(), Raw: raw}, true, nil
+}
+
 // AddObjects implements collections.Store.
-func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs []collections.NewObject) ([]collections.AddResult, error) {
-	versions := make([]string, len(objs)) // "" for a zero version
-	for i, obj := range objs {
+func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs []collections.NewObject, opts collections.AddOptions) ([]collections.AddResult, error) {
+	objs = append([]collections.NewObject(nil), objs...) // ids are made canonical below
+	ids := make([]string, len(objs))
+	for i := range objs {
+		obj := &objs[i]
 		if strings.Contains(obj.ID, metaSep) || strings.Contains(obj.Type, metaSep) || strings.Contains(obj.SpecVersion, metaSep) {
 			return nil, fmt.Errorf("sqlite: add %q: id, type or spec_version contains \\x1f", obj.ID)
 		}
 		if !obj.Version.IsZero() {
-			v, err := formatVersion(obj.Version)
-			if err != nil {
+			if _, err := formatVersion(obj.Version); err != nil {
 				return nil, fmt.Errorf("sqlite: add %s: %w", obj.ID, err)
 			}
-			versions[i] = v
 		}
+		obj.ID = collections.CanonicalID(obj.ID)
+		ids[i] = obj.ID
 	}
 	results := make([]collections.AddResult, len(objs))
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
@@ -172,44 +390,52 @@ func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs
 		if err != nil {
 			return err
 		}
+		now := time.Now().UnixMicro()
+		var status *statusTx
+		if opts.Status != nil {
+			if status, err = s.beginStatusUpdate(ctx, tx, opts.Status, len(objs), now); err != nil {
+				return err
+			}
+		}
 		o := s.objectTx(ctx, tx, coll)
 		// Another process may share the file: start above what is stored.
 		var stored sql.NullInt64
-		if err := o.lastAdded.QueryRowContext(o.ctx).Scan(&stored); err != nil {
+		if err := o.stmt(o.ws.lastAdded).QueryRowContext(o.ctx).Scan(&stored); err != nil {
 			return fmt.Errorf("sqlite: add objects: %w", err)
 		}
 		last := max(s.lastAdded, stored.Int64)
-		now := time.Now().UnixMicro()
-		// Most objects of a batch are usually new: one query finds the few
-		// ids whose versions must be loaded. Ids added by this batch join
-		// the set as it goes.
-		known, err := o.existingIDs(objs)
+		heads, err := o.loadHeads(ids)
 		if err != nil {
 			return fmt.Errorf("sqlite: add objects: %w", err)
 		}
-		var vs []version
 		for i, obj := range objs {
 			if i%64 == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
 			}
-			vs = vs[:0]
-			if known[obj.ID] {
-				if vs, err = o.loadVersions(obj.ID, vs); err != nil {
-					return fmt.Errorf("sqlite: add %s: %w", obj.ID, err)
-				}
-			}
 			added := max(now, last+1)
-			r, err := o.add(obj, versions[i], added, vs)
+			r, err := o.add(heads, obj, added, opts.SkipVersionRules)
 			if err != nil {
 				return fmt.Errorf("sqlite: add %s: %w", obj.ID, err)
 			}
 			if r.Outcome == collections.Added {
 				last = added
-				known[obj.ID] = true
 			}
 			results[i] = r
+			if status != nil {
+				if err := status.settle(r); err != nil {
+					return fmt.Errorf("sqlite: status update: %w", err)
+				}
+			}
+		}
+		if err := o.storeHeads(heads); err != nil {
+			return fmt.Errorf("sqlite: add objects: %w", err)
+		}
+		if status != nil {
+			if err := status.finish(tx, now, opts.Status.Expires); err != nil {
+				return fmt.Errorf("sqlite: status update: %w", err)
+			}
 		}
 		s.lastAdded = last // harmless if the commit fails: only ever higher
 		return nil
@@ -220,114 +446,54 @@ func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs
 	return results, nil
 }
 
-// add stores one object unless its (id, version) is stored already. ver is
-// its formatted version, "" when it has none; added its date_added if it is
-// added; vs the stored versions of its id.
-func (o *objectTx) add(obj collections.NewObject, ver string, added int64, vs []version) (collections.AddResult, error) {
-	var flags int64
-	if ver == "" {
-		// Versionless objects are versioned by their first push, so that
-		// pushing them again is idempotent.
-		for _, v := range vs {
-			if v.flags&flagNoVersion != 0 {
-				ver = v.version
-				break
-			}
-		}
-		if ver == "" {
-			v, err := formatVersion(time.UnixMicro(added))
-			if err != nil {
-				return collections.AddResult{}, err
-			}
-			ver, flags = v, flagNoVersion
+// add stores one object as collections.PlanAdd decides, with added as its
+// date_added if it is added.
+func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, skipRules bool) (collections.AddResult, error) {
+	e, other := heads.lookup(obj.ID)
+	if e.head != nil {
+		if err := o.created(e); err != nil {
+			return collections.AddResult{}, err
 		}
 	}
-	for _, v := range vs {
-		if v.version != ver {
-			continue
-		}
-		res := collections.AddResult{Outcome: collections.Conflict, DateAdded: time.UnixMicro(v.dateAdded).UTC()}
-		var err error
-		if res.Version, err = parseVersion(v.version); err != nil {
-			return res, err
-		}
-		var raw []byte
-		if err := o.raw.QueryRowContext(o.ctx, v.dateAdded).Scan(&raw); err != nil {
-			return res, err
-		}
-		if sameJSON(raw, obj.Raw) {
-			res.Outcome = collections.Unchanged
-		}
-		return res, nil
+	p, err := collections.PlanAdd(collections.AddInput{
+		Object:    obj,
+		Head:      e.head,
+		OtherType: other,
+		DateAdded: time.UnixMicro(added).UTC(),
+		SkipRules: skipRules,
+		Stored: func(v time.Time) (collections.Object, bool, error) {
+			return o.storedVersion(obj.ID, v)
+		},
+	})
+	if err != nil || p.Result.Outcome != collections.Added {
+		return p.Result, err
 	}
-
-	vs = append(vs, version{dateAdded: added, spec: obj.SpecVersion, version: ver, flags: flags})
-	computeFlags(vs)
-	n := &vs[len(vs)-1]
-	n.flags = n.newFlags
-	if _, err := o.insert.ExecContext(o.ctx, added, o.coll, obj.ID, obj.Type, obj.SpecVersion, ver, n.flags,
-		packMeta(ver, obj.SpecVersion, obj.Type, obj.ID), obj.Raw); err != nil {
-		return collections.AddResult{}, err
-	}
-	if err := o.storeFlags(vs); err != nil {
-		return collections.AddResult{}, err
-	}
-	v, err := parseVersion(ver)
+	ver, err := formatVersion(p.Result.Version)
 	if err != nil {
-		return collections.AddResult{}, err
+		return p.Result, err
 	}
-	return collections.AddResult{Outcome: collections.Added, Version: v, DateAdded: time.UnixMicro(added).UTC()}, nil
+	if _, err := o.stmt(o.ws.insert).ExecContext(o.ctx, added, o.coll, idKey(obj.ID), obj.Type, obj.SpecVersion, ver,
+		int64(p.Marks), packMeta(ver, obj.SpecVersion, obj.Type, obj.ID), obj.Raw); err != nil {
+		return p.Result, err
+	}
+	for _, u := range p.Unmark {
+		if _, err := o.stmt(o.ws.unmark).ExecContext(o.ctx, int64(u.Marks), u.DateAdded.UnixMicro()); err != nil {
+			return p.Result, err
+		}
+	}
+	if p.UnmarkTopSpec != "" {
+		if _, err := o.stmt(o.ws.unmarkTop).ExecContext(o.ctx, o.coll, idKey(obj.ID), p.UnmarkTopSpec); err != nil {
+			return p.Result, err
+		}
+	}
+	heads.added(e, &p.Head)
+	return p.Result, nil
 }
 
-// sameJSON reports whether a and b are the same JSON document, allowing for
-// member order and white space. Numbers compare by their text, so only
-// documents that are equal after decoding count as the same.
-func sameJSON(a, b []byte) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	x, errx := decodeJSON(a)
-	y, erry := decodeJSON(b)
-	return errx == nil && erry == nil && reflect.DeepEqual(x, y)
-}
-
-func decodeJSON(b []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber() // no float rounding: 1e400 and big integers stay exact
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// DeleteObject implements collections.Store. First and Last select within
-// each spec version; an empty specVersions does not restrict spec versions.
+// DeleteObject implements collections.Store.
 func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string, versions collections.VersionFilter, specVersions []string) (int, error) {
-	exact := make(map[string]bool, len(versions.Exact))
-	for _, t := range versions.Exact {
-		v, err := formatVersion(t)
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: delete %s: %w", id, err)
-		}
-		exact[v] = true
-	}
-	specs := make(map[string]bool, len(specVersions))
-	for _, sv := range specVersions {
-		specs[sv] = true
-	}
-	selected := func(v version) bool {
-		if len(specs) > 0 && !specs[v.spec] {
-			return false
-		}
-		if versions.IsZero() || versions.All {
-			return true
-		}
-		return versions.Last && v.flags&flagLatest != 0 ||
-			versions.First && v.flags&flagFirst != 0 ||
-			exact[v.version]
-	}
-
+	id = collections.CanonicalID(id)
+	typ, u := collections.SplitID(id)
 	var deleted int
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		coll, err := s.collection(ctx, tx, apiRoot, collection)
@@ -335,32 +501,97 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 			return err
 		}
 		o := s.objectTx(ctx, tx, coll)
-		vs, err := o.loadVersions(id, nil)
+		vs, err := o.loadVersions(id)
 		if err != nil {
 			return fmt.Errorf("sqlite: delete %s: %w", id, err)
 		}
-		kept := vs[:0]
-		for _, v := range vs {
-			if !selected(v) {
-				kept = append(kept, v)
-				continue
-			}
-			if _, err := o.delete.ExecContext(o.ctx, v.dateAdded); err != nil {
-				return fmt.Errorf("sqlite: delete %s: %w", id, err)
-			}
-			deleted++
-		}
-		if deleted == 0 {
+		if len(vs) == 0 {
 			return collections.ErrNotFound
 		}
-		computeFlags(kept)
-		if err := o.storeFlags(kept); err != nil {
+		// The head row, if the UUID has heads; else the versions (one) are
+		// their own summary.
+		var summary []byte
+		head := &collections.Head{}
+		err = o.stmt(o.ws.head).QueryRowContext(o.ctx, coll, u, typ).Scan(&summary)
+		rows := err == nil
+		switch {
+		case rows:
+			if head, err = unpackHead(id, typ, summary); err != nil {
+				return fmt.Errorf("sqlite: delete %s: %w", id, err)
+			}
+		case errors.Is(err, sql.ErrNoRows):
+			h, _ := collections.Summarize(id, time.Time{}, vs)
+			head = &h
+		default:
 			return fmt.Errorf("sqlite: delete %s: %w", id, err)
 		}
+		p := collections.PlanDelete(*head, vs, versions, specVersions)
+		if len(p.Delete) == 0 {
+			return collections.ErrNotFound
+		}
+		for _, i := range p.Delete {
+			if _, err := o.stmt(o.ws.delete).ExecContext(o.ctx, vs[i].DateAdded.UnixMicro()); err != nil {
+				return fmt.Errorf("sqlite: delete %s: %w", id, err)
+			}
+		}
+		for k, i := range p.Keep {
+			if p.Marks[k] != vs[i].Marks {
+				if _, err := o.stmt(o.ws.setFlags).ExecContext(o.ctx, int64(p.Marks[k]), vs[i].DateAdded.UnixMicro()); err != nil {
+					return fmt.Errorf("sqlite: delete %s: %w", id, err)
+				}
+			}
+		}
+		if rows {
+			hs := &headSet{}
+			hs.markDirty(&headEntry{typ: typ, uuid: u, head: p.Head})
+			if err := o.storeHeads(hs); err != nil {
+				return fmt.Errorf("sqlite: delete %s: %w", id, err)
+			}
+		}
+		deleted = len(p.Delete)
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
 	return deleted, nil
+}
+
+// loadVersions returns every stored version of object id, in date_added
+// order.
+func (o *objectTx) loadVersions(id string) ([]collections.StoredVersion, error) {
+	rows, err := o.stmt(o.ws.versions).QueryContext(o.ctx, o.coll, idKey(id))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var vs []collections.StoredVersion
+	for rows.Next() {
+		var (
+			v         collections.StoredVersion
+			added, fl int64
+			ver       string
+		)
+		if err := rows.Scan(&added, &v.SpecVersion, &ver, &fl); err != nil {
+			return nil, err
+		}
+		if v.Version, err = parseVersion(ver); err != nil {
+			return nil, err
+		}
+		v.DateAdded, v.Marks = time.UnixMicro(added).UTC(), collections.Marks(fl)
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
+}
+
+// versionFacts returns the created timestamp and the revoked property of a
+// stored object.
+func versionFacts(raw []byte) (created time.Time, revoked bool) {
+	var facts struct {
+		Created string `json:"created"`
+		Revoked bool   `json:"revoked"`
+	}
+	_ = json.Unmarshal(raw, &facts) // stored objects are valid JSON
+	created, _ = stix.ParseTimestamp(facts.Created)
+	return created, facts.Revoked
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strconv"
@@ -28,6 +29,17 @@ func TestQueryPlans(t *testing.T) {
 	ts := []time.Time{time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
 	ids := []string{"indicator--0f6a5c36-6b50-4e3d-a9b8-5d2b8e8f0c11", "malware--0f6a5c36-6b50-4e3d-a9b8-5d2b8e8f0c11"}
 	after := time.Now()
+	many := func(n int, format string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf(format, i)
+		}
+		return out
+	}
+	manyTimes := make([]time.Time, collections.MaxQueryValues)
+	for i := range manyTimes {
+		manyTimes[i] = ts[0].Add(time.Duration(i) * time.Second)
+	}
 	for _, tc := range []struct {
 		name      string
 		q         collections.Query
@@ -52,6 +64,15 @@ func TestQueryPlans(t *testing.T) {
 		{"types first last", collections.Query{Types: []string{"indicator", "malware"},
 			Versions: collections.VersionFilter{First: true, Last: true}}, true},
 		{"ids", collections.Query{IDs: ids}, true},
+		{"many ids", collections.Query{IDs: many(collections.MaxQueryValues, "indicator--0f6a5c36-6b50-4e3d-a9b8-%012d")}, true},
+		{"many types", collections.Query{Types: many(collections.MaxQueryValues, "x-t-%d")}, true},
+		{"many types, specs, versions", collections.Query{Types: many(collections.MaxQueryValues, "x-t-%d"),
+			SpecVersions: many(collections.MaxQueryValues, "2.%d"),
+			Versions:     collections.VersionFilter{First: true, Last: true, Exact: manyTimes}}, true},
+		{"all specs", collections.Query{AllSpecVersions: true}, false},
+		{"all specs all", collections.Query{AllSpecVersions: true, Versions: collections.VersionFilter{All: true}}, false},
+		{"all specs type", collections.Query{AllSpecVersions: true, Types: []string{"indicator"}}, false},
+		{"spec types", collections.Query{SpecVersions: []string{"2.1"}, Types: []string{"indicator", "malware"}}, false},
 		{"ids types versions", collections.Query{IDs: ids, Types: []string{"indicator"},
 			Versions: collections.VersionFilter{First: true, Last: true, Exact: ts}, SpecVersions: []string{"2.1"}}, true},
 	} {
@@ -115,12 +136,16 @@ func TestWritePlans(t *testing.T) {
 	}{
 		{"SELECT MAX(date_added) FROM objects", nil, "SEARCH objects"},
 		{versionsQuery, []any{1, "x"}, "SEARCH objects USING INDEX objects_id (coll=? AND id=?)"},
-		{rawQuery, []any{1}, "SEARCH objects USING INTEGER PRIMARY KEY (rowid=?)"},
-		{existingQuery, []any{`["a","b"]`, 1}, "SEARCH objects EXISTS USING COVERING INDEX objects_id (coll=? AND id=?)"},
+		{storedQuery, []any{1, "x", "v"}, "SEARCH objects USING INDEX objects_id (coll=? AND id=? AND version=?)"},
+		{headsQuery, []any{1, `["a","b"]`}, "SEARCH heads USING PRIMARY KEY (coll=? AND uuid=?)"},
+		{headQuery, []any{1, "a", "t"}, "SEARCH heads USING PRIMARY KEY (coll=? AND uuid=? AND type=?)"},
+		{knownQuery, []any{1, `["a","b"]`}, "SEARCH o EXISTS USING COVERING INDEX objects_id (coll=? AND id>? AND id<?)"},
+		{singlesQuery, []any{1, `["a","b"]`}, "SEARCH o USING INDEX objects_id (coll=? AND id>? AND id<?)"},
+		{unmarkTopQuery, []any{1, "x", "2.0"}, "SEARCH objects USING INDEX objects_id (coll=? AND id=?)"},
 	} {
 		plan := explain(t, ctx, s, tc.query, tc.args)
 		t.Logf("%s\n%s", tc.query, plan)
-		if !strings.Contains(plan, tc.want) || strings.Contains(plan, "SCAN objects") {
+		if !strings.Contains(plan, tc.want) || strings.Contains(plan, "SCAN objects") || strings.Contains(plan, "SCAN o ") {
 			t.Errorf("plan of %s:\n%s\nwant %s", tc.query, plan, tc.want)
 		}
 	}
@@ -148,6 +173,7 @@ func TestPragmas(t *testing.T) {
 		{"w", "foreign_keys", "1"},
 		{"w", "page_size", "16384"},
 		{"w", "wal_autocheckpoint", "0"},
+		{"w", "journal_size_limit", "67108864"},
 		{"w", "user_version", strconv.Itoa(len(entries))}, // every migration applied
 		{"r", "query_only", "1"},
 		{"r", "journal_mode", "wal"},

@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +21,8 @@ import (
 // one such bounded range per branch. Queries on IDs go through the
 // (coll, id, version) index and sort only those ids' versions.
 func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.Page, error) {
-	if q.Limit < 1 {
-		return collections.Page{}, fmt.Errorf("sqlite: objects: limit %d, want at least 1", q.Limit)
+	if err := q.Check(); err != nil {
+		return collections.Page{}, err
 	}
 	coll, err := s.collection(ctx, s.r, q.APIRoot, q.Collection)
 	if errors.Is(err, collections.ErrNotFound) {
@@ -132,17 +134,26 @@ func (s *blobScanner) Scan(src any) error {
 	return nil
 }
 
-// selector is one match[version] value, as a condition on objects.
+// selector is one match[version] value other than timestamps.
 type selector int
 
 const (
 	selLatest selector = iota
 	selFirst
 	selAll
-	selExact
 )
 
-// queryBuilder accumulates SQL text and its arguments.
+// specMode is how a query selects spec versions.
+type specMode int
+
+const (
+	specTop  specMode = iota // each object's highest (the default)
+	specList                 // those named in Query.SpecVersions
+	specAny                  // every spec version (Query.AllSpecVersions)
+)
+
+// queryBuilder accumulates SQL text and its arguments, which are numbered
+// (?N) so that the same value can be used by many branches.
 type queryBuilder struct {
 	b    strings.Builder
 	args []any
@@ -154,36 +165,55 @@ func (qb *queryBuilder) sql(s ...string) {
 	}
 }
 
-// in writes "col IN (?, ...)" with vals as arguments.
-func (qb *queryBuilder) in(col string, vals []string) {
-	qb.sql(col, " IN (")
-	for i, v := range vals {
-		if i > 0 {
-			qb.sql(", ")
-		}
-		qb.sql("?")
-		qb.args = append(qb.args, v)
-	}
-	qb.sql(")")
+// arg adds an argument and returns its placeholder.
+func (qb *queryBuilder) arg(v any) string {
+	qb.args = append(qb.args, v)
+	return "?" + strconv.Itoa(len(qb.args))
 }
 
-// buildQuery returns the SQL and arguments answering q in collection coll.
-func buildQuery(q collections.Query, coll int64) (string, []any, error) {
-	var sels []selector
-	switch v := q.Versions; {
-	case v.All:
-		sels = []selector{selAll}
-	default:
-		if v.Last || v.IsZero() {
-			sels = append(sels, selLatest)
-		}
-		if v.First {
-			sels = append(sels, selFirst)
-		}
-		if len(v.Exact) > 0 {
-			sels = append(sels, selExact)
-		}
+// list returns the condition "col matches one of vals": a short list as
+// arguments, a longer one as one JSON array argument, so that any length
+// takes few SQL variables.
+func (qb *queryBuilder) list(col string, vals []string) string {
+	if len(vals) == 1 {
+		return col + " = " + qb.arg(vals[0])
 	}
+	if len(vals) <= shortList {
+		ps := make([]string, len(vals))
+		for i, v := range vals {
+			ps[i] = qb.arg(v)
+		}
+		return col + " IN (" + strings.Join(ps, ", ") + ")"
+	}
+	arr, _ := json.Marshal(vals) // strings always marshal
+	return col + " IN (SELECT value FROM json_each(" + qb.arg(string(arr)) + "))"
+}
+
+// shortList is the longest list list binds value by value.
+const shortList = 16
+
+// branch is one index range of a query: the rows of one index that match
+// its conditions, in date_added order.
+type branch struct {
+	index string
+	conds []string
+}
+
+// maxCompound is how many SELECTs one UNION chains (SQLite allows 500).
+const maxCompound = 400
+
+// buildQuery returns the SQL and arguments answering q in collection coll.
+//
+// Every page is read from index ranges in date_added order, each stopping
+// after Limit+1 rows. Several ranges (types, version selectors, exact
+// versions, spec versions) are a UNION of bounded branches; the lists that
+// do not pick the range are filters inside each branch, bound as one JSON
+// argument, so that the branches number at most the exact versions plus
+// twice the longer of types and spec versions, and the SQL variables a few
+// per branch, within SQLite's limits for any query Query.Check accepts.
+// Queries on IDs go through the (coll, id, version) index and sort only
+// those ids' versions.
+func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 	exact := make([]string, len(q.Versions.Exact))
 	for i, t := range q.Versions.Exact {
 		v, err := formatVersion(t)
@@ -191,6 +221,28 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 			return "", nil, err
 		}
 		exact[i] = v
+	}
+	var sels []selector
+	switch v := q.Versions; {
+	case v.All:
+		sels = []selector{selAll}
+		exact = nil
+	case v.IsZero():
+		sels = []selector{selLatest}
+	default:
+		if v.Last {
+			sels = append(sels, selLatest)
+		}
+		if v.First {
+			sels = append(sels, selFirst)
+		}
+	}
+	mode := specTop
+	switch {
+	case q.AllSpecVersions:
+		mode = specAny
+	case len(q.SpecVersions) > 0:
+		mode = specList
 	}
 	after := int64(math.MinInt64)
 	if !q.AddedAfter.IsZero() {
@@ -204,146 +256,157 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 	if q.MetadataOnly {
 		cols = "date_added, meta"
 	}
-	limit := q.Limit + 1
 
 	qb := &queryBuilder{}
+	pColl, pAfter, pLimit := qb.arg(coll), qb.arg(after), qb.arg(q.Limit+1)
+	typeFilter := func() string { return qb.list("type", q.Types) }
+	specFilter := func() string { return qb.list("spec_version", q.SpecVersions) }
+
 	if len(q.IDs) > 0 {
+		ids := make([]string, len(q.IDs))
+		for i, id := range q.IDs {
+			ids[i] = idKey(id)
+		}
 		// Few rows: every version of the named ids. Select them by id and
 		// sort them; the selectors are plain filters here.
-		qb.sql("SELECT ", cols, " FROM objects INDEXED BY objects_id WHERE coll = ? AND ")
-		qb.args = append(qb.args, coll)
-		qb.in("id", q.IDs)
+		conds := []string{qb.list("id", ids)}
 		if len(q.Types) > 0 {
-			qb.sql(" AND ")
-			qb.in("type", q.Types)
+			conds = append(conds, typeFilter())
 		}
-		qb.sql(" AND (")
-		for i, sel := range sels {
-			if i > 0 {
-				qb.sql(" OR ")
+		var spec string
+		switch mode {
+		case specTop:
+			spec = "flags & 4 = 4"
+		case specList:
+			spec = specFilter()
+		}
+		var alts []string
+		for _, sel := range sels {
+			c := selectorCond(sel, mode)
+			if c == "" {
+				c = "1" // every version
 			}
-			qb.sql("(")
-			qb.selector(sel, q.SpecVersions, exact)
-			qb.sql(")")
+			alts = append(alts, c)
 		}
-		qb.sql(") AND date_added > ? ORDER BY date_added LIMIT ?")
-		qb.args = append(qb.args, after, limit)
+		if len(exact) > 0 {
+			alts = append(alts, qb.list("version", exact))
+		}
+		sel := "(" + strings.Join(alts, " OR ") + ")"
+		if spec != "" {
+			sel = spec + " AND " + sel
+		}
+		conds = append(conds, sel)
+		qb.sql("SELECT ", cols, " FROM objects INDEXED BY objects_id WHERE coll = ", pColl, " AND ",
+			strings.Join(conds, " AND "), " AND date_added > ", pAfter, " ORDER BY date_added LIMIT ", pLimit)
 		return qb.b.String(), qb.args, nil
 	}
 
-	types := q.Types
-	if len(types) == 0 {
-		types = []string{""} // one branch, any type
-	}
-	// One branch per selector, and per timestamp for exact versions, each
-	// read from its own index range.
-	// One branch per selector, per timestamp of exact versions and per
-	// requested spec version, each read from its own index range.
-	type arm struct {
-		sel          selector
-		specs, exact []string
-	}
-	specs := [][]string{nil} // nil: each id's highest spec version
-	if len(q.SpecVersions) > 0 {
-		specs = specs[:0]
-		for i := range q.SpecVersions {
-			specs = append(specs, q.SpecVersions[i:i+1])
-		}
-	}
-	var arms []arm
-	for _, spec := range specs {
-		for _, sel := range sels {
-			if sel != selExact {
-				arms = append(arms, arm{sel, spec, nil})
-				continue
-			}
-			for i := range exact {
-				arms = append(arms, arm{selExact, spec, exact[i : i+1]})
+	var branches []branch
+	add := func(index string, conds ...string) {
+		var cs []string
+		for _, c := range conds {
+			if c != "" {
+				cs = append(cs, c)
 			}
 		}
+		branches = append(branches, branch{index, cs})
 	}
-	if len(types) == 1 && len(arms) == 1 {
-		qb.sql("SELECT ", cols, " FROM objects ")
-		qb.branch(coll, types[0], arms[0].sel, arms[0].specs, arms[0].exact, after, limit)
+	// Exact versions: one range of (coll, version) each; rows sharing a
+	// version are few.
+	if len(exact) > 0 {
+		var tf, sf string
+		if len(q.Types) > 0 {
+			tf = typeFilter()
+		}
+		switch mode {
+		case specTop:
+			sf = "flags & 4 = 4"
+		case specList:
+			sf = specFilter()
+		}
+		for _, v := range exact {
+			add("objects_version", "version = "+qb.arg(v), tf, sf)
+		}
+	}
+	for _, sel := range sels {
+		switch {
+		case mode == specTop && len(q.Types) == 0:
+			add(map[selector]string{selLatest: "objects_latest", selFirst: "objects_first", selAll: "objects_coll"}[sel],
+				selectorCond(sel, mode))
+		case mode == specTop:
+			index := "objects_type"
+			if sel == selLatest {
+				index = "objects_latest_type"
+			}
+			for _, t := range q.Types {
+				add(index, "type = "+qb.arg(t), selectorCond(sel, mode))
+			}
+		case mode == specList && (len(q.Types) == 0 || len(q.SpecVersions) <= len(q.Types)):
+			var tf string
+			if len(q.Types) > 0 {
+				tf = typeFilter()
+			}
+			for _, sv := range q.SpecVersions {
+				add("objects_spec", "spec_version = "+qb.arg(sv), tf, selectorCond(sel, mode))
+			}
+		case mode == specList:
+			sf := specFilter()
+			for _, t := range q.Types {
+				add("objects_type", "type = "+qb.arg(t), sf, selectorCond(sel, mode))
+			}
+		case len(q.Types) == 0: // specAny
+			add("objects_coll", selectorCond(sel, mode))
+		default:
+			for _, t := range q.Types {
+				add("objects_type", "type = "+qb.arg(t), selectorCond(sel, mode))
+			}
+		}
+	}
+
+	where := func(b branch) string {
+		s := "INDEXED BY " + b.index + " WHERE coll = " + pColl
+		for _, c := range b.conds {
+			s += " AND " + c
+		}
+		return s + " AND date_added > " + pAfter + " ORDER BY date_added LIMIT " + pLimit
+	}
+	if len(branches) == 1 {
+		qb.sql("SELECT ", cols, " FROM objects ", where(branches[0]))
 		return qb.b.String(), qb.args, nil
 	}
 	// UNION of bounded branches (deduplicating rows that two selectors
-	// match), then the first limit of them, read back by rowid.
-	qb.sql("SELECT ", cols, " FROM objects WHERE date_added IN (")
-	n := 0
-	for _, typ := range types {
-		for _, a := range arms {
-			if n > 0 {
-				qb.sql(" UNION ")
+	// match), then the first limit of them, read back by rowid. Beyond
+	// maxCompound branches, UNIONs of UNIONs.
+	union := func(bs []branch) string {
+		var u strings.Builder
+		for i, b := range bs {
+			if i > 0 {
+				u.WriteString(" UNION ")
 			}
-			n++
-			qb.sql("SELECT date_added FROM (SELECT date_added FROM objects ")
-			qb.branch(coll, typ, a.sel, a.specs, a.exact, after, limit)
-			qb.sql(")")
+			u.WriteString("SELECT date_added FROM (SELECT date_added FROM objects " + where(b) + ")")
 		}
+		return u.String()
 	}
-	qb.sql(" ORDER BY 1 LIMIT ?) ORDER BY date_added")
-	qb.args = append(qb.args, limit)
+	inner := union(branches)
+	if len(branches) > maxCompound {
+		var groups []string
+		for start := 0; start < len(branches); start += maxCompound {
+			g := union(branches[start:min(start+maxCompound, len(branches))])
+			groups = append(groups, "SELECT date_added FROM ("+g+" ORDER BY 1 LIMIT "+pLimit+")")
+		}
+		inner = strings.Join(groups, " UNION ")
+	}
+	qb.sql("SELECT ", cols, " FROM objects WHERE date_added IN (", inner, " ORDER BY 1 LIMIT ", pLimit, ") ORDER BY date_added")
 	return qb.b.String(), qb.args, nil
 }
 
-// branch writes "INDEXED BY ... WHERE ... ORDER BY date_added LIMIT ?" for
-// one type ("" for any), one selector and at most one spec version and one
-// exact version, naming the index that answers it in date_added order.
-func (qb *queryBuilder) branch(coll int64, typ string, sel selector, specs, exact []string, after int64, limit int) {
-	top := len(specs) == 0
-	index := "objects_coll"
-	switch {
-	case sel == selExact:
-		index = "objects_version" // exact holds one timestamp
-	case !top:
-		index = "objects_spec" // specs holds one spec version
-	case sel == selLatest && top && typ != "":
-		index = "objects_latest_type"
-	case sel == selLatest && top:
-		index = "objects_latest"
-	case sel == selFirst && top && typ == "":
-		index = "objects_first"
-	case typ != "":
-		index = "objects_type"
+// selectorCond is the flag test of a selector. Under the default spec rule
+// it includes the top-spec bit, in the very form of the partial indexes'
+// conditions ("flags & 5 = 5"): SQLite uses a partial index only for a
+// query with the same term.
+func selectorCond(sel selector, mode specMode) string {
+	if mode == specTop {
+		return map[selector]string{selLatest: "flags & 5 = 5", selFirst: "flags & 6 = 6", selAll: "flags & 4 = 4"}[sel]
 	}
-	qb.sql("INDEXED BY ", index, " WHERE coll = ? AND ")
-	qb.args = append(qb.args, coll)
-	if typ != "" {
-		qb.sql("type = ? AND ")
-		qb.args = append(qb.args, typ)
-	}
-	qb.selector(sel, specs, exact)
-	qb.sql(" AND date_added > ? ORDER BY date_added LIMIT ?")
-	qb.args = append(qb.args, after, limit)
-}
-
-// selector writes the condition of one version selector combined with the
-// spec version selection (specs; empty: the id's highest spec version).
-// The flag tests are literals so that they match the partial indexes.
-func (qb *queryBuilder) selector(sel selector, specs, exact []string) {
-	if len(specs) == 0 {
-		switch sel {
-		case selLatest:
-			qb.sql("flags & 5 = 5")
-		case selFirst:
-			qb.sql("flags & 6 = 6")
-		case selAll:
-			qb.sql("flags & 4 = 4")
-		case selExact:
-			qb.sql("flags & 4 = 4 AND ")
-			qb.in("version", exact)
-		}
-		return
-	}
-	qb.in("spec_version", specs)
-	switch sel {
-	case selLatest:
-		qb.sql(" AND flags & 1 = 1")
-	case selFirst:
-		qb.sql(" AND flags & 2 = 2")
-	case selExact:
-		qb.sql(" AND ")
-		qb.in("version", exact)
-	}
+	return map[selector]string{selLatest: "flags & 1 = 1", selFirst: "flags & 2 = 2", selAll: ""}[sel]
 }

@@ -34,6 +34,9 @@ func (s *Store) APIRoots(ctx context.Context) ([]collections.APIRoot, error) {
 
 // PutAPIRoot implements collections.Store.
 func (s *Store) PutAPIRoot(ctx context.Context, root collections.APIRoot) error {
+	if err := root.Validate(); err != nil {
+		return err
+	}
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO api_roots (path, title, description, max_content_length) VALUES (?, ?, ?, ?)
@@ -49,7 +52,7 @@ func (s *Store) PutAPIRoot(ctx context.Context, root collections.APIRoot) error 
 	})
 }
 
-const collectionColumns = "api_root, id, alias, title, description, media_types"
+const collectionColumns = "api_root, id, alias, title, description, media_types, validation"
 
 func scanCollection(sc interface{ Scan(...any) error }) (collections.Collection, error) {
 	var (
@@ -57,7 +60,7 @@ func scanCollection(sc interface{ Scan(...any) error }) (collections.Collection,
 		alias sql.NullString
 		media string
 	)
-	if err := sc.Scan(&c.APIRoot, &c.ID, &alias, &c.Title, &c.Description, &media); err != nil {
+	if err := sc.Scan(&c.APIRoot, &c.ID, &alias, &c.Title, &c.Description, &media, &c.Validation); err != nil {
 		return c, err
 	}
 	c.Alias = alias.String
@@ -128,9 +131,13 @@ func (s *Store) Collection(ctx context.Context, apiRoot, id string) (collections
 	return c, nil
 }
 
-// PutCollection implements collections.Store. An alias already used by
-// another collection of the API root is an error.
+// PutCollection implements collections.Store. The checks run inside the
+// write transaction, which excludes every other writer (also in other
+// processes), so that they hold when it commits.
 func (s *Store) PutCollection(ctx context.Context, c collections.Collection) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	media := c.MediaTypes
 	if media == nil {
 		media = []string{}
@@ -149,17 +156,36 @@ func (s *Store) PutCollection(ctx context.Context, c collections.Collection) err
 		if err != nil {
 			return fmt.Errorf("sqlite: put collection: %w", err)
 		}
+		var other string
+		err = tx.QueryRowContext(ctx, "SELECT api_root FROM collections WHERE id = ? AND api_root <> ?", c.ID, c.APIRoot).Scan(&other)
+		if err == nil {
+			return fmt.Errorf("%w: collection %s exists in API root %s", collections.ErrConflict, c.ID, other)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: put collection: %w", err)
+		}
+		if c.Alias != "" {
+			err = tx.QueryRowContext(ctx, "SELECT id FROM collections WHERE api_root = ? AND alias = ? AND id <> ?",
+				c.APIRoot, c.Alias, c.ID).Scan(&other)
+			if err == nil {
+				return fmt.Errorf("%w: alias %q is used by collection %s", collections.ErrConflict, c.Alias, other)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("sqlite: put collection: %w", err)
+			}
+		}
 		// An upsert, not INSERT OR REPLACE: the row, and so its coll key
 		// referenced by objects, must survive.
 		_, err = tx.ExecContext(ctx, `
-			INSERT INTO collections (api_root, id, alias, title, description, media_types)
-			VALUES (?, ?, ?, ?, ?, ?)
+			INSERT INTO collections (api_root, id, alias, title, description, media_types, validation)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (api_root, id) DO UPDATE SET
 				alias = excluded.alias,
 				title = excluded.title,
 				description = excluded.description,
-				media_types = excluded.media_types`,
-			c.APIRoot, c.ID, alias, c.Title, c.Description, string(mediaJSON))
+				media_types = excluded.media_types,
+				validation = excluded.validation`,
+			c.APIRoot, c.ID, alias, c.Title, c.Description, string(mediaJSON), c.Validation)
 		if err != nil {
 			return fmt.Errorf("sqlite: put collection %s/%s: %w", c.APIRoot, c.ID, err)
 		}

@@ -4,6 +4,14 @@
 // Writes go through one connection, one at a time, with synchronous=FULL so
 // that a write is on disk when its method returns. Reads use a separate pool
 // of query-only connections, which in WAL mode never wait for the writer.
+// Several stores (processes) may open one file: SQLite's write lock
+// serialises their writes, and every write reads what it builds on inside
+// its transaction.
+//
+// Files: sqlite.go (opening, transactions), migrate.go and migrate3.go
+// (schema versions), objects.go (adding and deleting versions, heads.go
+// their summaries), query.go (pages of objects), roots.go (API roots and
+// collections), status.go, secrets.go, checkpoint.go (the log).
 package sqlite
 
 import (
@@ -12,7 +20,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -82,7 +89,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// commit that happens to cross a threshold.
 	w, err := sql.Open("sqlite", path+"?"+common+
 		"&_pragma=page_size(16384)&_journal_mode=WAL&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)"+
-		"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
+		"&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit("+strconv.FormatInt(walLimit, 10)+")&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -115,7 +122,7 @@ func (s *Store) init(ctx context.Context, path, common string) error {
 	if err := r.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
-	if s.ckpt, err = startCheckpointer(ctx, path, common); err != nil {
+	if s.ckpt, err = startCheckpointer(ctx, path, common, &s.wmu); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	if err := s.ws.prepare(ctx, s.w); err != nil {
@@ -127,58 +134,6 @@ func (s *Store) init(ctx context.Context, path, common string) error {
 	}
 	s.lastAdded = last.Int64
 	return nil
-}
-
-// migrate applies the embedded migrations/NNNN_*.sql files numbered above the
-// database's user_version, each in its own transaction with the version bump.
-func migrate(ctx context.Context, db *sql.DB) error {
-	entries, err := fs.ReadDir(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	var cur int
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&cur); err != nil {
-		return fmt.Errorf("read user_version: %w", err)
-	}
-	known := 0
-	for _, e := range entries { // ReadDir sorts by name
-		num, _, _ := strings.Cut(e.Name(), "_")
-		n, err := strconv.Atoi(num)
-		if err != nil || n != known+1 {
-			return fmt.Errorf("migration %s: name must start with number %04d", e.Name(), known+1)
-		}
-		known = n
-		if n <= cur {
-			continue
-		}
-		body, err := migrations.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return err
-		}
-		if err := migrateOne(ctx, db, n, string(body)); err != nil {
-			return fmt.Errorf("migration %s: %w", e.Name(), err)
-		}
-	}
-	if cur > known {
-		return fmt.Errorf("database schema version %d is newer than this program's %d", cur, known)
-	}
-	return nil
-}
-
-func migrateOne(ctx context.Context, db *sql.DB, version int, body string) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, body); err != nil {
-		return err
-	}
-	// user_version lives in the file header and is transactional.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // Close closes the store. Writes are already durable when their methods

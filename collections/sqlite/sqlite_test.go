@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,8 +24,18 @@ func open(tb testing.TB, path string) *sqlite.Store {
 }
 
 func TestStore(t *testing.T) {
-	storetest.RunTests(t, func(t *testing.T) collections.Store {
-		return open(t, filepath.Join(t.TempDir(), "sub", "dir", "taxiid.db"))
+	var paths sync.Map // *sqlite.Store -> its file
+	storetest.RunTests(t, storetest.Backend{
+		New: func(t *testing.T) collections.Store {
+			path := filepath.Join(t.TempDir(), "sub", "dir", "taxiid.db")
+			s := open(t, path)
+			paths.Store(s, path)
+			return s
+		},
+		Another: func(t *testing.T, s collections.Store) collections.Store {
+			path, _ := paths.Load(s)
+			return open(t, path.(string))
+		},
 	})
 }
 
@@ -32,15 +43,15 @@ func TestReopen(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "taxiid.db")
 	s := open(t, path)
-	if err := s.PutAPIRoot(ctx, collections.APIRoot{Path: "api1"}); err != nil {
+	if err := s.PutAPIRoot(ctx, collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: 1 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	c := collections.Collection{APIRoot: "api1", ID: "91a7b528-80eb-42ed-a74d-c6fbd5a26116"}
+	c := collections.Collection{APIRoot: "api1", ID: "91a7b528-80eb-42ed-a74d-c6fbd5a26116", Title: "C"}
 	if err := s.PutCollection(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	obj := storetest.Object(storetest.STIX{Type: "indicator", Created: time.Now()})
-	first, err := s.AddObjects(ctx, c.APIRoot, c.ID, []collections.NewObject{obj})
+	first, err := s.AddObjects(ctx, c.APIRoot, c.ID, []collections.NewObject{obj}, collections.AddOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +72,7 @@ func TestReopen(t *testing.T) {
 		!page.Objects[0].DateAdded.Equal(first[0].DateAdded) {
 		t.Fatalf("after reopening: %+v, want the object added before", page.Objects)
 	}
-	second, err := s.AddObjects(ctx, c.APIRoot, c.ID, []collections.NewObject{next, obj})
+	second, err := s.AddObjects(ctx, c.APIRoot, c.ID, []collections.NewObject{next, obj}, collections.AddOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,10 +88,10 @@ func TestReopen(t *testing.T) {
 func benchStore(b *testing.B) (*sqlite.Store, collections.Collection) {
 	ctx := context.Background()
 	s := open(b, filepath.Join(b.TempDir(), "taxiid.db"))
-	if err := s.PutAPIRoot(ctx, collections.APIRoot{Path: "api1"}); err != nil {
+	if err := s.PutAPIRoot(ctx, collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: 1 << 20}); err != nil {
 		b.Fatal(err)
 	}
-	c := collections.Collection{APIRoot: "api1", ID: "91a7b528-80eb-42ed-a74d-c6fbd5a26116"}
+	c := collections.Collection{APIRoot: "api1", ID: "91a7b528-80eb-42ed-a74d-c6fbd5a26116", Title: "C"}
 	if err := s.PutCollection(ctx, c); err != nil {
 		b.Fatal(err)
 	}
@@ -119,7 +130,7 @@ func BenchmarkAddObjects(b *testing.B) {
 			b.StartTimer()
 		}
 		start := cpuTime()
-		if _, err := s.AddObjects(ctx, c.APIRoot, c.ID, pending[0]); err != nil {
+		if _, err := s.AddObjects(ctx, c.APIRoot, c.ID, pending[0], collections.AddOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		cpu += cpuTime() - start
@@ -138,7 +149,7 @@ func BenchmarkObjectsPage(b *testing.B) {
 	s, c := benchStore(b)
 	ctx := context.Background()
 	for _, objs := range batches(rand.New(rand.NewPCG(1, 2)), total/1000, 1000) {
-		if _, err := s.AddObjects(ctx, c.APIRoot, c.ID, objs); err != nil {
+		if _, err := s.AddObjects(ctx, c.APIRoot, c.ID, objs, collections.AddOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -172,5 +183,42 @@ func BenchmarkObjectsPage(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
 			b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
+	}
+}
+
+// Stores started at once on one new file (replicas sharing a data folder)
+// all open: one migrates, the others wait for it and find the work done.
+func TestConcurrentOpen(t *testing.T) {
+	for round := range 3 {
+		path := filepath.Join(t.TempDir(), "taxiid.db")
+		const n = 4
+		stores := make([]*sqlite.Store, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				stores[i], errs[i] = sqlite.Open(t.Context(), path)
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: Open %d: %v", round, i, err)
+			}
+			t.Cleanup(func() { stores[i].Close() })
+		}
+		root := collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: 1000}
+		if err := stores[0].PutAPIRoot(t.Context(), root); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range stores {
+			roots, err := s.APIRoots(t.Context())
+			if err != nil || len(roots) != 1 || roots[0] != root {
+				t.Errorf("round %d: APIRoots through store %d = %v, %v; want %v", round, i, roots, err, root)
+			}
+		}
 	}
 }

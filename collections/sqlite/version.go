@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -48,94 +46,7 @@ func parseVersion(s string) (time.Time, error) {
 	return time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC), nil
 }
 
-// Bits of objects.flags.
-const (
-	flagLatest    = 1 // newest version within (id, spec_version)
-	flagFirst     = 2 // oldest version within (id, spec_version)
-	flagTopSpec   = 4 // spec_version is the highest of the id
-	flagNoVersion = 8 // version is the date_added of the first push
-
-	selectorFlags = flagLatest | flagFirst | flagTopSpec
-)
-
-// version is one stored version of an object, as loaded to maintain flags.
-type version struct {
-	dateAdded int64
-	spec      string
-	version   string
-	flags     int64 // as stored
-	newFlags  int64 // as they should be
-}
-
-// computeFlags sets newFlags on every version of one object from the whole
-// set, keeping the bits that are not selection flags.
-func computeFlags(vs []version) {
-	type group struct{ spec, min, max string }
-	var groups []group // few: one per spec version of the object
-	top := ""
-	for _, v := range vs {
-		if top == "" || specLess(top, v.spec) {
-			top = v.spec
-		}
-		i := 0
-		for i < len(groups) && groups[i].spec != v.spec {
-			i++
-		}
-		if i == len(groups) {
-			groups = append(groups, group{v.spec, v.version, v.version})
-			continue
-		}
-		groups[i].min = min(groups[i].min, v.version)
-		groups[i].max = max(groups[i].max, v.version)
-	}
-	for i := range vs {
-		v := &vs[i]
-		f := v.flags &^ selectorFlags
-		for _, g := range groups {
-			if g.spec != v.spec {
-				continue
-			}
-			if v.version == g.max {
-				f |= flagLatest
-			}
-			if v.version == g.min {
-				f |= flagFirst
-			}
-		}
-		if v.spec == top {
-			f |= flagTopSpec
-		}
-		v.newFlags = f
-	}
-}
-
-// specLess orders spec versions numerically, component by component
-// ("2.0" < "2.1" < "2.10"); non-numeric components compare as text.
-func specLess(a, b string) bool {
-	for a != "" || b != "" {
-		var x, y string
-		x, a, _ = strings.Cut(a, ".")
-		y, b, _ = strings.Cut(b, ".")
-		if x == y {
-			continue
-		}
-		if x == "" || y == "" { // a prefix of the other comes first
-			return x == ""
-		}
-		nx, ex := strconv.ParseUint(x, 10, 64)
-		ny, ey := strconv.ParseUint(y, 10, 64)
-		switch {
-		case ex == nil && ey == nil:
-			if nx != ny {
-				return nx < ny
-			}
-		case ex == nil: // numbers before text
-			return true
-		case ey == nil:
-			return false
-		default:
-			return x < y
-		}
-	}
-	return false
-}
+// objects.flags holds a version's collections.Marks: 1 last and 2 first
+// within its spec version, 4 top spec version, 8 unversioned, 16 revoked.
+// Queries test them as literals ("flags & 5 = 5") so that they match the
+// partial indexes.

@@ -1,1 +1,0 @@
--- 0003: reserved; this migration changes nothing.

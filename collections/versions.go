@@ -1,0 +1,509 @@
+package collections
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/taxiid/taxiid/stix"
+)
+
+// This file holds the TAXII and STIX semantics of versions that every
+// backend shares: which version of an object is the last or the first
+// within its spec version, which spec version is the latest of an object,
+// when a re-push is the same object, and the cross-version rules. Backends
+// call PlanAdd, PlanDelete and Summarize and store what they return; they
+// decide nothing themselves.
+
+// CanonicalID returns id with its UUID part in lower case. RFC 4122
+// section 3 makes UUIDs case-insensitive on input (and lower case on
+// output), so "indicator--ABC..." and "indicator--abc..." name one object.
+// Anything that is not "<type>--<UUID>" is returned as it is.
+func CanonicalID(id string) string {
+	typ, u, ok := strings.Cut(id, "--")
+	if !ok || !isUUIDShape(u) {
+		return id
+	}
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; c >= 'A' && c <= 'F' {
+			return typ + "--" + strings.ToLower(u)
+		}
+	}
+	return id
+}
+
+// SplitID returns the type prefix and the canonical UUID part of id; an id
+// without "--" is all UUID part, with an empty prefix.
+func SplitID(id string) (typ, uuid string) {
+	typ, uuid, ok := strings.Cut(CanonicalID(id), "--")
+	if !ok {
+		return "", typ
+	}
+	return typ, uuid
+}
+
+// isUUIDShape reports whether s is 8-4-4-4-12 hexadecimal digits.
+func isUUIDShape(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// CompareSpecVersions orders spec versions numerically, component by
+// component ("2.0" < "2.1" < "2.10"); a version that is a prefix of another
+// comes first, and non-numeric components sort after numeric ones, as text.
+func CompareSpecVersions(a, b string) int {
+	for a != "" || b != "" {
+		var x, y string
+		x, a, _ = strings.Cut(a, ".")
+		y, b, _ = strings.Cut(b, ".")
+		if x == y {
+			continue
+		}
+		if x == "" || y == "" {
+			if x == "" {
+				return -1
+			}
+			return 1
+		}
+		nx, ex := strconv.ParseUint(x, 10, 64)
+		ny, ey := strconv.ParseUint(y, 10, 64)
+		switch {
+		case ex == nil && ey == nil:
+			if nx != ny {
+				if nx < ny {
+					return -1
+				}
+				return 1
+			}
+		case ex == nil:
+			return -1
+		case ey == nil:
+			return 1
+		default:
+			return strings.Compare(x, y)
+		}
+	}
+	return 0
+}
+
+// SameObject reports whether two pushes of one (id, version) carry the same
+// object: the same JSON document, whatever the member order and white
+// space. Numbers compare by their text, so only documents that are equal
+// after decoding count as the same (STIX 2.1 section 3.6: every
+// representation of a version has the same properties and values).
+func SameObject(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	x, errx := decodeJSON(a)
+	y, erry := decodeJSON(b)
+	return errx == nil && erry == nil && reflect.DeepEqual(x, y)
+}
+
+func decodeJSON(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber() // no float rounding: 1e400 and big integers stay exact
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Marks are per-version facts a backend stores with each version and
+// indexes for queries. The selection marks (MarkLast, MarkFirst,
+// MarkTopSpec) change as versions come and go; PlanAdd and PlanDelete say
+// how.
+type Marks uint8
+
+const (
+	// MarkLast: the newest version of the object within its spec version.
+	MarkLast Marks = 1 << iota
+	// MarkFirst: the oldest version of the object within its spec version.
+	MarkFirst
+	// MarkTopSpec: the version's spec version is the highest of the
+	// object's (TAXII 2.1 section 3.4.1: without match[spec_version], only
+	// those versions are served).
+	MarkTopSpec
+	// MarkUnversioned: the object has neither modified nor created; its
+	// version is the DateAdded of its first push.
+	MarkUnversioned
+	// MarkRevoked: the version has revoked: true.
+	MarkRevoked
+
+	// SelectionMarks are the marks that depend on the other versions.
+	SelectionMarks = MarkLast | MarkFirst | MarkTopSpec
+)
+
+// StoredVersion is one stored version of an object, as the version rules
+// see it.
+type StoredVersion struct {
+	SpecVersion string
+	Version     time.Time
+	DateAdded   time.Time
+	Marks       Marks
+}
+
+// VersionRef names one stored version.
+type VersionRef struct {
+	Version   time.Time
+	DateAdded time.Time
+}
+
+// SpecRange is the first and last version of an object within one spec
+// version.
+type SpecRange struct {
+	SpecVersion string
+	First, Last VersionRef
+}
+
+// Head summarises the stored versions of one object (one id in one
+// collection), so that adding a version needs none of the others. Backends
+// keep it current on every write and read it by index.
+type Head struct {
+	ID   string // canonical (CanonicalID)
+	Type string
+	// Created is the created timestamp the object's versions share (zero
+	// when none has one).
+	Created time.Time
+	// Specs has one entry per spec version stored, in ascending order
+	// (CompareSpecVersions); the last is the object's top spec version.
+	Specs []SpecRange
+	// Revoked is the oldest version with revoked: true (zero: none).
+	Revoked time.Time
+	// Unversioned is the version given to the object when it was pushed
+	// without modified and created (zero: none stored).
+	Unversioned time.Time
+}
+
+// TopSpec returns the highest spec version stored, "" if none.
+func (h *Head) TopSpec() string {
+	if h == nil || len(h.Specs) == 0 {
+		return ""
+	}
+	return h.Specs[len(h.Specs)-1].SpecVersion
+}
+
+// MaxSpecVersions bounds the spec versions one object may be stored in:
+// STIX has two, and each new top spec version costs a write to every
+// version of the previous one.
+const MaxSpecVersions = 8
+
+// AddInput is what a backend knows, within its write transaction, before
+// adding one object.
+type AddInput struct {
+	// Object is the object to add; its ID is canonical.
+	Object NewObject
+	// Head is the head of the object's id, nil when no version is stored.
+	Head *Head
+	// OtherType is a type stored in the collection under the same UUID with
+	// another type, "" if none. It refuses only a new id: an object that has
+	// versions keeps its UUID.
+	OtherType string
+	// DateAdded is what the version's DateAdded will be if it is added.
+	DateAdded time.Time
+	// SkipRules leaves out the cross-version rules.
+	SkipRules bool
+	// Stored returns the stored version of the object's id at a version,
+	// with its Raw; PlanAdd calls it only when that version may exist.
+	Stored func(version time.Time) (Object, bool, error)
+}
+
+// Unmark is a stored version that loses marks.
+type Unmark struct {
+	VersionRef
+	Marks Marks
+}
+
+// AddPlan is what adding one object does, as PlanAdd decides it.
+type AddPlan struct {
+	Result AddResult
+	// The rest is set when Result.Outcome is Added.
+
+	// Marks of the new version (Result.Version, Result.DateAdded).
+	Marks Marks
+	// Unmark lists stored versions that lose marks (at most two: the
+	// previous first and last of the spec version).
+	Unmark []Unmark
+	// UnmarkTopSpec, when not "", is a spec version every stored version of
+	// which loses MarkTopSpec: the new version's spec version is above it.
+	UnmarkTopSpec string
+	// Head is the object's head after the add.
+	Head Head
+}
+
+// PlanAdd decides what adding in.Object does: Unchanged when the same
+// (id, version) is stored with the same content, Conflict when with other
+// content, Refused when a cross-version rule forbids it, else Added with
+// the marks to store.
+//
+// The cross-version rules, which only a server that sees every version can
+// enforce: a new version keeps the created of the stored ones (STIX 2.1
+// section 3.2, created); no version may follow a revoked one (section 3.6);
+// a UUID is not reused under another type (section 2.9).
+func PlanAdd(in AddInput) (AddPlan, error) {
+	obj, h := in.Object, in.Head
+	version, unversioned := obj.Version, false
+	if version.IsZero() {
+		// Objects without modified and created are versioned by their first
+		// push, so that pushing them again is idempotent.
+		if h != nil && !h.Unversioned.IsZero() {
+			version = h.Unversioned
+		} else {
+			version, unversioned = in.DateAdded.Truncate(time.Microsecond), true
+		}
+	}
+	version = version.UTC()
+
+	if h.mayHold(version) {
+		old, ok, err := in.Stored(version)
+		if err != nil {
+			return AddPlan{}, err
+		}
+		if ok {
+			r := AddResult{Outcome: Conflict, Version: version, DateAdded: old.DateAdded}
+			if SameObject(old.Raw, obj.Raw) {
+				r.Outcome = Unchanged
+			}
+			return AddPlan{Result: r}, nil
+		}
+	}
+	refuse := func(format string, args ...any) (AddPlan, error) {
+		return AddPlan{Result: AddResult{Outcome: Refused, Version: version, Message: fmt.Sprintf(format, args...)}}, nil
+	}
+	if !in.SkipRules {
+		switch {
+		case in.OtherType != "" && h == nil: // a new id; an existing one keeps its UUID
+			_, u := SplitID(obj.ID)
+			return refuse("the UUID of %s is already used by %s--%s in this collection; a UUID names one object whatever its type (STIX 2.1 section 2.9)",
+				obj.ID, in.OtherType, u)
+		case h != nil && !h.Created.IsZero() && !obj.Created.IsZero() && !h.Created.Equal(obj.Created):
+			return refuse("created %s differs from the created %s of the stored versions of %s; a new version keeps created (STIX 2.1 section 3.2)",
+				stix.FormatTimestamp(obj.Created), stix.FormatTimestamp(h.Created), obj.ID)
+		case h != nil && !h.Revoked.IsZero() && version.After(h.Revoked):
+			return refuse("version %s follows the revoked version %s of %s; no version may follow a revocation (STIX 2.1 section 3.6)",
+				stix.FormatTimestamp(version), stix.FormatTimestamp(h.Revoked), obj.ID)
+		}
+	}
+
+	p := AddPlan{Result: AddResult{Outcome: Added, Version: version, DateAdded: in.DateAdded}}
+	if h != nil {
+		p.Head = h.clone()
+	} else {
+		typ, _ := SplitID(obj.ID)
+		if typ == "" {
+			typ = obj.Type
+		}
+		p.Head = Head{ID: obj.ID, Type: typ}
+	}
+	nh := &p.Head
+	if nh.Created.IsZero() {
+		nh.Created = obj.Created.UTC()
+	}
+	if unversioned {
+		p.Marks |= MarkUnversioned
+		nh.Unversioned = version
+	}
+	if obj.Revoked {
+		p.Marks |= MarkRevoked
+		if nh.Revoked.IsZero() || version.Before(nh.Revoked) {
+			nh.Revoked = version
+		}
+	}
+	ref := VersionRef{Version: version, DateAdded: in.DateAdded}
+	i := 0
+	for i < len(nh.Specs) && CompareSpecVersions(nh.Specs[i].SpecVersion, obj.SpecVersion) < 0 {
+		i++
+	}
+	if i < len(nh.Specs) && nh.Specs[i].SpecVersion == obj.SpecVersion {
+		r := &nh.Specs[i]
+		if version.After(r.Last.Version) {
+			p.Marks |= MarkLast
+			p.Unmark = append(p.Unmark, Unmark{r.Last, MarkLast})
+			r.Last = ref
+		}
+		if version.Before(r.First.Version) {
+			p.Marks |= MarkFirst
+			p.Unmark = append(p.Unmark, Unmark{r.First, MarkFirst})
+			r.First = ref
+		}
+		if i == len(nh.Specs)-1 {
+			p.Marks |= MarkTopSpec
+		}
+		return p, nil
+	}
+	if len(nh.Specs) >= MaxSpecVersions {
+		return refuse("%s is already stored in %d spec versions, the most one object may have", obj.ID, MaxSpecVersions)
+	}
+	p.Marks |= MarkFirst | MarkLast
+	if i == len(nh.Specs) {
+		p.Marks |= MarkTopSpec
+		p.UnmarkTopSpec = nh.TopSpec()
+	}
+	nh.Specs = append(nh.Specs, SpecRange{})
+	copy(nh.Specs[i+1:], nh.Specs[i:])
+	nh.Specs[i] = SpecRange{SpecVersion: obj.SpecVersion, First: ref, Last: ref}
+	return p, nil
+}
+
+// mayHold reports whether a version of the object could be stored at
+// version: it lies within the first and last of one of its spec versions.
+func (h *Head) mayHold(version time.Time) bool {
+	if h == nil {
+		return false
+	}
+	for _, r := range h.Specs {
+		if !version.Before(r.First.Version) && !version.After(r.Last.Version) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Head) clone() Head {
+	c := *h
+	c.Specs = append([]SpecRange(nil), h.Specs...)
+	return c
+}
+
+// Summarize computes an object's head from every stored version of it, and
+// the marks each version should have: its MarkUnversioned and MarkRevoked
+// as stored, the selection marks from the whole set. created is the
+// object's created timestamp (zero: none). Backends use it after deletes
+// and to build heads for data stored before heads existed.
+func Summarize(id string, created time.Time, vs []StoredVersion) (Head, []Marks) {
+	typ, _ := SplitID(id)
+	h := Head{ID: CanonicalID(id), Type: typ, Created: created.UTC()}
+	for _, v := range vs {
+		ref := VersionRef{Version: v.Version.UTC(), DateAdded: v.DateAdded.UTC()}
+		i := 0
+		for i < len(h.Specs) && CompareSpecVersions(h.Specs[i].SpecVersion, v.SpecVersion) < 0 {
+			i++
+		}
+		if i == len(h.Specs) || h.Specs[i].SpecVersion != v.SpecVersion {
+			h.Specs = append(h.Specs, SpecRange{})
+			copy(h.Specs[i+1:], h.Specs[i:])
+			h.Specs[i] = SpecRange{SpecVersion: v.SpecVersion, First: ref, Last: ref}
+		} else {
+			r := &h.Specs[i]
+			if ref.Version.After(r.Last.Version) {
+				r.Last = ref
+			}
+			if ref.Version.Before(r.First.Version) {
+				r.First = ref
+			}
+		}
+		if v.Marks&MarkRevoked != 0 && (h.Revoked.IsZero() || ref.Version.Before(h.Revoked)) {
+			h.Revoked = ref.Version
+		}
+		if v.Marks&MarkUnversioned != 0 {
+			h.Unversioned = ref.Version
+		}
+	}
+	marks := make([]Marks, len(vs))
+	top := h.TopSpec()
+	for i, v := range vs {
+		m := v.Marks &^ SelectionMarks
+		for _, r := range h.Specs {
+			if r.SpecVersion != v.SpecVersion {
+				continue
+			}
+			if v.Version.Equal(r.Last.Version) {
+				m |= MarkLast
+			}
+			if v.Version.Equal(r.First.Version) {
+				m |= MarkFirst
+			}
+		}
+		if v.SpecVersion == top {
+			m |= MarkTopSpec
+		}
+		marks[i] = m
+	}
+	return h, marks
+}
+
+// DeletePlan is what deleting versions of an object does, as PlanDelete
+// decides it.
+type DeletePlan struct {
+	// Delete lists the indexes of the versions to delete.
+	Delete []int
+	// Keep lists the indexes of the others, and Marks their marks after the
+	// delete, in the same order.
+	Keep  []int
+	Marks []Marks
+	// Head is the object's head after the delete; nil when nothing is left.
+	Head *Head
+}
+
+// PlanDelete selects the versions of an object that a delete removes and
+// computes what remains. vs is every stored version of the object, h its
+// head. The zero filter and All select every version; First and Last
+// select within each spec version; specVersions, when not empty, restricts
+// the selection to those spec versions (TAXII 2.1 section 5.7).
+func PlanDelete(h Head, vs []StoredVersion, f VersionFilter, specVersions []string) DeletePlan {
+	var p DeletePlan
+	var kept []StoredVersion
+	for i, v := range vs {
+		if f.selects(v, specVersions) {
+			p.Delete = append(p.Delete, i)
+		} else {
+			p.Keep = append(p.Keep, i)
+			kept = append(kept, v)
+		}
+	}
+	if len(kept) > 0 {
+		nh, marks := Summarize(h.ID, h.Created, kept)
+		nh.Type = h.Type
+		p.Head, p.Marks = &nh, marks
+	}
+	return p
+}
+
+// selects reports whether a delete with filter f and spec versions specs
+// removes v.
+func (f VersionFilter) selects(v StoredVersion, specs []string) bool {
+	if len(specs) > 0 && !contains(specs, v.SpecVersion) {
+		return false
+	}
+	if f.IsZero() || f.All {
+		return true
+	}
+	if f.Last && v.Marks&MarkLast != 0 || f.First && v.Marks&MarkFirst != 0 {
+		return true
+	}
+	for _, t := range f.Exact {
+		if t.Equal(v.Version) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
