@@ -214,7 +214,7 @@ func (s *Server) status(c *echo.Context) error {
 	}
 	// Without an authenticator nobody is told apart: every requester
 	// that reaches the API root sees its statuses.
-	if s.authn != nil && !requester(c).CanSeeStatus(statusOwner(st)) {
+	if s.authn != nil && !requester(c).CanSeeStatus(st.Owner) {
 		return s.deny(c, endpointStatus, r.Path, "", "status of another organization", missing)
 	}
 	return writeJSON(c, http.StatusOK, newStatusResource(st))
@@ -611,7 +611,9 @@ func (s *Server) addObjects(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.ingester.Ingest(req.Context(), col, "", objs)
+	// The status belongs to the requester's organization (TAXII 2.1
+	// section 4.3 leaves who may read it to the server).
+	st, err := s.ingester.Ingest(req.Context(), col, requester(c).OrganizationID, objs)
 	if err != nil {
 		return err
 	}
@@ -635,6 +637,3 @@ func (s *Server) recordRead(c *echo.Context, endpoint string, col collections.Co
 		Details: details(map[string]any{"endpoint": endpoint, "served": served}),
 	})
 }
-
-// statusOwner is the organization whose request created the status.
-func statusOwner(st collections.Status) string { return "" }
