@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 )
 
@@ -78,6 +79,10 @@ func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 	switch {
 	case errors.As(err, &te):
 		status, res.Description = te.Status, te.Description
+	case errors.Is(err, authz.ErrUnauthenticated):
+		status, res.Description = http.StatusUnauthorized, "this request needs valid credentials"
+	case errors.Is(err, authz.ErrForbidden):
+		status, res.Description = http.StatusForbidden, "you may not do this"
 	case errors.Is(err, collections.ErrNotFound):
 		status, res.Description = http.StatusNotFound, "the requested resource does not exist"
 	case errors.Is(err, collections.ErrConflict):
@@ -101,6 +106,9 @@ func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 			"path", c.Request().URL.Path, "err", err)
 		res.Description = "the server could not complete the request; quote error_id when reporting it"
 		res.ErrorID = requestID(c)
+	}
+	if status == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", authChallenge)
 	}
 	res.Title = http.StatusText(status)
 	res.HTTPStatus = fmt.Sprint(status)

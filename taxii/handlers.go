@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/stix"
 )
@@ -35,13 +36,23 @@ type discoveryResource struct {
 	APIRoots    []string `json:"api_roots,omitempty"`
 }
 
+// discovery lists the API roots in which the requester can reach
+// something; the default is named only when it is one of them.
 func (s *Server) discovery(c *echo.Context) error {
-	roots, err := s.store.APIRoots(c.Request().Context())
+	ctx := c.Request().Context()
+	roots, err := s.store.APIRoots(ctx)
 	if err != nil {
 		return err
 	}
 	d := discoveryResource{Title: s.title, Description: s.description, Contact: s.contact}
 	for _, r := range roots {
+		ok, err := s.reachable(c, r.Path)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
 		// Relative URLs (section 4.1.1) keep working behind proxies that
 		// rewrite the host.
 		u := "/" + r.Path + "/"
@@ -50,7 +61,33 @@ func (s *Server) discovery(c *echo.Context) error {
 			d.Default = u
 		}
 	}
+	if len(d.APIRoots) == 0 && s.challenges(c) {
+		return s.deny(c, endpointDiscovery, "", "", "nothing public", nil)
+	}
 	return writeJSON(c, http.StatusOK, d)
+}
+
+// reachable reports whether the requester may read or write some
+// collection of the API root; admins reach every API root, even one
+// without collections.
+func (s *Server) reachable(c *echo.Context, root string) (bool, error) {
+	if requester(c).IsAdmin() {
+		return true, nil
+	}
+	ctx := c.Request().Context()
+	cols, err := s.store.Collections(ctx, root)
+	if errors.Is(err, collections.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, col := range cols {
+		if s.authz.CanRead(ctx, root, col.ID) || s.authz.CanWrite(ctx, root, col.ID) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // apiRootResource is TAXII 2.1 section 4.2.1.
@@ -61,23 +98,48 @@ type apiRootResource struct {
 	MaxContentLength int64    `json:"max_content_length"`
 }
 
-// lookupRoot returns the API root named by the :root path parameter.
-func (s *Server) lookupRoot(c *echo.Context) (collections.APIRoot, error) {
+// findRoot returns the API root named by the :root path parameter,
+// whoever asks.
+func (s *Server) findRoot(c *echo.Context) (collections.APIRoot, bool, error) {
 	roots, err := s.store.APIRoots(c.Request().Context())
 	if err != nil {
-		return collections.APIRoot{}, err
+		return collections.APIRoot{}, false, err
 	}
 	name := c.Param("root")
 	for _, r := range roots {
 		if r.Path == name {
-			return r, nil
+			return r, true, nil
 		}
 	}
-	return collections.APIRoot{}, errorf(http.StatusNotFound, "no API root %q", name)
+	return collections.APIRoot{}, false, nil
+}
+
+func errNoAPIRoot(name string) error { return errorf(http.StatusNotFound, "no API root %q", name) }
+
+// lookupRoot returns the API root named by the :root path parameter when
+// the requester can reach something in it. One it cannot reach is
+// reported as missing, so that its existence does not leak.
+func (s *Server) lookupRoot(c *echo.Context, endpoint string) (collections.APIRoot, error) {
+	name := c.Param("root")
+	r, ok, err := s.findRoot(c)
+	if err != nil {
+		return collections.APIRoot{}, err
+	}
+	if !ok {
+		return collections.APIRoot{}, s.absent(c, endpoint, name, "", errNoAPIRoot(name))
+	}
+	ok, err = s.reachable(c, name)
+	if err != nil {
+		return collections.APIRoot{}, err
+	}
+	if !ok {
+		return collections.APIRoot{}, s.deny(c, endpoint, name, "", "nothing reachable in the API root", errNoAPIRoot(name))
+	}
+	return r, nil
 }
 
 func (s *Server) apiRoot(c *echo.Context) error {
-	r, err := s.lookupRoot(c)
+	r, err := s.lookupRoot(c, endpointAPIRoot)
 	if err != nil {
 		return err
 	}
@@ -134,17 +196,26 @@ func newStatusResource(st collections.Status) statusResource {
 	}
 }
 
+// status answers a status resource to the organization whose request
+// created it and to admins; to anyone else it does not exist.
 func (s *Server) status(c *echo.Context) error {
-	r, err := s.lookupRoot(c)
+	r, err := s.lookupRoot(c, endpointStatus)
 	if err != nil {
 		return err
 	}
-	st, err := s.store.Status(c.Request().Context(), r.Path, c.Param("status"))
+	id := c.Param("status")
+	missing := errorf(http.StatusNotFound, "no status %q in this API root; statuses expire after a day", id)
+	st, err := s.store.Status(c.Request().Context(), r.Path, id)
 	if errors.Is(err, collections.ErrNotFound) {
-		return errorf(http.StatusNotFound, "no status %q in this API root; statuses expire after a day", c.Param("status"))
+		return s.absent(c, endpointStatus, r.Path, "", missing)
 	}
 	if err != nil {
 		return err
+	}
+	// Without an authenticator nobody is told apart: every requester
+	// that reaches the API root sees its statuses.
+	if s.authn != nil && !requester(c).CanSeeStatus(st.Owner) {
+		return s.deny(c, endpointStatus, r.Path, "", "status of another organization", missing)
 	}
 	return writeJSON(c, http.StatusOK, newStatusResource(st))
 }
@@ -160,10 +231,18 @@ type collectionResource struct {
 	MediaTypes  []string `json:"media_types,omitempty"`
 }
 
+// collections lists the collections the requester may read or write,
+// with its own can_read and can_write; the others stay invisible. An API
+// root where that leaves nothing answers like a missing one (admins see
+// every API root, even an empty one).
 func (s *Server) collections(c *echo.Context) error {
-	r, err := s.lookupRoot(c)
+	name := c.Param("root")
+	r, ok, err := s.findRoot(c)
 	if err != nil {
 		return err
+	}
+	if !ok {
+		return s.absent(c, endpointCollections, name, "", errNoAPIRoot(name))
 	}
 	ctx := c.Request().Context()
 	cols, err := s.store.Collections(ctx, r.Path)
@@ -175,9 +254,12 @@ func (s *Server) collections(c *echo.Context) error {
 	}
 	for _, col := range cols {
 		canRead, canWrite := s.authz.CanRead(ctx, r.Path, col.ID), s.authz.CanWrite(ctx, r.Path, col.ID)
-		if canRead || canWrite { // the others stay invisible
+		if canRead || canWrite {
 			res.Collections = append(res.Collections, newCollectionResource(col, canRead, canWrite))
 		}
+	}
+	if len(res.Collections) == 0 && !requester(c).IsAdmin() {
+		return s.deny(c, endpointCollections, name, "", "nothing reachable in the API root", errNoAPIRoot(name))
 	}
 	return writeJSON(c, http.StatusOK, res)
 }
@@ -193,21 +275,26 @@ func newCollectionResource(col collections.Collection, canRead, canWrite bool) c
 type access struct{ read, write bool }
 
 // lookupCollection returns the collection named by the :root and :coll path
-// parameters (its id or alias). A collection the requester may neither read
-// nor write is reported as missing, so that its existence does not leak.
-func (s *Server) lookupCollection(c *echo.Context) (collections.Collection, access, error) {
+// parameters (its id or alias) and what the requester may do with it. A
+// collection the requester may neither read nor write is reported as
+// missing, so that its existence does not leak; so is every collection of
+// a missing API root, which then answers like a hidden one.
+func (s *Server) lookupCollection(c *echo.Context, endpoint string) (collections.Collection, access, error) {
 	ctx := c.Request().Context()
 	root, name := c.Param("root"), c.Param("coll")
 	col, err := s.store.Collection(ctx, root, name)
 	if errors.Is(err, collections.ErrNotFound) {
 		col, err = s.collectionByAlias(c, root, name)
 	}
+	if errors.Is(err, collections.ErrNotFound) {
+		return collections.Collection{}, access{}, s.absent(c, endpoint, root, name, errNoCollection(name))
+	}
 	if err != nil {
 		return collections.Collection{}, access{}, err
 	}
 	a := access{read: s.authz.CanRead(ctx, root, col.ID), write: s.authz.CanWrite(ctx, root, col.ID)}
 	if !a.read && !a.write {
-		return collections.Collection{}, access{}, errNoCollection(name)
+		return collections.Collection{}, access{}, s.deny(c, endpoint, root, col.ID, "no grant", errNoCollection(name))
 	}
 	return col, a, nil
 }
@@ -216,11 +303,10 @@ func errNoCollection(name string) error {
 	return errorf(http.StatusNotFound, "no collection %q in this API root", name)
 }
 
+// collectionByAlias returns the collection of the API root with the alias;
+// collections.ErrNotFound when there is none, or no such API root.
 func (s *Server) collectionByAlias(c *echo.Context, root, alias string) (collections.Collection, error) {
 	cols, err := s.store.Collections(c.Request().Context(), root)
-	if errors.Is(err, collections.ErrNotFound) {
-		return collections.Collection{}, errorf(http.StatusNotFound, "no API root %q", root)
-	}
 	if err != nil {
 		return collections.Collection{}, err
 	}
@@ -229,20 +315,21 @@ func (s *Server) collectionByAlias(c *echo.Context, root, alias string) (collect
 			return col, nil
 		}
 	}
-	return collections.Collection{}, errNoCollection(alias)
+	return collections.Collection{}, collections.ErrNotFound
 }
 
 // readableCollection is lookupCollection for endpoints that read.
-func (s *Server) readableCollection(c *echo.Context) (collections.Collection, error) {
-	col, a, err := s.lookupCollection(c)
+func (s *Server) readableCollection(c *echo.Context, endpoint string) (collections.Collection, error) {
+	col, a, err := s.lookupCollection(c, endpoint)
 	if err == nil && !a.read {
-		err = errorf(http.StatusForbidden, "you may not read collection %q", col.ID)
+		err = s.deny(c, endpoint, col.APIRoot, col.ID, "no read grant",
+			errorf(http.StatusForbidden, "you may not read collection %q", col.ID))
 	}
 	return col, err
 }
 
 func (s *Server) collection(c *echo.Context) error {
-	col, a, err := s.lookupCollection(c)
+	col, a, err := s.lookupCollection(c, endpointCollection)
 	if err != nil {
 		return err
 	}
@@ -307,7 +394,7 @@ func dateAddedHeaders(c *echo.Context, objs []collections.Object, from time.Time
 }
 
 func (s *Server) getObjects(c *echo.Context) error {
-	col, err := s.readableCollection(c)
+	col, err := s.readableCollection(c, endpointObjects)
 	if err != nil {
 		return err
 	}
@@ -321,6 +408,7 @@ func (s *Server) getObjects(c *echo.Context) error {
 		return err
 	}
 	mem.shrink(pageBytes(p))
+	s.recordRead(c, endpointObjects, col, len(p.Objects))
 	return s.writeEnvelope(c, p, next, q.AddedAfter)
 }
 
@@ -333,7 +421,7 @@ type manifestRecord struct {
 }
 
 func (s *Server) manifest(c *echo.Context) error {
-	col, err := s.readableCollection(c)
+	col, err := s.readableCollection(c, endpointManifest)
 	if err != nil {
 		return err
 	}
@@ -356,6 +444,7 @@ func (s *Server) manifest(c *echo.Context) error {
 		})
 	}
 	dateAddedHeaders(c, p.Objects, q.AddedAfter)
+	s.recordRead(c, endpointManifest, col, len(p.Objects))
 	return writeJSON(c, http.StatusOK, res)
 }
 
@@ -389,7 +478,7 @@ func (s *Server) requireMatch(c *echo.Context, q collections.Query, id string) e
 }
 
 func (s *Server) getObject(c *echo.Context) error {
-	col, err := s.readableCollection(c)
+	col, err := s.readableCollection(c, endpointObject)
 	if err != nil {
 		return err
 	}
@@ -409,11 +498,12 @@ func (s *Server) getObject(c *echo.Context) error {
 			return err
 		}
 	}
+	s.recordRead(c, endpointObject, col, len(p.Objects))
 	return s.writeEnvelope(c, p, next, q.AddedAfter)
 }
 
 func (s *Server) versions(c *echo.Context) error {
-	col, err := s.readableCollection(c)
+	col, err := s.readableCollection(c, endpointVersions)
 	if err != nil {
 		return err
 	}
@@ -441,17 +531,21 @@ func (s *Server) versions(c *echo.Context) error {
 		res.Versions = append(res.Versions, stix.FormatTimestamp(o.Version))
 	}
 	dateAddedHeaders(c, p.Objects, q.AddedAfter)
+	s.recordRead(c, endpointVersions, col, len(p.Objects))
 	return writeJSON(c, http.StatusOK, res)
 }
 
 func (s *Server) deleteObject(c *echo.Context) error {
-	col, a, err := s.lookupCollection(c)
+	col, a, err := s.lookupCollection(c, endpointDelete)
 	if err != nil {
 		return err
 	}
-	// TAXII 2.1 section 5.7: DELETE needs both can_read and can_write.
+	// TAXII 2.1 section 5.7 (table of the DELETE responses): a collection
+	// the requester cannot see is a 404 (lookupCollection), one it can see
+	// without both can_read and can_write a 403.
 	if !a.read || !a.write {
-		return errorf(http.StatusForbidden, "deleting from collection %q needs read and write access", col.ID)
+		return s.deny(c, endpointDelete, col.APIRoot, col.ID, "delete needs read and write grants",
+			errorf(http.StatusForbidden, "deleting from collection %q needs read and write access", col.ID))
 	}
 	f, err := s.parseFilters(c.Request().URL.RawQuery, deleteFilters)
 	if err != nil {
@@ -462,33 +556,41 @@ func (s *Server) deleteObject(c *echo.Context) error {
 		versions.All = true // an unfiltered DELETE removes the object
 	}
 	id := c.Param("obj")
-	_, err = s.store.DeleteObject(c.Request().Context(), col.APIRoot, col.ID, id, versions, f.query.SpecVersions)
+	n, err := s.store.DeleteObject(c.Request().Context(), col.APIRoot, col.ID, id, versions, f.query.SpecVersions)
 	if errors.Is(err, collections.ErrNotFound) {
 		return errorf(http.StatusNotFound, "no object %q matching the filters in this collection", id)
 	}
 	if err != nil {
 		return err
 	}
+	s.record(c, authz.AuditEvent{
+		Action: AuditDelete, APIRoot: col.APIRoot, Collection: col.ID,
+		Details: details(map[string]any{"object": clip(id), "versions_deleted": n}),
+	})
 	c.Response().Header().Set(echo.HeaderContentType, MediaTypeTAXII)
 	return c.NoContent(http.StatusOK)
 }
 
 // addObjects is TAXII 2.1 section 5.5.
 func (s *Server) addObjects(c *echo.Context) error {
-	col, a, err := s.lookupCollection(c)
+	col, a, err := s.lookupCollection(c, endpointAddObjects)
 	if err != nil {
 		return err
 	}
 	if !a.write {
-		return errorf(http.StatusForbidden, "you may not write to collection %q", col.ID)
+		return s.deny(c, endpointAddObjects, col.APIRoot, col.ID, "no write grant",
+			errorf(http.StatusForbidden, "you may not write to collection %q", col.ID))
 	}
 	req := c.Request()
 	if !isTAXIIContentType(req.Header.Get(echo.HeaderContentType)) {
 		return errorf(http.StatusUnsupportedMediaType, "send the envelope as %s", MediaTypeTAXII)
 	}
-	root, err := s.lookupRoot(c)
+	root, ok, err := s.findRoot(c)
 	if err != nil {
 		return err
+	}
+	if !ok { // removed meanwhile
+		return errNoCollection(c.Param("coll"))
 	}
 	// Refuse an oversized body before reading it when its length is
 	// declared, and stop reading at the limit when it is not.
@@ -509,9 +611,29 @@ func (s *Server) addObjects(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.ingester.Ingest(req.Context(), col, "", objs)
+	// The status belongs to the requester's organization (TAXII 2.1
+	// section 4.3 leaves who may read it to the server).
+	st, err := s.ingester.Ingest(req.Context(), col, requester(c).OrganizationID, objs)
 	if err != nil {
 		return err
 	}
+	s.record(c, authz.AuditEvent{
+		Action: AuditAdd, APIRoot: col.APIRoot, Collection: col.ID,
+		Details: details(map[string]any{
+			"status": st.ID, "total": st.TotalCount, "successes": len(st.Successes),
+			"failures": len(st.Failures), "pending": len(st.Pendings),
+		}),
+	})
 	return writeJSON(c, http.StatusAccepted, newStatusResource(st))
+}
+
+// recordRead audits records served from a collection.
+func (s *Server) recordRead(c *echo.Context, endpoint string, col collections.Collection, served int) {
+	if s.audit == nil {
+		return
+	}
+	s.record(c, authz.AuditEvent{
+		Action: AuditRead, APIRoot: col.APIRoot, Collection: col.ID,
+		Details: details(map[string]any{"endpoint": endpoint, "served": served}),
+	})
 }

@@ -5,17 +5,21 @@ package taxii
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 )
 
-// Authorizer decides whether the requester (found in ctx) may read or write
-// a collection.
+// Authorizer decides whether the requester (found in ctx, see
+// authz.FromContext; anonymous when absent) may read or write a collection,
+// named by its API root's path and its id. *authz.Authorizer is the one
+// taxiid runs.
 type Authorizer interface {
 	CanRead(ctx context.Context, apiRoot, collection string) bool
 	CanWrite(ctx context.Context, apiRoot, collection string) bool
@@ -25,8 +29,15 @@ type Authorizer interface {
 type Config struct {
 	Store      collections.Store
 	Ingester   *collections.Ingester
-	Authorizer Authorizer
-	Logger     *slog.Logger
+	Authorizer Authorizer // required
+	// Authenticator checks the credentials of every request but the
+	// probes (/healthz) and puts the principal in the request's context.
+	// nil: every request is anonymous, and one with credentials is refused.
+	Authenticator *authz.Authenticator
+	// Audit records pushes, reads, denied requests and refused credentials;
+	// nil: no audit.
+	Audit  *authz.AuditLog
+	Logger *slog.Logger
 
 	// Discovery resource (TAXII 2.1 section 4.1.1).
 	Title       string
@@ -87,6 +98,8 @@ type Server struct {
 	store        collections.Store
 	ingester     *collections.Ingester
 	authz        Authorizer
+	authn        *authz.Authenticator
+	audit        *authz.AuditLog
 	log          *slog.Logger
 	tokens       tokens
 	title        string
@@ -108,6 +121,9 @@ const tokenSecret = "pagination-token-key"
 // New returns a Server. It reads the pagination token key from the store,
 // creating it on first use.
 func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Authorizer == nil {
+		return nil, errors.New("taxii: a server needs a store and an authorizer")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -150,6 +166,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		store:        cfg.Store,
 		ingester:     cfg.Ingester,
 		authz:        cfg.Authorizer,
+		authn:        cfg.Authenticator,
+		audit:        cfg.Audit,
 		log:          cfg.Logger,
 		tokens:       tokens{key: key},
 		title:        cfg.Title,
