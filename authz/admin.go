@@ -135,9 +135,13 @@ func conflict(field, format string, args ...any) error {
 	return &ConflictError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// errHidden is what a record the principal may not see answers: the same
-// error as a record that does not exist.
-var errHidden = ErrNotFound
+// ErrHidden is the error of a record the principal may not see. It
+// matches ErrNotFound and says the same, so that the answer is that of a
+// record that does not exist; callers that audit refusals tell it apart
+// with errors.Is(err, ErrHidden).
+var ErrHidden = fmt.Errorf("%w", ErrNotFound)
+
+var errHidden = ErrHidden
 
 func forbidden(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrForbidden}, args...)...)
@@ -201,6 +205,14 @@ func orgManager(ctx context.Context) (Principal, error) {
 		return p, forbidden("only admins and org-admins may do this")
 	}
 	return p, nil
+}
+
+// CheckManager returns nil when the principal in ctx is an admin or an
+// org-admin: those may read what describes the administration (the API
+// description).
+func (a *Admin) CheckManager(ctx context.Context) error {
+	_, err := orgManager(ctx)
+	return err
 }
 
 // Lists.
@@ -492,6 +504,20 @@ func checkPassword(pw string) error {
 		return invalid("password", "must be %d to %d bytes", MinPasswordLen, MaxPasswordLen)
 	}
 	return nil
+}
+
+// Me returns the user the principal in ctx stands for: every user may read
+// its own record (to learn its id, say, and handle its tokens).
+func (a *Admin) Me(ctx context.Context) (UserView, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return UserView{}, err
+	}
+	u, err := a.store.User(ctx, p.UserID)
+	if err != nil {
+		return UserView{}, err
+	}
+	return viewUser(u), nil
 }
 
 // Users lists users by name, of one organization when orgID is set: every
