@@ -21,7 +21,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/sqlite"
 	"github.com/taxiid/taxiid/stix"
@@ -75,7 +74,7 @@ func newBenchServer(b *testing.B, syncLimit int, level stix.Level) *benchServer 
 	}
 	logger := slog.New(slog.DiscardHandler)
 	ing := collections.NewIngester(store, newValidator(b), collections.IngestConfig{SyncLimit: syncLimit, Logger: logger, Level: level})
-	srv, err := taxii.New(ctx, taxii.Config{Store: store, Ingester: ing, Authorizer: authz.AllowAll{},
+	srv, err := taxii.New(ctx, taxii.Config{Store: store, Ingester: ing, Authorizer: allowAll{},
 		Logger: logger, PageSize: 100, MaxPageSize: 1000})
 	if err != nil {
 		b.Fatal(err)
