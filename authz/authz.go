@@ -10,7 +10,6 @@
 package authz
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -398,13 +397,3 @@ func checkUserName(name string) error {
 	}
 	return nil
 }
-
-// AllowAll grants every requester read and write access to every
-// collection. It is the authorizer of a server without access control.
-type AllowAll struct{}
-
-// CanRead reports true.
-func (AllowAll) CanRead(ctx context.Context, apiRoot, collection string) bool { return true }
-
-// CanWrite reports true.
-func (AllowAll) CanWrite(ctx context.Context, apiRoot, collection string) bool { return true }

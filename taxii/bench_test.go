@@ -48,8 +48,10 @@ func indicatorJSON(i int) []byte {
 type benchServer struct {
 	url    string
 	client *http.Client
-	store  collections.Store
+	store  *sqlite.Store
 	close  func()
+	// authorization is the Authorization header of the requests; "" none.
+	authorization string
 }
 
 func newBenchServer(b *testing.B, syncLimit int, level stix.Level) *benchServer {
@@ -75,7 +77,7 @@ func newBenchServer(b *testing.B, syncLimit int, level stix.Level) *benchServer 
 	}
 	logger := slog.New(slog.DiscardHandler)
 	ing := collections.NewIngester(store, newValidator(b), collections.IngestConfig{SyncLimit: syncLimit, Logger: logger, Level: level})
-	srv, err := taxii.New(ctx, taxii.Config{Store: store, Ingester: ing, Authorizer: authz.AllowAll{},
+	srv, err := taxii.New(ctx, taxii.Config{Store: store, Ingester: ing, Authorizer: allowAll{},
 		Logger: logger, PageSize: 100, MaxPageSize: 1000})
 	if err != nil {
 		b.Fatal(err)
@@ -93,6 +95,9 @@ func newBenchServer(b *testing.B, syncLimit int, level stix.Level) *benchServer 
 func (s *benchServer) get(b *testing.B, path string) []byte {
 	req, _ := http.NewRequest("GET", s.url+path, nil)
 	req.Header.Set("Accept", taxii.MediaTypeTAXII)
+	if s.authorization != "" {
+		req.Header.Set("Authorization", s.authorization)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		b.Fatal(err)
@@ -108,6 +113,11 @@ func (s *benchServer) get(b *testing.B, path string) []byte {
 var (
 	readOnce   sync.Once
 	readServer *benchServer // shared by the runs of BenchmarkGetObjects
+	// readAccess serves readServer's store with access control, once with
+	// audit and once without.
+	accessOnce sync.Once
+	readAccess map[bool]*benchServer
+	benchClose []func()
 )
 
 func TestMain(m *testing.M) {
@@ -116,6 +126,9 @@ func TestMain(m *testing.M) {
 		return
 	}
 	code := m.Run()
+	for _, f := range slices.Backward(benchClose) {
+		f()
+	}
 	if readServer != nil {
 		readServer.close()
 	}
@@ -124,7 +137,128 @@ func TestMain(m *testing.M) {
 
 // BenchmarkGetObjects measures GET objects pages of 100 on a large
 // collection: clients walk the collection with next tokens, concurrently.
+//
+// auth=none serves every requester without access control; the others run
+// the authenticator, the Casbin authorizer and (audit=on) the audit log of
+// the taxiid binary: a member of a granted organization signing in with
+// HTTP Basic or a token, or anonymous clients on the collection made
+// public.
 func BenchmarkGetObjects(b *testing.B) {
+	loadReadServer(b)
+	for _, v := range []struct {
+		name  string
+		auth  string // "", "basic", "token" or "public"
+		audit bool
+	}{
+		{"auth=none", "", false},
+		{"auth=basic", "basic", false},
+		{"auth=token", "token", false},
+		{"auth=public", "public", false},
+		{"auth=basic/audit=on", "basic", true},
+		{"auth=token/audit=on", "token", true},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			s := readServer
+			if v.auth != "" {
+				accessOnce.Do(func() { readAccess = newAccessServers(b, readServer.store) })
+				as := *readAccess[v.audit]
+				switch v.auth {
+				case "basic":
+					as.authorization = basicAuth(benchUser, benchPassword)
+				case "token":
+					as.authorization = "Bearer " + benchToken
+				}
+				s = &as
+			}
+			benchmarkGetObjects(b, s)
+		})
+	}
+}
+
+// The member signing in in BenchmarkGetObjects.
+const (
+	benchUser     = "reader"
+	benchPassword = "password of the reader"
+)
+
+var benchToken string
+
+// newAccessServers adds a partner organization with a member (password and
+// token) to store, grants it read on the collection, makes the collection
+// public, and serves the store with access control, without audit (false)
+// and with it (true). Passwords are hashed with the default cost, as in
+// the binary.
+func newAccessServers(b *testing.B, store *sqlite.Store) map[bool]*benchServer {
+	ctx := context.Background()
+	org, err := store.CreateOrganization(ctx, authz.Organization{Name: "partner"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hash, err := authz.HashPassword(benchPassword, authz.DefaultPasswordParams)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := store.CreateUser(ctx, authz.User{Name: benchUser, OrganizationID: org.ID, Role: authz.RoleMember, PasswordHash: hash})
+	if err != nil {
+		b.Fatal(err)
+	}
+	secret, tokenHash, prefix, err := authz.NewTokenSecret()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := store.CreateToken(ctx, authz.Token{UserID: u.ID, Name: "bench", Hash: tokenHash, Prefix: prefix}); err != nil {
+		b.Fatal(err)
+	}
+	benchToken = secret
+	for _, sub := range []authz.Subject{authz.OrganizationSubject(org.ID), authz.Public} {
+		if _, err := store.CreateGrant(ctx, authz.Grant{Subject: sub, APIRoot: "api1", Collection: collID, Action: authz.ActionRead}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	out := map[bool]*benchServer{}
+	for _, audit := range []bool{false, true} {
+		w := authz.NewWatcher(store, 0, logger)
+		az, err := authz.NewAuthorizer(store, w, logger)
+		if err != nil {
+			b.Fatal(err)
+		}
+		an, err := authz.NewAuthenticator(authz.AuthenticatorConfig{Store: store, Watcher: w, Log: logger})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg := taxii.Config{Store: store, Authorizer: az, Authenticator: an, Logger: logger, PageSize: 100, MaxPageSize: 1000}
+		var al *authz.AuditLog
+		if audit {
+			if al, err = authz.NewAuditLog(authz.AuditLogConfig{Store: store, Log: logger}); err != nil {
+				b.Fatal(err)
+			}
+			cfg.Audit = al
+		}
+		if err := w.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		srv, err := taxii.New(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs := httptest.NewServer(srv)
+		out[audit] = &benchServer{url: hs.URL, client: readServer.client, store: store}
+		benchClose = append(benchClose, func() {
+			hs.Close()
+			w.Close()
+			an.Close()
+			if al != nil {
+				al.Close()
+			}
+		})
+	}
+	return out
+}
+
+// loadReadServer starts readServer, with TAXIID_BENCH_OBJECTS objects
+// (default 100,000) in its collection.
+func loadReadServer(b *testing.B) {
 	n := 100_000
 	if v, err := strconv.Atoi(os.Getenv("TAXIID_BENCH_OBJECTS")); err == nil && v > 0 {
 		n = v
@@ -149,7 +283,9 @@ func BenchmarkGetObjects(b *testing.B) {
 			}
 		}
 	})
-	s := readServer
+}
+
+func benchmarkGetObjects(b *testing.B, s *benchServer) {
 	var mu sync.Mutex
 	var latencies []time.Duration
 	b.SetParallelism(2) // 2×GOMAXPROCS clients

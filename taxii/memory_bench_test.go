@@ -23,7 +23,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/sqlite"
 	"github.com/taxiid/taxiid/stix"
@@ -123,7 +122,7 @@ func runMemoryServer(dir string) {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	ing := collections.NewIngester(store, v, collections.IngestConfig{Logger: logger})
-	srv, err := taxii.New(ctx, taxii.Config{Store: store, Ingester: ing, Authorizer: authz.AllowAll{},
+	srv, err := taxii.New(ctx, taxii.Config{Store: store, Ingester: ing, Authorizer: allowAll{},
 		Logger: logger, PageSize: 100, MaxPageSize: 1000})
 	if err != nil {
 		fail(err)

@@ -20,7 +20,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/sqlite"
 	"github.com/taxiid/taxiid/stix"
@@ -84,7 +83,7 @@ func newEnv(t *testing.T, opts options) *env {
 		opts.maxContentLength = 10 << 20
 	}
 	if opts.authorizer == nil {
-		opts.authorizer = authz.AllowAll{}
+		opts.authorizer = allowAll{}
 	}
 	must(t, store.PutAPIRoot(ctx, collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: opts.maxContentLength}))
 	must(t, store.PutCollection(ctx, collections.Collection{

@@ -40,6 +40,9 @@ type Config struct {
 	// runtime's soft memory limit, of which requestMemory is the budget of
 	// requests in flight.
 	MaxMemory byteSize
+	// AuditRetention is how long audit events are kept; 0 keeps them for
+	// ever.
+	AuditRetention days
 
 	File FileConfig // from ConfigFile, if any
 }
@@ -86,6 +89,7 @@ const (
 	defaultMaxConnections      = 4096
 	defaultMaxConnectionsPerIP = 256
 	defaultShutdownTimeout     = 15 * time.Second
+	defaultAuditRetention      = days(365 * 24 * time.Hour)
 	// minMaxMemory is the least max-memory accepted: below it the garbage
 	// collector would run all the time.
 	minMaxMemory = 64 << 20
@@ -158,6 +162,13 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", defaultShutdownTimeout), "on SIGTERM or SIGINT, the longest wait for requests in flight and background ingestion before their connections are closed (env TAXIID_SHUTDOWN_TIMEOUT)")
 	cfg.MaxMemory = envBytes("MAX_MEMORY", defaultMaxMemory(getenv))
 	fs.Var(&cfg.MaxMemory, "max-memory", "memory the server aims to stay under, a `size` such as 2GiB: the Go runtime's soft memory limit, half of it the budget of requests in flight (env TAXIID_MAX_MEMORY; default GOMEMLIMIT, else half the memory of the machine or container)")
+	cfg.AuditRetention = defaultAuditRetention
+	if v := getenv("TAXIID_AUDIT_RETENTION"); v != "" {
+		if err := cfg.AuditRetention.Set(v); err != nil {
+			problems = append(problems, fmt.Sprintf("TAXIID_AUDIT_RETENTION: %v", err))
+		}
+	}
+	fs.Var(&cfg.AuditRetention, "audit-retention", "how long audit events are kept, a `duration` in days (365d) or as 720h; 0 keeps them for ever (env TAXIID_AUDIT_RETENTION)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -209,6 +220,9 @@ func (cfg *Config) validate() []string {
 	}
 	if cfg.MaxMemory < minMaxMemory {
 		add("max-memory must be at least 64MiB, not %s", cfg.MaxMemory)
+	}
+	if cfg.AuditRetention < 0 {
+		add("audit-retention must not be negative, not %s", cfg.AuditRetention)
 	}
 	if cfg.MaxConnectionsPerIP < 0 {
 		add("max-connections-per-ip must be 0 (no cap) or more, not %d", cfg.MaxConnectionsPerIP)
@@ -292,3 +306,31 @@ func defaultMaxMemory(getenv func(string) string) byteSize {
 // MaxMemory, the other half being for the store, background ingestion
 // and the garbage collector's headroom.
 func (cfg *Config) requestMemory() int64 { return int64(cfg.MaxMemory) / 2 }
+
+// days is a duration flag that also reads whole days, "365d", the unit
+// retention periods are thought in.
+type days time.Duration
+
+func (d *days) Set(s string) error {
+	if n, ok := strings.CutSuffix(strings.TrimSpace(s), "d"); ok {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 0 || v > 100*365 {
+			return fmt.Errorf("%q is not a number of days such as 365d", s)
+		}
+		*d = days(time.Duration(v) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 365d or 720h", s)
+	}
+	*d = days(v)
+	return nil
+}
+
+func (d days) String() string {
+	if d%days(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", time.Duration(d)/(24*time.Hour))
+	}
+	return time.Duration(d).String()
+}

@@ -30,11 +30,13 @@ func dial(t *testing.T, addr, src string) *conn {
 	return &conn{Conn: c, r: bufio.NewReader(c)}
 }
 
-// get sends GET path on c and returns the response status and body.
+// get sends GET path on c, signed in as the first admin, and returns the
+// response status and body.
 func (c *conn) get(t *testing.T, path string) (int, []byte) {
 	t.Helper()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: taxiid\r\nAccept: application/taxii+json;version=2.1\r\n\r\n")
+	_, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: taxiid\r\nAccept: application/taxii+json;version=2.1\r\n"+
+		"Authorization: "+basicHeader(adminUser, testAdminPassword)+"\r\n\r\n")
 	if err != nil {
 		t.Fatalf("send: %v", err)
 	}

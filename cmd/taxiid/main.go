@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -62,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 		logger := slog.New(slog.NewTextHandler(stderr, nil))
-		return serve(ctx, cfg, logger)
+		return serve(ctx, cfg, logger, getenv, stderr)
 	case "validate":
 		return validate(args, os.Stdin, os.Stdout, stderr)
 	default:
@@ -71,8 +72,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 }
 
 // serve runs the server until ctx is cancelled, then shuts down (see
-// shutdown) and closes the store.
-func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+// shutdown) and closes the store. getenv and stderr serve the first start
+// of a new store (bootstrapAdmin).
+func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(string) string, stderr io.Writer) error {
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -85,6 +87,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := declare(ctx, store, cfg.File); err != nil {
 		return err
 	}
+	if err := bootstrapAdmin(ctx, store, getenv, stderr, logger); err != nil {
+		return fmt.Errorf("first user: %w", err)
+	}
+	access, err := startAccessControl(ctx, store, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer access.close()
 	validator, err := stix.NewValidator(stix.Options{SchemaDir: cfg.SchemaDir})
 	if err != nil {
 		return err
@@ -105,7 +115,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store:          store,
 		Ingester:       ingester,
-		Authorizer:     authz.AllowAll{},
+		Authorizer:     access.authorizer,
+		Authenticator:  access.authenticator,
+		Audit:          access.audit,
 		Logger:         logger,
 		Title:          cfg.File.Title,
 		Description:    cfg.File.Description,
@@ -148,6 +160,52 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	shutdown(hs, ln, ingester, cfg.ShutdownTimeout, logger)
 	return serveErr
+}
+
+// accessControl is what enforces who may do what: the watcher of the
+// store's policy generation, the authorizer and authenticator that follow
+// it, and the audit log.
+type accessControl struct {
+	watcher       *authz.Watcher
+	authorizer    *authz.Authorizer
+	authenticator *authz.Authenticator
+	audit         *authz.AuditLog
+}
+
+// startAccessControl builds the access control of the store and loads its
+// policy; changes made by any process on the store are enforced here
+// within a second.
+func startAccessControl(ctx context.Context, store authz.Store, cfg Config, logger *slog.Logger) (*accessControl, error) {
+	a := &accessControl{watcher: authz.NewWatcher(store, 0, logger)}
+	var err error
+	if a.authorizer, err = authz.NewAuthorizer(store, a.watcher, logger); err != nil {
+		return nil, err
+	}
+	if a.authenticator, err = authz.NewAuthenticator(authz.AuthenticatorConfig{Store: store, Watcher: a.watcher, Log: logger}); err != nil {
+		return nil, err
+	}
+	retention := time.Duration(cfg.AuditRetention)
+	if retention == 0 {
+		retention = -1 // for ever
+	}
+	if a.audit, err = authz.NewAuditLog(authz.AuditLogConfig{Store: store, Log: logger, Retention: retention}); err != nil {
+		a.authenticator.Close()
+		return nil, err
+	}
+	if err := a.watcher.Start(ctx); err != nil {
+		a.close()
+		return nil, fmt.Errorf("load access policy: %w", err)
+	}
+	return a, nil
+}
+
+// close stops the watcher and writes what the authenticator (token
+// last-used times) and the audit log hold; it runs after the server has
+// stopped serving and before the store closes.
+func (a *accessControl) close() {
+	a.watcher.Close()
+	a.authenticator.Close()
+	a.audit.Close()
 }
 
 // shutdown stops the server within grace: it stops accepting, lets the

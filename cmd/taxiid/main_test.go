@@ -38,12 +38,17 @@ func TestMain(m *testing.M) {
 var listening = regexp.MustCompile(`taxiid listening" addr=(http://\S+)/taxii2/`)
 
 // processEnv is the whole environment of a taxiid process under test:
-// vars ("NAME=value") on top of a listener on a free loopback port. The
-// test process's own environment never leaks in (a TAXIID_DATA set there
-// would point the tests at a real store).
+// vars ("NAME=value") on top of a listener on a free loopback port and the
+// password of the first admin. The test process's own environment never
+// leaks in (a TAXIID_DATA set there would point the tests at a real
+// store).
 func processEnv(vars ...string) []string {
-	return append([]string{"TAXIID_LISTEN=127.0.0.1:0"}, vars...)
+	return append([]string{"TAXIID_LISTEN=127.0.0.1:0", adminPasswordEnv + "=" + testAdminPassword}, vars...)
 }
+
+// testAdminPassword is the password of the first admin of the stores the
+// tests start taxiid on; client signs in with it.
+const testAdminPassword = "password of the tests' admin"
 
 // start runs taxiid with args in dir and returns its base URL once it
 // listens.
@@ -149,8 +154,20 @@ func (l *syncLog) String() string {
 }
 
 // client is the tests' HTTP client; a hung server fails a test instead of
-// stalling it.
-var client = &http.Client{Timeout: 10 * time.Second}
+// stalling it. It signs requests in as the first admin.
+var client = &http.Client{Timeout: 10 * time.Second, Transport: asAdmin{http.DefaultTransport}}
+
+// asAdmin signs in as the first admin the requests that carry no
+// credentials of their own.
+type asAdmin struct{ next http.RoundTripper }
+
+func (a asAdmin) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.SetBasicAuth(adminUser, testAdminPassword)
+	}
+	return a.next.RoundTrip(r)
+}
 
 func getJSON(t *testing.T, url string) map[string]any {
 	t.Helper()

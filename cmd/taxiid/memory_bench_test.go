@@ -52,7 +52,7 @@ func BenchmarkMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 		pid := cmd.Process.Pid
-		bc := &http.Client{Timeout: 10 * time.Minute}
+		bc := &http.Client{Timeout: 10 * time.Minute, Transport: asAdmin{http.DefaultTransport}}
 		getOK(b, bc, base+"/api1/collections/")
 		time.Sleep(2 * time.Second)
 		idle := vmKiB(b, pid, "VmRSS")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -42,7 +43,8 @@ func TestShutdownWithPushInFlight(t *testing.T) {
 			c.SetDeadline(time.Now().Add(20 * time.Second))
 			head := fmt.Sprintf("POST /api1/collections/%s/objects/ HTTP/1.1\r\nHost: taxiid\r\n"+
 				"Accept: application/taxii+json;version=2.1\r\nContent-Type: application/taxii+json;version=2.1\r\n"+
-				"Content-Length: %d\r\n\r\n", defaultCollectionID, len(envelope))
+				"Authorization: Basic %s\r\nContent-Length: %d\r\n\r\n", defaultCollectionID,
+				base64.StdEncoding.EncodeToString([]byte(adminUser+":"+testAdminPassword)), len(envelope))
 			half := len(envelope) / 2
 			if _, err := io.WriteString(c, head+envelope[:half]); err != nil {
 				t.Fatal(err)
