@@ -89,8 +89,8 @@ func loadSpec(t *testing.T, h *hub) *spec {
 }
 
 // check validates one exchange: the request's route must be in the
-// document, and the answer must be one of its responses, matching its
-// schema (errors included).
+// document, a request the server took must match it, and the answer must
+// be one of its responses, matching its schema (errors included).
 func (s *spec) check(t *testing.T, method, path string, hdr map[string]string, body []byte, r response) {
 	t.Helper()
 	if method == http.MethodHead || r.status == http.StatusMethodNotAllowed {
@@ -98,6 +98,9 @@ func (s *spec) check(t *testing.T, method, path string, hdr map[string]string, b
 	}
 	req, err := http.NewRequest(method, "http://hub"+path, bytes.NewReader(body))
 	must(t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json") // as adminRequest sends it
+	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -110,6 +113,13 @@ func (s *spec) check(t *testing.T, method, path string, hdr map[string]string, b
 	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	// A request the server took must be one the document allows.
+	if r.status < 400 {
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			t.Errorf("%s %s was answered %d but openapi.json does not allow it: %v", method, path, r.status, err)
+		}
+		in.Request.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: r.status, Header: r.header,
 		Options: &openapi3filter.Options{IncludeResponseStatus: true}}
 	out.SetBodyBytes(r.raw)
@@ -407,6 +417,8 @@ func TestAdminAPI(t *testing.T) {
 				t.Errorf("the revoked token = %d; want 401 at once", r.status)
 			}
 		}},
+		{who: "bob", method: "POST", path: "/admin/users/{bob}/tokens/{token}/revoke", want: 404, field: ""},
+		{who: "alice", method: "POST", path: "/admin/users/{alice}/tokens/{token}/revoke", body: map[string]any{"now": true}, want: 400, field: "now"},
 		{who: "alice", method: "DELETE", path: "/admin/users/{alice}/tokens/{token}", want: 204},
 		{who: "alice", method: "GET", path: "/admin/users/{alice}/tokens/{token}", want: 404, field: ""},
 
@@ -494,6 +506,24 @@ func TestAdminAPI(t *testing.T) {
 		{who: "root", method: "POST", path: "/admin/api-roots/nope/collections", body: map[string]any{"title": "x"}, want: 404, field: ""},
 		{who: "root", method: "PATCH", path: "/admin/api-roots/api9/collections/{fresh}", body: map[string]any{"description": "d", "validation": "strict"}, want: 200,
 			check: func(t *testing.T, r response) { wantBody(t, r, "validation", "strict") }},
+		{who: "root", method: "GET", path: "/admin/api-roots/api9/collections/{fresh}", want: 200, check: func(t *testing.T, r response) {
+			wantBody(t, r, "alias", "fresh")
+			wantBody(t, r, "description", "d")
+			wantBody(t, r, "declared", false)
+		}},
+		{who: "root", method: "GET", path: "/admin/api-roots/api9/collections/" + missingColl, want: 404, field: ""},
+		{who: "root", method: "PATCH", path: "/admin/api-roots/api9/collections/{fresh}", body: map[string]any{"id": collA}, want: 400, field: "id"},
+		{who: "root", method: "PATCH", path: "/admin/api-roots/api9/collections/{fresh}", body: map[string]any{"validation": "lax"}, want: 400, field: "validation"},
+		{who: "root", method: "GET", path: "/admin/api-roots", want: 200, check: func(t *testing.T, r response) {
+			items, _ := r.body["items"].([]any)
+			var paths []string
+			for _, it := range items {
+				paths = append(paths, it.(map[string]any)["path"].(string))
+			}
+			if diff := cmp.Diff([]string{"api1", "api2", "api9", "dark", "empty"}, paths); diff != "" {
+				t.Errorf("API roots (-want +got):\n%s", diff)
+			}
+		}},
 		{who: "root", method: "GET", path: "/admin/api-roots/api9/collections", want: 200, check: func(t *testing.T, r response) {
 			if diff := cmp.Diff([]string{saved["fresh"]}, itemIDs(r)); diff != "" {
 				t.Errorf("collections of api9 (-want +got):\n%s", diff)
