@@ -25,7 +25,7 @@ import (
 // Anything that is not "<type>--<UUID>" is returned as it is.
 func CanonicalID(id string) string {
 	typ, u, ok := strings.Cut(id, "--")
-	if !ok || !isUUIDShape(u) {
+	if !ok || !stix.IsUUID(u) {
 		return id
 	}
 	for i := 0; i < len(u); i++ {
@@ -44,27 +44,6 @@ func SplitID(id string) (typ, uuid string) {
 		return "", typ
 	}
 	return typ, uuid
-}
-
-// isUUIDShape reports whether s is 8-4-4-4-12 hexadecimal digits.
-func isUUIDShape(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // CompareSpecVersions orders spec versions numerically, component by
