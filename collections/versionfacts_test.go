@@ -23,9 +23,9 @@ func TestVersionFacts(t *testing.T) {
 		{`{"created":"2024-01-02T03:04:05.006\u005a"}`, at, false},
 		{`{"revoked":true,"revoked":false}`, time.Time{}, false},
 	} {
-		created, revoked := versionFacts([]byte(tc.raw))
+		created, revoked := VersionFacts([]byte(tc.raw))
 		if !created.Equal(tc.created) || revoked != tc.revoked {
-			t.Errorf("versionFacts(%s) = %v, %v; want %v, %v", tc.raw, created, revoked, tc.created, tc.revoked)
+			t.Errorf("VersionFacts(%s) = %v, %v; want %v, %v", tc.raw, created, revoked, tc.created, tc.revoked)
 		}
 	}
 }

@@ -25,7 +25,7 @@ import (
 // Anything that is not "<type>--<UUID>" is returned as it is.
 func CanonicalID(id string) string {
 	typ, u, ok := strings.Cut(id, "--")
-	if !ok || !isUUIDShape(u) {
+	if !ok || !stix.IsUUID(u) {
 		return id
 	}
 	for i := 0; i < len(u); i++ {
@@ -44,27 +44,6 @@ func SplitID(id string) (typ, uuid string) {
 		return "", typ
 	}
 	return typ, uuid
-}
-
-// isUUIDShape reports whether s is 8-4-4-4-12 hexadecimal digits.
-func isUUIDShape(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // CompareSpecVersions orders spec versions numerically, component by
@@ -257,9 +236,10 @@ type AddPlan struct {
 // the marks to store.
 //
 // The cross-version rules, which only a server that sees every version can
-// enforce: a new version keeps the created of the stored ones (STIX 2.1
-// section 3.2, created); no version may follow a revoked one (section 3.6);
-// a UUID is not reused under another type (section 2.9).
+// enforce, are stix.CheckNewVersion's: a new version keeps the created of
+// the stored ones (STIX 2.1 section 3.2, created); no version may follow a
+// revoked one (section 3.6); a UUID is not reused under another type
+// (section 2.9).
 func PlanAdd(in AddInput) (AddPlan, error) {
 	obj, h := in.Object, in.Head
 	version, unversioned := obj.Version, false
@@ -291,17 +271,10 @@ func PlanAdd(in AddInput) (AddPlan, error) {
 		return AddPlan{Result: AddResult{Outcome: Refused, Version: version, Message: fmt.Sprintf(format, args...)}}, nil
 	}
 	if !in.SkipRules {
-		switch {
-		case in.OtherType != "" && h == nil: // a new id; an existing one keeps its UUID
-			_, u := SplitID(obj.ID)
-			return refuse("the UUID of %s is already used by %s--%s in this collection; a UUID names one object whatever its type (STIX 2.1 section 2.9)",
-				obj.ID, in.OtherType, u)
-		case h != nil && !h.Created.IsZero() && !obj.Created.IsZero() && !h.Created.Equal(obj.Created):
-			return refuse("created %s differs from the created %s of the stored versions of %s; a new version keeps created (STIX 2.1 section 3.2)",
-				stix.FormatTimestamp(obj.Created), stix.FormatTimestamp(h.Created), obj.ID)
-		case h != nil && !h.Revoked.IsZero() && version.After(h.Revoked):
-			return refuse("version %s follows the revoked version %s of %s; no version may follow a revocation (STIX 2.1 section 3.6)",
-				stix.FormatTimestamp(version), stix.FormatTimestamp(h.Revoked), obj.ID)
+		next := stix.Identity{ID: obj.ID, Type: obj.Type, SpecVersion: obj.SpecVersion,
+			Created: obj.Created, Version: obj.Version, Revoked: obj.Revoked}
+		if fs := stix.CheckNewVersion(in.summary(), next); len(fs) > 0 {
+			return refuse("%s", (&stix.ValidationError{Findings: fs}).Error())
 		}
 	}
 
@@ -363,6 +336,28 @@ func PlanAdd(in AddInput) (AddPlan, error) {
 	copy(nh.Specs[i+1:], nh.Specs[i:])
 	nh.Specs[i] = SpecRange{SpecVersion: obj.SpecVersion, First: ref, Last: ref}
 	return p, nil
+}
+
+// summary is what the cross-version rules of package stix know of the
+// stored versions: the object's head, else the other type its UUID is
+// stored under (an id with versions keeps its UUID).
+func (in AddInput) summary() stix.VersionSummary {
+	h := in.Head
+	if h == nil {
+		if in.OtherType == "" {
+			return stix.VersionSummary{}
+		}
+		_, u := SplitID(in.Object.ID)
+		return stix.VersionSummary{ID: in.OtherType + "--" + u, Type: in.OtherType}
+	}
+	vs := stix.VersionSummary{ID: h.ID, Type: h.Type, Created: h.Created,
+		Revoked: !h.Revoked.IsZero(), FirstRevoked: h.Revoked}
+	for _, r := range h.Specs {
+		if r.Last.Version.After(vs.Latest) && !r.Last.Version.Equal(h.Unversioned) {
+			vs.Latest = r.Last.Version
+		}
+	}
+	return vs
 }
 
 // mayHold reports whether a version of the object could be stored at

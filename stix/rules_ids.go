@@ -24,7 +24,7 @@ func checkIDUUID(obj map[string]any, r *ruleReport) {
 		return
 	}
 	_, u, found := strings.Cut(id, "--")
-	if !found || !isUUID(u) {
+	if !found || !IsUUID(u) {
 		return
 	}
 	if p := ruleUUID4122(u); p != "" {
@@ -59,7 +59,7 @@ func checkSCOIDVersion(obj map[string]any, r *ruleReport) {
 	}
 	id, _ := ruleString(obj, "id")
 	_, u, found := strings.Cut(id, "--")
-	if !found || !isUUID(u) || u[14] == '4' {
+	if !found || !IsUUID(u) || u[14] == '4' {
 		return
 	}
 	r.add("/id", "%s: a %s without any ID contributing property (%s) must use a UUIDv4, not version %c",

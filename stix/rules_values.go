@@ -155,7 +155,7 @@ func ruleIdentifier(s string) (typ, problem string) {
 	if err := checkTypeName(typ); err != nil {
 		return "", fmt.Sprintf("is not an identifier of the form <type>--<UUID>: type %v", err)
 	}
-	if !isUUID(u) {
+	if !IsUUID(u) {
 		return "", "is not an identifier of the form <type>--<UUID>: the UUID is malformed"
 	}
 	if p := ruleUUID4122(u); p != "" {

@@ -146,7 +146,7 @@ func loadSchemas(userDir string) (*schemaSet, error) {
 		key := strings.TrimSuffix(n, ".json")
 		isExt := strings.HasPrefix(key, "extension-definition--")
 		switch {
-		case isExt && !isUUID(strings.TrimPrefix(key, "extension-definition--")):
+		case isExt && !IsUUID(strings.TrimPrefix(key, "extension-definition--")):
 			return nil, fmt.Errorf("schema %s: not named extension-definition--<UUID>.json", n)
 		case !isExt && checkTypeName(key) != nil:
 			return nil, fmt.Errorf("schema %s: %q is not a STIX type name: %v", n, key, checkTypeName(key))

@@ -81,7 +81,7 @@ func (s *schemaSet) patternMessage(info *schemaInfo, pat any, val any, ptr, path
 
 func (s *schemaSet) identifierMessage(q, str string) string {
 	if t, u, ok := strings.Cut(str, "--"); ok && checkTypeName(t) == nil {
-		if !isUUID(u) {
+		if !IsUUID(u) {
 			return q + " is not of the form <type>--<UUID>: " + strconv.Quote(u) + " is not a UUID"
 		}
 		return q + " does not end in an RFC 4122 UUID (version 1 to 5, variant bits 10)"

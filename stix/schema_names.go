@@ -66,7 +66,7 @@ func (s *schemaSet) checkExtension(c *schemaCollector, info *schemaInfo, typ str
 	var defined map[string]bool
 	switch {
 	case strings.HasPrefix(key, "extension-definition--"):
-		if !isUUID(strings.TrimPrefix(key, "extension-definition--")) {
+		if !IsUUID(strings.TrimPrefix(key, "extension-definition--")) {
 			c.add(ptr, "extension-key", fmt.Sprintf("%q is not an extension-definition identifier", key))
 			return
 		}

@@ -408,7 +408,7 @@ func identify(obj map[string]any) (Identity, []Finding) {
 		id.ID = sid
 		prefix, uuid, found := strings.Cut(sid, "--")
 		switch {
-		case !found || !isUUID(uuid):
+		case !found || !IsUUID(uuid):
 			add("/id", "id-format", "%q is not of the form <type>--<UUID>", sid)
 		case id.Type != "" && prefix != id.Type:
 			add("/id", "id-type", "%q does not start with the object's type %q", sid, id.Type)
@@ -502,7 +502,7 @@ func walkPath(node any, segs []string, ptr string, fn func(ptr string, val any))
 // section 2.9 recommends: v5 for cyber-observables, v4 for other objects.
 func uuidVersionFindings(id Identity) []Finding {
 	_, u, ok := strings.Cut(id.ID, "--")
-	if !ok || !isUUID(u) {
+	if !ok || !IsUUID(u) {
 		return nil
 	}
 	want := byte('4')
@@ -591,9 +591,9 @@ func checkTypeName(s string) error {
 	return nil
 }
 
-// isUUID reports whether s is a UUID in canonical lowercase-or-uppercase
-// 8-4-4-4-12 hex form.
-func isUUID(s string) bool {
+// IsUUID reports whether s has the form of a UUID: 8-4-4-4-12 hexadecimal
+// digits, in either case.
+func IsUUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}

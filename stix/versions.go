@@ -133,7 +133,7 @@ func versionPointer(id Identity) string {
 // when it has none.
 func uuidVersion(id string) byte {
 	_, u, ok := strings.Cut(id, "--")
-	if !ok || !isUUID(u) {
+	if !ok || !IsUUID(u) {
 		return 0
 	}
 	return u[14]

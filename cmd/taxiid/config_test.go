@@ -176,7 +176,7 @@ func TestGCPercentFor(t *testing.T) {
 		live uint64
 		want int
 	}{
-		{0, 400}, {4 << 20, 400}, {16 << 20, 400}, {32 << 20, 200}, {64 << 20, 100}, {1 << 30, 100},
+		{0, 400}, {4 << 20, 400}, {16 << 20, 400}, {32 << 20, 200}, {64 << 20, 100}, {128 << 20, 50}, {256 << 20, 25}, {1 << 30, 25},
 	} {
 		if got := gcPercentFor(tt.live); got != tt.want {
 			t.Errorf("gcPercentFor(%d MiB) = %d; want %d", tt.live>>20, got, tt.want)

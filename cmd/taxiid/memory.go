@@ -184,11 +184,12 @@ func releaseWhenIdle(ctx context.Context, logger *slog.Logger) {
 // heap hundreds of MiB, and GOGC=400 lets the heap grow to five times
 // that: 1.9 GiB of resident memory for one 99 MiB push against 0.85 GiB
 // at GOGC=100. So after each collection tuneGC sets GOGC to keep the
-// growth allowed before the next one within gcHeadroom, between 100 and
-// 400.
+// growth allowed before the next one within gcHeadroom, between 25 and
+// 400: a large live heap is one large push, whose memory matters more
+// than the collector's work while it lasts.
 const (
 	gcHeadroom   = 64 << 20
-	gcPercentMin = 100
+	gcPercentMin = 25
 	gcPercentMax = 400
 )
 

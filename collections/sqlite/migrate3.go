@@ -167,7 +167,7 @@ func scanBackfill(rows *sql.Rows, err error) ([]backfillRow, error) {
 		if typ == "" {
 			r.id = u
 		}
-		created, revoked := versionFacts(raw)
+		created, revoked := collections.VersionFacts(raw)
 		r.created = created
 		r.v.Marks = collections.Marks(r.flags) &^ collections.MarkRevoked
 		if revoked {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
-	"github.com/taxiid/taxiid/stix"
 )
 
 // writeStmts are the statements of the write path, prepared once on the
@@ -325,7 +324,7 @@ func (o *objectTx) created(e *headEntry) error {
 	if err != nil || !ok {
 		return fmt.Errorf("read version %s of %s: %v", v.Version, e.head.ID, err)
 	}
-	e.head.Created, _ = versionFacts(obj.Raw)
+	e.head.Created, _ = collections.VersionFacts(obj.Raw)
 	e.noCreated = false
 	return nil
 }
@@ -582,16 +581,4 @@ func (o *objectTx) loadVersions(id string) ([]collections.StoredVersion, error) 
 		vs = append(vs, v)
 	}
 	return vs, rows.Err()
-}
-
-// versionFacts returns the created timestamp and the revoked property of a
-// stored object.
-func versionFacts(raw []byte) (created time.Time, revoked bool) {
-	var facts struct {
-		Created string `json:"created"`
-		Revoked bool   `json:"revoked"`
-	}
-	_ = json.Unmarshal(raw, &facts) // stored objects are valid JSON
-	created, _ = stix.ParseTimestamp(facts.Created)
-	return created, facts.Revoked
 }
