@@ -141,8 +141,6 @@ func conflict(field, format string, args ...any) error {
 // with errors.Is(err, ErrHidden).
 var ErrHidden = fmt.Errorf("%w", ErrNotFound)
 
-var errHidden = ErrHidden
-
 func forbidden(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrForbidden}, args...)...)
 }
@@ -386,7 +384,7 @@ func (a *Admin) Organization(ctx context.Context, id string) (OrganizationView, 
 		return OrganizationView{}, err
 	}
 	if !p.CanManageOrganization(id) {
-		return OrganizationView{}, errHidden
+		return OrganizationView{}, ErrHidden
 	}
 	o, err := a.store.Organization(ctx, id)
 	if err != nil {
@@ -537,7 +535,7 @@ func (a *Admin) Users(ctx context.Context, orgID string, pg Page) (List[UserView
 			orgID = p.OrganizationID
 		}
 		if orgID != p.OrganizationID {
-			return List[UserView]{}, errHidden
+			return List[UserView]{}, ErrHidden
 		}
 	}
 	if orgID != "" {
@@ -564,7 +562,7 @@ func (a *Admin) manageableUser(ctx context.Context, p Principal, id string) (Use
 		return User{}, err
 	}
 	if !p.CanManageOrganization(u.OrganizationID) {
-		return User{}, errHidden
+		return User{}, ErrHidden
 	}
 	if !p.IsAdmin() && u.Role == RoleAdmin {
 		return User{}, forbidden("only admins may manage admins")
@@ -584,7 +582,7 @@ func (a *Admin) User(ctx context.Context, id string) (UserView, error) {
 		return UserView{}, err
 	}
 	if !p.CanManageOrganization(u.OrganizationID) {
-		return UserView{}, errHidden
+		return UserView{}, ErrHidden
 	}
 	return viewUser(u), nil
 }
@@ -894,7 +892,7 @@ func (a *Admin) userToken(ctx context.Context, userID, id string) (Token, error)
 		return Token{}, err
 	}
 	if t.UserID != userID {
-		return Token{}, errHidden
+		return Token{}, ErrHidden
 	}
 	return t, nil
 }

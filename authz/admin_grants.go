@@ -143,7 +143,7 @@ func (a *Admin) Grants(ctx context.Context, q GrantQuery, pg Page) (List[GrantVi
 			return List[GrantView]{}, err
 		}
 		if !ok {
-			return List[GrantView]{}, errHidden
+			return List[GrantView]{}, ErrHidden
 		}
 		if s.Kind == SubjectOrganization {
 			if _, err := a.store.Organization(ctx, s.ID); err != nil {
@@ -226,7 +226,7 @@ func (a *Admin) Grant(ctx context.Context, id string) (GrantView, error) {
 		return GrantView{}, err
 	}
 	if !ok {
-		return GrantView{}, errHidden
+		return GrantView{}, ErrHidden
 	}
 	return a.names().view(ctx, g), nil
 }
@@ -341,7 +341,7 @@ func (a *Admin) OrganizationAccess(ctx context.Context, orgID string, pg Page) (
 		return List[GrantView]{}, err
 	}
 	if !p.CanManageOrganization(orgID) {
-		return List[GrantView]{}, errHidden
+		return List[GrantView]{}, ErrHidden
 	}
 	if _, err := a.store.Organization(ctx, orgID); err != nil {
 		return List[GrantView]{}, err
@@ -425,7 +425,7 @@ func (a *Admin) AuditEvents(ctx context.Context, q AuditQuery, pg Page) (List[Au
 			q.OrganizationID = p.OrganizationID
 		}
 		if q.OrganizationID != p.OrganizationID {
-			return List[AuditEventView]{}, errHidden
+			return List[AuditEventView]{}, ErrHidden
 		}
 	}
 	f := AuditFilter{UserID: q.UserID, OrganizationID: q.OrganizationID, Action: q.Action,

@@ -94,6 +94,8 @@ func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 		status, res.Description, res.Field = http.StatusConflict, ce.Error(), ce.Field
 	case errors.Is(err, authz.ErrNotFound):
 		status, res.Description = http.StatusNotFound, "the requested resource does not exist"
+	case errors.Is(err, authz.ErrConflict):
+		status, res.Description = http.StatusConflict, "the request conflicts with the current state of the resource"
 	case errors.Is(err, authz.ErrUnauthenticated):
 		status, res.Description = http.StatusUnauthorized, "this request needs valid credentials"
 	case errors.Is(err, authz.ErrForbidden):
