@@ -56,7 +56,8 @@ type hubOptions struct {
 }
 
 // newHub starts a hub whose organizations A and B each have a member
-// (alice, bob) and A an org-admin (olga); operators has the admin (root).
+// (alice, bob) and A an org-admin (olga); C has a member without any grant
+// (carl); operators has the admin (root).
 // Every user has a password (password(name)) and a token.
 func newHub(t *testing.T, opts hubOptions) *hub {
 	t.Helper()
@@ -81,7 +82,7 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 		}
 	}
 	h := &hub{store: store, orgs: map[string]authz.Organization{}, users: map[string]authz.User{}, tokens: map[string]string{}}
-	for _, name := range []string{"A", "B", "operators"} {
+	for _, name := range []string{"A", "B", "C", "operators"} {
 		o, err := store.CreateOrganization(ctx, authz.Organization{Name: name})
 		must(t, err)
 		h.orgs[name] = o
@@ -93,6 +94,7 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 		{"alice", "A", authz.RoleMember},
 		{"olga", "A", authz.RoleOrgAdmin},
 		{"bob", "B", authz.RoleMember},
+		{"carl", "C", authz.RoleMember},
 		{"root", "operators", authz.RoleAdmin},
 	} {
 		hash, err := authz.HashPassword(password(u.name), authztest.CheapPasswords)

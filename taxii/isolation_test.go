@@ -129,6 +129,7 @@ func TestTenantIsolation(t *testing.T) {
 		{"bob", "GET", "/taxii2/", nil, 200, "api_roots", []string{"/api1/", "/api2/"}},
 		{"root", "GET", "/taxii2/", nil, 200, "api_roots", apiRoots},
 		{"", "GET", "/taxii2/", nil, 200, "api_roots", []string{"/api1/"}},
+		{"carl", "GET", "/taxii2/", nil, 200, "api_roots", []string{"/api1/"}},
 
 		// API roots (section 4.2).
 		{"alice", "GET", "/api1/", nil, 200, "", nil},
@@ -154,6 +155,8 @@ func TestTenantIsolation(t *testing.T) {
 		{"root", "GET", "/api1/collections/", nil, 200, "collections",
 			[]string{collA + " " + all, collAR + " " + all, collAW + " " + all, collB + " " + all, collPublic + " " + all}},
 		{"", "GET", "/api1/collections/", nil, 200, "collections", []string{collPublic + " r-"}},
+		{"carl", "GET", "/api1/collections/", nil, 200, "collections", []string{collPublic + " r-"}},
+		{"carl", "GET", "/api2/collections/", nil, 404, "", nil},
 		{"bob", "GET", "/api2/collections/", nil, 200, "collections", []string{collB2 + " rw"}},
 		{"alice", "GET", "/api2/collections/", nil, 404, "", nil},
 		{"", "GET", "/api2/collections/", nil, 401, "", nil},
@@ -178,6 +181,7 @@ func TestTenantIsolation(t *testing.T) {
 		{"alice", "GET", col("api1", missingColl), nil, 404, "", nil},
 		// A collection's id names it in its own API root only.
 		{"alice", "GET", col("api2", collA), nil, 404, "", nil},
+		{"root", "GET", col("api2", collA), nil, 404, "", nil},
 
 		// Get objects (section 5.4).
 		{"alice", "GET", objs("api1", collA), nil, 200, "objects", []string{stixID(collA), victimID(collA)}},
@@ -192,6 +196,8 @@ func TestTenantIsolation(t *testing.T) {
 		{"bob", "GET", objs("api1", collAW), nil, 404, "", nil},
 		{"", "GET", objs("api1", collAW), nil, 401, "", nil},
 		{"", "GET", objs("api1", collPublic), nil, 200, "objects", []string{stixID(collPublic), victimID(collPublic)}},
+		{"carl", "GET", objs("api1", collPublic), nil, 200, "objects", []string{stixID(collPublic), victimID(collPublic)}},
+		{"carl", "GET", objs("api1", collA), nil, 404, "", nil},
 		{"alice", "GET", objs("api1", collPublic), nil, 200, "objects", []string{stixID(collPublic), victimID(collPublic)}},
 		{"bob", "GET", objs("api2", collB2), nil, 200, "objects", []string{stixID(collB2), victimID(collB2)}},
 		{"alice", "GET", objs("api2", collB2), nil, 404, "", nil},
@@ -245,6 +251,7 @@ func TestTenantIsolation(t *testing.T) {
 		{"alice", "POST", objs("api1", collPublic), pushBody, 403, "", nil},
 		{"bob", "POST", objs("api1", collPublic), pushBody, 202, "", nil},
 		{"", "POST", objs("api1", collPublic), pushBody, 401, "", nil},
+		{"carl", "POST", objs("api1", collPublic), pushBody, 403, "", nil},
 		{"alice", "POST", objs("api2", collB2), pushBody, 404, "", nil},
 		{"root", "POST", objs("dark", collDark), pushBody, 202, "", nil},
 		{"alice", "POST", objs("api1", missingColl), pushBody, 404, "", nil},
