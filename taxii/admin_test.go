@@ -276,10 +276,10 @@ func TestAdminAPI(t *testing.T) {
 	var secret, generated string
 	big := `{"name": "` + strings.Repeat("x", 70<<10) + `"}`
 	colls := "/admin/api-roots/api1/collections/"
-	grantC := map[string]any{"subject": map[string]any{"kind": "organization", "id": "{C}"}, "api_root": "api1", "collection": collA, "action": "read"}
+	grantD := map[string]any{"subject": map[string]any{"kind": "organization", "id": "{D}"}, "api_root": "api1", "collection": collA, "action": "read"}
 	grantWith := func(change map[string]any) map[string]any {
 		g := map[string]any{}
-		for k, v := range grantC {
+		for k, v := range grantD {
 			g[k] = v
 		}
 		for k, v := range change {
@@ -290,12 +290,12 @@ func TestAdminAPI(t *testing.T) {
 
 	h.run(t, sp, saved, []step{
 		// Organizations.
-		{who: "root", method: "POST", path: "/admin/organizations", body: map[string]any{"name": "C", "description": "third"},
-			want: 201, save: "C", check: func(t *testing.T, r response) {
-				wantBody(t, r, "name", "C")
+		{who: "root", method: "POST", path: "/admin/organizations", body: map[string]any{"name": "D", "description": "third"},
+			want: 201, save: "D", check: func(t *testing.T, r response) {
+				wantBody(t, r, "name", "D")
 				wantBody(t, r, "description", "third")
 			}},
-		{who: "root", method: "POST", path: "/admin/organizations", body: map[string]any{"name": "C"}, want: 409, field: "name"},
+		{who: "root", method: "POST", path: "/admin/organizations", body: map[string]any{"name": "D"}, want: 409, field: "name"},
 		{who: "root", method: "POST", path: "/admin/organizations", body: map[string]any{"name": 5}, want: 400, field: "name"},
 		{who: "root", method: "POST", path: "/admin/organizations", body: map[string]any{"name": "D", "color": "red"}, want: 400, field: "color"},
 		{who: "root", method: "POST", path: "/admin/organizations", body: map[string]any{"NAME": "D"}, want: 400, field: "NAME"},
@@ -307,13 +307,13 @@ func TestAdminAPI(t *testing.T) {
 		{who: "root", method: "POST", path: "/admin/organizations", body: "", want: 400, field: ""},
 		{who: "root", method: "POST", path: "/admin/organizations", body: `{"name": "D"}`, header: map[string]string{"Content-Type": "text/plain"}, want: 415, field: ""},
 		{who: "root", method: "POST", path: "/admin/organizations", body: big, want: 413, field: ""},
-		{who: "root", method: "GET", path: "/admin/organizations/{C}", want: 200, check: func(t *testing.T, r response) { wantBody(t, r, "name", "C") }},
-		{who: "root", method: "PATCH", path: "/admin/organizations/{C}", body: map[string]any{"description": "changed"}, want: 200,
+		{who: "root", method: "GET", path: "/admin/organizations/{D}", want: 200, check: func(t *testing.T, r response) { wantBody(t, r, "name", "D") }},
+		{who: "root", method: "PATCH", path: "/admin/organizations/{D}", body: map[string]any{"description": "changed"}, want: 200,
 			check: func(t *testing.T, r response) {
 				wantBody(t, r, "description", "changed")
-				wantBody(t, r, "name", "C")
+				wantBody(t, r, "name", "D")
 			}},
-		{who: "root", method: "PATCH", path: "/admin/organizations/{C}", body: map[string]any{"name": "A"}, want: 409, field: "name"},
+		{who: "root", method: "PATCH", path: "/admin/organizations/{D}", body: map[string]any{"name": "A"}, want: 409, field: "name"},
 		{who: "root", method: "GET", path: "/admin/organizations/nope", want: 404, field: ""},
 		{who: "root", method: "DELETE", path: "/admin/organizations/{A}", want: 409, field: ""},
 		{who: "root", method: "GET", path: "/admin/organizations?limit=2", want: 200, check: func(t *testing.T, r response) {
@@ -328,24 +328,24 @@ func TestAdminAPI(t *testing.T) {
 		{who: "root", method: "GET", path: "/admin/organizations?limit=1&limit=2", want: 400, field: "limit"},
 
 		// Users.
-		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "carl", "organization_id": "{C}", "password": password("carl")},
-			want: 201, save: "carl", check: func(t *testing.T, r response) {
+		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dave", "organization_id": "{D}", "password": password("dave")},
+			want: 201, save: "dave", check: func(t *testing.T, r response) {
 				wantBody(t, r, "role", "member")
 				wantBody(t, r, "has_password", true)
 				if strings.Contains(string(r.raw), "argon2") {
 					t.Errorf("the answer shows the password hash: %s", r.raw)
 				}
-				if r := h.adminRequest("GET", "/admin/me", as("carl"), nil); r.status != 200 || r.body["name"] != "carl" {
-					t.Errorf("carl signs in with its password: %d %s", r.status, r.raw)
+				if r := h.adminRequest("GET", "/admin/me", as("dave"), nil); r.status != 200 || r.body["name"] != "dave" {
+					t.Errorf("dave signs in with its password: %d %s", r.status, r.raw)
 				}
 			}},
 		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dan", "organization_id": "nope"}, want: 400, field: "organization_id"},
 		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dan"}, want: 400, field: "organization_id"},
-		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dan", "organization_id": "{C}", "role": "root"}, want: 400, field: "role"},
-		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dan", "organization_id": "{C}", "disabled": "yes"}, want: 400, field: "disabled"},
-		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dan:x", "organization_id": "{C}"}, want: 400, field: "name"},
-		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dan", "organization_id": "{C}", "password": "short"}, want: 400, field: "password"},
-		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "carl", "organization_id": "{A}"}, want: 409, field: "name"},
+		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dan", "organization_id": "{D}", "role": "root"}, want: 400, field: "role"},
+		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dan", "organization_id": "{D}", "disabled": "yes"}, want: 400, field: "disabled"},
+		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dan:x", "organization_id": "{D}"}, want: 400, field: "name"},
+		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dan", "organization_id": "{D}", "password": "short"}, want: 400, field: "password"},
+		{who: "root", method: "POST", path: "/admin/users", body: map[string]any{"name": "dave", "organization_id": "{A}"}, want: 409, field: "name"},
 		{who: "olga", method: "POST", path: "/admin/users", body: map[string]any{"name": "anna"}, want: 201, save: "anna",
 			check: func(t *testing.T, r response) { wantBody(t, r, "organization_id", h.orgs["A"].ID) }},
 		{who: "olga", method: "POST", path: "/admin/users", body: map[string]any{"name": "eve", "role": "admin"}, want: 403, field: "-"},
@@ -361,27 +361,27 @@ func TestAdminAPI(t *testing.T) {
 				t.Errorf("users of A (-want +got):\n%s", diff)
 			}
 		}},
-		{who: "root", method: "POST", path: "/admin/users/{carl}/password", body: map[string]any{}, want: 200,
+		{who: "root", method: "POST", path: "/admin/users/{dave}/password", body: map[string]any{}, want: 200,
 			check: func(t *testing.T, r response) {
 				generated, _ = r.body["password"].(string)
 				if len(generated) < authz.MinPasswordLen {
 					t.Fatalf("generated password %q", generated)
 				}
-				if r := h.adminRequest("GET", "/admin/me", as("carl"), nil); r.status != 401 {
-					t.Errorf("carl's old password after the reset = %d; want 401", r.status)
+				if r := h.adminRequest("GET", "/admin/me", as("dave"), nil); r.status != 401 {
+					t.Errorf("dave's old password after the reset = %d; want 401", r.status)
 				}
-				basic := map[string]string{"Authorization": basicAuth("carl", generated)}
+				basic := map[string]string{"Authorization": basicAuth("dave", generated)}
 				if r := h.adminRequest("GET", "/admin/me", basic, nil); r.status != 200 {
-					t.Errorf("carl's new password = %d; want 200\n%s", r.status, r.raw)
+					t.Errorf("dave's new password = %d; want 200\n%s", r.status, r.raw)
 				}
 			}},
-		{who: "root", method: "POST", path: "/admin/users/{carl}/password", want: 200, check: func(t *testing.T, r response) {
+		{who: "root", method: "POST", path: "/admin/users/{dave}/password", want: 200, check: func(t *testing.T, r response) {
 			if p, _ := r.body["password"].(string); p == "" || p == generated {
 				t.Errorf("a reset without a body made password %q; want a new one", p)
 			}
 		}},
-		{who: "root", method: "POST", path: "/admin/users/{carl}/password", body: map[string]any{"password": "short"}, want: 400, field: "password"},
-		{who: "root", method: "POST", path: "/admin/users/{carl}/password", body: map[string]any{"password": password("carl")}, want: 200,
+		{who: "root", method: "POST", path: "/admin/users/{dave}/password", body: map[string]any{"password": "short"}, want: 400, field: "password"},
+		{who: "root", method: "POST", path: "/admin/users/{dave}/password", body: map[string]any{"password": password("dave")}, want: 200,
 			check: func(t *testing.T, r response) {
 				if _, ok := r.body["password"]; ok {
 					t.Errorf("a reset to a given password shows a password: %s", r.raw)
@@ -423,35 +423,35 @@ func TestAdminAPI(t *testing.T) {
 		{who: "alice", method: "GET", path: "/admin/users/{alice}/tokens/{token}", want: 404, field: ""},
 
 		// Grants.
-		{who: "root", method: "POST", path: "/admin/grants", body: grantC, want: 201, save: "gC", check: func(t *testing.T, r response) {
-			if r := taxiiAs("carl", "/api1/collections/"+collA+"/objects/"); r.status != 200 {
-				t.Errorf("carl (of C) reads collA once C was granted read = %d; want 200", r.status)
+		{who: "root", method: "POST", path: "/admin/grants", body: grantD, want: 201, save: "gD", check: func(t *testing.T, r response) {
+			if r := taxiiAs("dave", "/api1/collections/"+collA+"/objects/"); r.status != 200 {
+				t.Errorf("dave (of D) reads collA once D was granted read = %d; want 200", r.status)
 			}
 		}},
-		{who: "root", method: "POST", path: "/admin/grants", body: grantC, want: 409, field: ""},
+		{who: "root", method: "POST", path: "/admin/grants", body: grantD, want: 409, field: ""},
 		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"subject": map[string]any{"kind": "organization", "id": "nope"}}), want: 400, field: "subject.id"},
-		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"subject": map[string]any{"kind": "team", "id": "{C}"}}), want: 400, field: "subject.kind"},
-		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"subject": map[string]any{"kind": "organization", "id": "{C}", "x": 1}}), want: 400, field: "subject.x"},
+		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"subject": map[string]any{"kind": "team", "id": "{D}"}}), want: 400, field: "subject.kind"},
+		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"subject": map[string]any{"kind": "organization", "id": "{D}", "x": 1}}), want: 400, field: "subject.x"},
 		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"subject": "organization"}), want: 400, field: "subject"},
 		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"collection": missingColl}), want: 400, field: "collection"},
 		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"api_root": "nope"}), want: 400, field: "api_root"},
 		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"action": "delete"}), want: 400, field: "action"},
 		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"subject": map[string]any{"kind": "public"}, "action": "write"}), want: 400, field: "action"},
-		{who: "olga", method: "POST", path: "/admin/grants", body: grantC, want: 403, field: ""},
-		{who: "root", method: "GET", path: "/admin/grants?subject_kind=organization&subject_id={C}", want: 200, check: func(t *testing.T, r response) {
-			if diff := cmp.Diff([]string{saved["gC"]}, itemIDs(r)); diff != "" {
-				t.Errorf("grants of C (-want +got):\n%s", diff)
+		{who: "olga", method: "POST", path: "/admin/grants", body: grantD, want: 403, field: ""},
+		{who: "root", method: "GET", path: "/admin/grants?subject_kind=organization&subject_id={D}", want: 200, check: func(t *testing.T, r response) {
+			if diff := cmp.Diff([]string{saved["gD"]}, itemIDs(r)); diff != "" {
+				t.Errorf("grants of D (-want +got):\n%s", diff)
 			}
 		}},
 		{who: "root", method: "GET", path: "/admin/grants?subject_kind=organization&subject_id=nope", want: 404, field: ""},
 		{who: "root", method: "GET", path: "/admin/grants?action=own", want: 400, field: "action"},
 		{who: "root", method: "GET", path: colls + collA + "/access", want: 200, check: func(t *testing.T, r response) {
-			if !slices.Contains(itemIDs(r), saved["gC"]) {
-				t.Errorf("who reaches collA: %s; want C's grant among them", r.raw)
+			if !slices.Contains(itemIDs(r), saved["gD"]) {
+				t.Errorf("who reaches collA: %s; want D's grant among them", r.raw)
 			}
 		}},
 		{who: "root", method: "GET", path: colls + missingColl + "/access", want: 404, field: ""},
-		{who: "root", method: "GET", path: "/admin/organizations/{C}/access", want: 200, check: func(t *testing.T, r response) {
+		{who: "root", method: "GET", path: "/admin/organizations/{D}/access", want: 200, check: func(t *testing.T, r response) {
 			items, _ := r.body["items"].([]any)
 			var got []string
 			for _, it := range items {
@@ -460,17 +460,17 @@ func TestAdminAPI(t *testing.T) {
 				got = append(got, fmt.Sprintf("%v %v %v %v", s["kind"], s["name"], g["collection"], g["action"]))
 			}
 			// In creation order: the public grant is the hub's, older.
-			want := []string{"public <nil> " + collPublic + " read", "organization C " + collA + " read"}
+			want := []string{"public <nil> " + collPublic + " read", "organization D " + collA + " read"}
 			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("what C reaches (-want +got):\n%s", diff)
+				t.Errorf("what D reaches (-want +got):\n%s", diff)
 			}
 		}},
-		{who: "root", method: "DELETE", path: "/admin/grants/{gC}", want: 204, check: func(t *testing.T, r response) {
-			if r := taxiiAs("carl", "/api1/collections/"+collA+"/objects/"); r.status != 404 {
-				t.Errorf("carl reads collA after the grant was revoked = %d; want 404 at once", r.status)
+		{who: "root", method: "DELETE", path: "/admin/grants/{gD}", want: 204, check: func(t *testing.T, r response) {
+			if r := taxiiAs("dave", "/api1/collections/"+collA+"/objects/"); r.status != 404 {
+				t.Errorf("dave reads collA after the grant was revoked = %d; want 404 at once", r.status)
 			}
 		}},
-		{who: "root", method: "GET", path: "/admin/grants/{gC}", want: 404, field: ""},
+		{who: "root", method: "GET", path: "/admin/grants/{gD}", want: 404, field: ""},
 
 		// API roots and collections, at run time.
 		{who: "root", method: "POST", path: "/admin/api-roots", body: map[string]any{"path": "api9", "title": "Nine"}, want: 201,
@@ -567,13 +567,13 @@ func TestAdminAPI(t *testing.T) {
 		{who: "olga", method: "GET", path: "/admin/audit?organization_id={B}", want: 404, field: ""},
 
 		// Deletions take effect at once.
-		{who: "root", method: "DELETE", path: "/admin/organizations/{C}", want: 409, field: ""},
-		{who: "root", method: "DELETE", path: "/admin/users/{carl}", want: 204, check: func(t *testing.T, r response) {
-			if r := h.adminRequest("GET", "/admin/me", as("carl"), nil); r.status != 401 {
+		{who: "root", method: "DELETE", path: "/admin/organizations/{D}", want: 409, field: ""},
+		{who: "root", method: "DELETE", path: "/admin/users/{dave}", want: 204, check: func(t *testing.T, r response) {
+			if r := h.adminRequest("GET", "/admin/me", as("dave"), nil); r.status != 401 {
 				t.Errorf("the deleted user signs in: %d", r.status)
 			}
 		}},
-		{who: "root", method: "DELETE", path: "/admin/organizations/{C}", want: 204},
+		{who: "root", method: "DELETE", path: "/admin/organizations/{D}", want: 204},
 		{who: "root", method: "DELETE", path: "/admin/users/{root}", want: 409, field: ""},
 	})
 }
@@ -685,7 +685,7 @@ func (h *hub) sameAnswer(t *testing.T, who, method, path, body, real, missing st
 func TestAdminPaging(t *testing.T) {
 	h := newHub(t, hubOptions{})
 	var want []string
-	for _, name := range []string{"A", "B", "operators"} {
+	for _, name := range []string{"A", "B", "C", "operators"} {
 		want = append(want, h.orgs[name].ID)
 	}
 	for i := range 6 {
@@ -773,7 +773,7 @@ func adminIsolationRows(h *hub) []isolationRow {
 	rows := []isolationRow{
 		{"alice", "GET", "/admin/organizations", nil, 403, "", nil},
 		{"olga", "GET", "/admin/organizations", nil, 200, "items", []string{h.orgs["A"].ID}},
-		{"root", "GET", "/admin/organizations", nil, 200, "items", []string{h.orgs["A"].ID, h.orgs["B"].ID, h.orgs["operators"].ID}},
+		{"root", "GET", "/admin/organizations", nil, 200, "items", []string{h.orgs["A"].ID, h.orgs["B"].ID, h.orgs["C"].ID, h.orgs["operators"].ID}},
 		{"olga", "GET", org("A"), nil, 200, "", nil},
 		{"olga", "GET", org("B"), nil, 404, "", nil},
 		{"bob", "GET", org("B"), nil, 403, "", nil},
@@ -784,7 +784,7 @@ func adminIsolationRows(h *hub) []isolationRow {
 		{"alice", "GET", org("A") + "/access", nil, 403, "", nil},
 		{"alice", "GET", "/admin/users", nil, 403, "", nil},
 		{"olga", "GET", "/admin/users", nil, 200, "items", []string{id("alice"), id("olga")}},
-		{"root", "GET", "/admin/users", nil, 200, "items", []string{id("alice"), id("bob"), id("olga"), id("root")}},
+		{"root", "GET", "/admin/users", nil, 200, "items", []string{id("alice"), id("bob"), id("carl"), id("olga"), id("root")}},
 		{"olga", "GET", "/admin/users?organization_id=" + h.orgs["B"].ID, nil, 404, "", nil},
 		{"olga", "GET", user("bob"), nil, 404, "", nil},
 		{"olga", "GET", user("root"), nil, 404, "", nil},
