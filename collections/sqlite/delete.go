@@ -20,7 +20,7 @@ const deleteBatch = 5000
 // collection itself.
 func (s *Store) DeleteCollection(ctx context.Context, apiRoot, id string) error {
 	var coll int64
-	err := s.r.QueryRowContext(ctx, "SELECT coll FROM collections WHERE api_root = ? AND id = ?", apiRoot, id).Scan(&coll)
+	err := s.r.QueryRowContext(ctx, "SELECT coll FROM collections WHERE api_root = ? AND id = ? AND deleted = 0", apiRoot, id).Scan(&coll)
 	if errors.Is(err, sql.ErrNoRows) {
 		return collections.ErrNotFound
 	}
@@ -51,14 +51,16 @@ func (s *Store) DeleteCollection(ctx context.Context, apiRoot, id string) error 
 		}
 	}
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{"DELETE FROM objects WHERE coll = ?", "DELETE FROM heads WHERE coll = ?", "DELETE FROM collections WHERE coll = ?"} {
+		// The row stays, marked deleted (migration 0005): its coll key is
+		// never reused, so a key another process cached cannot come to
+		// name another collection.
+		for _, q := range []string{"DELETE FROM objects WHERE coll = ?", "DELETE FROM heads WHERE coll = ?", "UPDATE collections SET deleted = 1, alias = NULL WHERE coll = ?"} {
 			if _, err := tx.ExecContext(ctx, q, coll); err != nil {
 				return fmt.Errorf("sqlite: delete collection %s/%s: %w", apiRoot, id, err)
 			}
 		}
 		return nil
 	})
-	s.colls.Delete(collKey{apiRoot, id})
 	return err
 }
 
@@ -74,11 +76,15 @@ func (s *Store) DeleteAPIRoot(ctx context.Context, path string) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: delete API root: %w", err)
 		}
-		err = tx.QueryRowContext(ctx, "SELECT 1 FROM collections WHERE api_root = ? LIMIT 1", path).Scan(&one)
+		err = tx.QueryRowContext(ctx, "SELECT 1 FROM collections WHERE api_root = ? AND deleted = 0 LIMIT 1", path).Scan(&one)
 		if err == nil {
 			return fmt.Errorf("%w: API root %s has collections", collections.ErrConflict, path)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: delete API root: %w", err)
+		}
+		// Its deleted collections go with it (their objects are gone).
+		if _, err := tx.ExecContext(ctx, "DELETE FROM collections WHERE api_root = ? AND deleted = 1", path); err != nil {
 			return fmt.Errorf("sqlite: delete API root: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM api_roots WHERE path = ?", path); err != nil {

@@ -91,7 +91,7 @@ func (s *Store) Collections(ctx context.Context, apiRoot string) ([]collections.
 		return nil, fmt.Errorf("sqlite: list collections: %w", err)
 	}
 	rows, err := tx.QueryContext(ctx,
-		"SELECT "+collectionColumns+" FROM collections WHERE api_root = ? ORDER BY id", apiRoot)
+		"SELECT "+collectionColumns+" FROM collections WHERE api_root = ? AND deleted = 0 ORDER BY id", apiRoot)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list collections: %w", err)
 	}
@@ -114,7 +114,7 @@ func (s *Store) Collections(ctx context.Context, apiRoot string) ([]collections.
 func (s *Store) Collection(ctx context.Context, apiRoot, id string) (collections.Collection, error) {
 	// Every object request looks its collection up: keep the statement
 	// prepared.
-	st, closeStmt, err := s.readStmt(ctx, "SELECT "+collectionColumns+" FROM collections WHERE api_root = ? AND id = ?")
+	st, closeStmt, err := s.readStmt(ctx, "SELECT "+collectionColumns+" FROM collections WHERE api_root = ? AND id = ? AND deleted = 0")
 	if err != nil {
 		return collections.Collection{}, fmt.Errorf("sqlite: get collection: %w", err)
 	}
@@ -157,7 +157,7 @@ func (s *Store) PutCollection(ctx context.Context, c collections.Collection) err
 			return fmt.Errorf("sqlite: put collection: %w", err)
 		}
 		var other string
-		err = tx.QueryRowContext(ctx, "SELECT api_root FROM collections WHERE id = ? AND api_root <> ?", c.ID, c.APIRoot).Scan(&other)
+		err = tx.QueryRowContext(ctx, "SELECT api_root FROM collections WHERE id = ? AND api_root <> ? AND deleted = 0", c.ID, c.APIRoot).Scan(&other)
 		if err == nil {
 			return fmt.Errorf("%w: collection %s exists in API root %s", collections.ErrConflict, c.ID, other)
 		}
@@ -165,7 +165,7 @@ func (s *Store) PutCollection(ctx context.Context, c collections.Collection) err
 			return fmt.Errorf("sqlite: put collection: %w", err)
 		}
 		if c.Alias != "" {
-			err = tx.QueryRowContext(ctx, "SELECT id FROM collections WHERE api_root = ? AND alias = ? AND id <> ?",
+			err = tx.QueryRowContext(ctx, "SELECT id FROM collections WHERE api_root = ? AND alias = ? AND id <> ? AND deleted = 0",
 				c.APIRoot, c.Alias, c.ID).Scan(&other)
 			if err == nil {
 				return fmt.Errorf("%w: alias %q is used by collection %s", collections.ErrConflict, c.Alias, other)
@@ -184,7 +184,8 @@ func (s *Store) PutCollection(ctx context.Context, c collections.Collection) err
 				title = excluded.title,
 				description = excluded.description,
 				media_types = excluded.media_types,
-				validation = excluded.validation`,
+				validation = excluded.validation,
+				deleted = 0`,
 			c.APIRoot, c.ID, alias, c.Title, c.Description, string(mediaJSON), c.Validation)
 		if err != nil {
 			return fmt.Errorf("sqlite: put collection %s/%s: %w", c.APIRoot, c.ID, err)

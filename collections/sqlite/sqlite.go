@@ -190,10 +190,25 @@ func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, bool, er
 func (s *Store) collection(ctx context.Context, q querier, apiRoot, id string) (int64, error) {
 	k := collKey{apiRoot, id}
 	if v, ok := s.colls.Load(k); ok {
+		if tx, ok := q.(*sql.Tx); ok {
+			// A write must not land in a collection that another handle
+			// deleted since the key was cached (nor, once its API root
+			// was deleted too, in one that got the key again).
+			var root, cid string
+			var deleted bool
+			err := tx.QueryRowContext(ctx, "SELECT api_root, id, deleted FROM collections WHERE coll = ?", v).Scan(&root, &cid, &deleted)
+			if errors.Is(err, sql.ErrNoRows) || err == nil && (deleted || root != apiRoot || cid != id) {
+				s.colls.Delete(k)
+				return 0, collections.ErrNotFound
+			}
+			if err != nil {
+				return 0, fmt.Errorf("sqlite: look up collection: %w", err)
+			}
+		}
 		return v.(int64), nil
 	}
 	var coll int64
-	err := q.QueryRowContext(ctx, "SELECT coll FROM collections WHERE api_root = ? AND id = ?", apiRoot, id).Scan(&coll)
+	err := q.QueryRowContext(ctx, "SELECT coll FROM collections WHERE api_root = ? AND id = ? AND deleted = 0", apiRoot, id).Scan(&coll)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, collections.ErrNotFound
 	}
