@@ -140,9 +140,12 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	}
 	must(t, h.watcher.Start(ctx))
 	ing := collections.NewIngester(store, newValidator(t), collections.IngestConfig{Logger: logger})
+	admin, err := authz.NewAdmin(authz.AdminConfig{Store: store, Collections: store, Refresh: h.watcher.Refresh,
+		Passwords: authztest.CheapPasswords, Log: logger})
+	must(t, err)
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store: store, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,
-		Title: "hub", DefaultAPIRoot: "api1", Logger: logger,
+		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin,
 	})
 	must(t, err)
 	hs := httptest.NewServer(srv)

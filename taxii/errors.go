@@ -35,6 +35,9 @@ type errorResource struct {
 	Description string `json:"description,omitempty"`
 	ErrorID     string `json:"error_id,omitempty"`
 	HTTPStatus  string `json:"http_status"`
+	// Field names the member of the request body or the query parameter
+	// to blame, in the operations routes' errors only.
+	Field string `json:"-"`
 }
 
 // errorWriter renders an error for the client: TAXII routes answer TAXII
@@ -49,8 +52,9 @@ func writeTAXIIError(c *echo.Context, status int, res errorResource) error {
 func writeJSONError(c *echo.Context, status int, res errorResource) error {
 	body, _ := json.Marshal(struct {
 		Error   string `json:"error"`
+		Field   string `json:"field,omitempty"`
 		ErrorID string `json:"error_id,omitempty"`
-	}{res.Description, res.ErrorID})
+	}{res.Description, res.Field, res.ErrorID})
 	return c.Blob(status, echo.MIMEApplicationJSON, body)
 }
 
@@ -76,9 +80,22 @@ func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 	status := http.StatusInternalServerError
 	var te *Error
 	var mbe *http.MaxBytesError
+	var ie *authz.InvalidError
+	var ce *authz.ConflictError
 	switch {
 	case errors.As(err, &te):
 		status, res.Description = te.Status, te.Description
+	case errors.As(err, &ie):
+		status, res.Description, res.Field = http.StatusBadRequest, ie.Reason, ie.Field
+		if ie.Field != "" {
+			res.Description = ie.Field + ": " + ie.Reason
+		}
+	case errors.As(err, &ce):
+		status, res.Description, res.Field = http.StatusConflict, ce.Error(), ce.Field
+	case errors.Is(err, authz.ErrNotFound):
+		status, res.Description = http.StatusNotFound, "the requested resource does not exist"
+	case errors.Is(err, authz.ErrConflict):
+		status, res.Description = http.StatusConflict, "the request conflicts with the current state of the resource"
 	case errors.Is(err, authz.ErrUnauthenticated):
 		status, res.Description = http.StatusUnauthorized, "this request needs valid credentials"
 	case errors.Is(err, authz.ErrForbidden):

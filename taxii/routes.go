@@ -81,6 +81,7 @@ func (s *Server) opsRoutes() *echo.Echo {
 	e.Use(s.observe(writeJSONError), s.limitHeader, s.authenticate)
 
 	get(e, "/healthz", s.healthz)
+	s.adminRoutes(e)
 	return e
 }
 

@@ -39,6 +39,9 @@ type Config struct {
 	Audit  *authz.AuditLog
 	Logger *slog.Logger
 
+	// Admin serves the administration API under /admin/; nil: none.
+	Admin *authz.Admin
+
 	// Discovery resource (TAXII 2.1 section 4.1.1).
 	Title       string
 	Description string
@@ -100,6 +103,7 @@ type Server struct {
 	authz        Authorizer
 	authn        *authz.Authenticator
 	audit        *authz.AuditLog
+	admin        *authz.Admin
 	log          *slog.Logger
 	tokens       tokens
 	title        string
@@ -168,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		authz:        cfg.Authorizer,
 		authn:        cfg.Authenticator,
 		audit:        cfg.Audit,
+		admin:        cfg.Admin,
 		log:          cfg.Logger,
 		tokens:       tokens{key: key},
 		title:        cfg.Title,

@@ -2,6 +2,8 @@
 //
 //	taxiid [serve] [flags]          run the server (the default command)
 //	taxiid validate [flags] FILE... check STIX objects, bundles or envelopes
+//	taxiid admin RESOURCE VERB ...  manage organizations, users, tokens, grants,
+//	                                API roots and collections in the store
 package main
 
 import (
@@ -66,8 +68,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return serve(ctx, cfg, logger, getenv, stderr)
 	case "validate":
 		return validate(args, os.Stdin, os.Stdout, stderr)
+	case "admin":
+		return adminCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, validate)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate, admin)", cmd)
 	}
 }
 
@@ -112,12 +116,17 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 	debug.SetMemoryLimit(int64(cfg.MaxMemory))
 	go releaseWhenIdle(ctx, logger)
 
+	admin, err := adminService(store, cfg.File, access.watcher.Refresh, logger)
+	if err != nil {
+		return err
+	}
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store:          store,
 		Ingester:       ingester,
 		Authorizer:     access.authorizer,
 		Authenticator:  access.authenticator,
 		Audit:          access.audit,
+		Admin:          admin,
 		Logger:         logger,
 		Title:          cfg.File.Title,
 		Description:    cfg.File.Description,

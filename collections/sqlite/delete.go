@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/taxiid/taxiid/collections"
+)
+
+// deleteBatch bounds the objects removed per transaction when a collection
+// is deleted, so that other writers wait for one batch, not for all of it.
+const deleteBatch = 5000
+
+// DeleteCollection removes a collection and its objects. ErrNotFound if it
+// does not exist. The objects go first, in batches, so that other writers
+// wait for one batch at a time, not for all of it; the last transaction
+// removes what is left (objects pushed meanwhile included) with the
+// collection itself.
+func (s *Store) DeleteCollection(ctx context.Context, apiRoot, id string) error {
+	var coll int64
+	err := s.r.QueryRowContext(ctx, "SELECT coll FROM collections WHERE api_root = ? AND id = ?", apiRoot, id).Scan(&coll)
+	if errors.Is(err, sql.ErrNoRows) {
+		return collections.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: delete collection: %w", err)
+	}
+	const (
+		delObjects = "DELETE FROM objects WHERE date_added IN (SELECT date_added FROM objects WHERE coll = ? LIMIT ?)"
+		delHeads   = "DELETE FROM heads WHERE (coll, uuid, type) IN (SELECT coll, uuid, type FROM heads WHERE coll = ? LIMIT ?)"
+	)
+	for _, q := range []string{delObjects, delHeads} {
+		for {
+			var n int64
+			err := s.writeTx(ctx, func(tx *sql.Tx) error {
+				res, err := tx.ExecContext(ctx, q, coll, deleteBatch)
+				if err != nil {
+					return fmt.Errorf("sqlite: delete collection %s/%s: %w", apiRoot, id, err)
+				}
+				n, err = res.RowsAffected()
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if n < deleteBatch {
+				break
+			}
+		}
+	}
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{"DELETE FROM objects WHERE coll = ?", "DELETE FROM heads WHERE coll = ?", "DELETE FROM collections WHERE coll = ?"} {
+			if _, err := tx.ExecContext(ctx, q, coll); err != nil {
+				return fmt.Errorf("sqlite: delete collection %s/%s: %w", apiRoot, id, err)
+			}
+		}
+		return nil
+	})
+	s.colls.Delete(collKey{apiRoot, id})
+	return err
+}
+
+// DeleteAPIRoot removes an API root without collections. ErrNotFound if it
+// does not exist, ErrConflict if it has collections.
+func (s *Store) DeleteAPIRoot(ctx context.Context, path string) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM api_roots WHERE path = ?", path).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return collections.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: delete API root: %w", err)
+		}
+		err = tx.QueryRowContext(ctx, "SELECT 1 FROM collections WHERE api_root = ? LIMIT 1", path).Scan(&one)
+		if err == nil {
+			return fmt.Errorf("%w: API root %s has collections", collections.ErrConflict, path)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: delete API root: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM api_roots WHERE path = ?", path); err != nil {
+			return fmt.Errorf("sqlite: delete API root: %w", err)
+		}
+		return nil
+	})
+}
