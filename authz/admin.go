@@ -45,21 +45,8 @@ type Admin struct {
 	log       *slog.Logger
 }
 
-// CollectionStore is what Admin needs of a collections.Store, plus the
-// removal of API roots and collections.
-type CollectionStore interface {
-	APIRoots(ctx context.Context) ([]collections.APIRoot, error)
-	PutAPIRoot(ctx context.Context, root collections.APIRoot) error
-	Collections(ctx context.Context, apiRoot string) ([]collections.Collection, error)
-	Collection(ctx context.Context, apiRoot, id string) (collections.Collection, error)
-	PutCollection(ctx context.Context, c collections.Collection) error
-	// DeleteCollection removes the collection with its objects and
-	// statuses. ErrNotFound if it does not exist.
-	DeleteCollection(ctx context.Context, apiRoot, id string) error
-	// DeleteAPIRoot removes an API root that has no collections left
-	// (ErrConflict otherwise). ErrNotFound if it does not exist.
-	DeleteAPIRoot(ctx context.Context, path string) error
-}
+// CollectionStore is the store of API roots and collections Admin manages.
+type CollectionStore = collections.Store
 
 // DeclaredSet names the API roots and collections the configuration file
 // declares: API root path -> collection ids. They are written to the store

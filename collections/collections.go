@@ -283,6 +283,15 @@ type Store interface {
 	// collection with the id.
 	PutCollection(ctx context.Context, c Collection) error
 
+	// DeleteCollection removes a collection and its objects; its statuses
+	// expire as usual. Other handles see it gone at once and may no longer
+	// write to it; a collection created again with the same id starts
+	// empty. ErrNotFound if it does not exist.
+	DeleteCollection(ctx context.Context, apiRoot, id string) error
+	// DeleteAPIRoot removes an API root that has no collections.
+	// ErrNotFound if it does not exist, ErrConflict if it has collections.
+	DeleteAPIRoot(ctx context.Context, path string) error
+
 	// AddObjects stores a batch of objects in one collection, atomically, and
 	// returns one result per object in input order, as PlanAdd decides it
 	// (ids are made canonical first). Each added version gets its own

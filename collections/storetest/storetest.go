@@ -47,7 +47,7 @@ func RunTests(t *testing.T, b Backend) {
 	var tests []test
 	for _, area := range [][]test{
 		rootsCollectionsTests, objectsAddTests, versionsTests, objectsQueryTests,
-		deleteTests, statusesTests, secretsTests, concurrencyTests, handlesTests,
+		deleteTests, collectionsDeleteTests, statusesTests, secretsTests, concurrencyTests, handlesTests,
 	} {
 		tests = append(tests, area...)
 	}
