@@ -2,9 +2,7 @@ package taxii
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v5"
@@ -284,9 +282,5 @@ func noContent(c *echo.Context, err error) error {
 }
 
 func writeAdminJSON(c *echo.Context, status int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode response: %w", err)
-	}
-	return c.Blob(status, echo.MIMEApplicationJSON, b)
+	return writeEncoded(c, status, echo.MIMEApplicationJSON, v)
 }

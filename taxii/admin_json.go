@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -292,8 +293,8 @@ func checkArray(dec *json.Decoder, path string, depth int) error {
 func pageQuery(c *echo.Context, names ...string) (authz.Page, error) {
 	q := c.QueryParams()
 	for k, vs := range q {
-		if k != "limit" && k != "cursor" && !contains(names, k) {
-			return authz.Page{}, badField(k, "unknown query parameter")
+		if k != "limit" && k != "cursor" && !slices.Contains(names, k) {
+			return authz.Page{}, badField(clip(k), "unknown query parameter")
 		}
 		if len(vs) > 1 {
 			return authz.Page{}, badField(k, "given more than once")
@@ -308,15 +309,6 @@ func pageQuery(c *echo.Context, names ...string) (authz.Page, error) {
 		pg.Limit = n
 	}
 	return pg, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // timeQuery reads an RFC 3339 time parameter; zero when absent.

@@ -158,12 +158,8 @@ func (s *Server) record(c *echo.Context, e authz.AuditEvent) {
 	s.audit.Record(e)
 }
 
-func clipName(s string) string {
-	if len(s) <= authz.MaxNameLen {
-		return s
-	}
-	return strings.ToValidUTF8(s[:authz.MaxNameLen], "")
-}
+// clipName bounds a name for an audit event, which holds valid UTF-8 only.
+func clipName(s string) string { return strings.ToValidUTF8(cut(s, authz.MaxNameLen), "") }
 
 // details encodes the details of an audit event.
 func details(v map[string]any) json.RawMessage {

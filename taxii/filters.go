@@ -81,9 +81,21 @@ func parseQuery(raw string) (url.Values, error) {
 // clip shortens what an error message quotes of the client's input.
 func clip(s string) string {
 	if len(s) > 64 {
-		return s[:64] + "..."
+		return cut(s, 64) + "..."
 	}
 	return s
+}
+
+// cut returns at most the first n bytes of s, ending on a character
+// boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // filters is a parsed request query.
@@ -174,7 +186,7 @@ func (s *Server) parseFilters(rawQuery string, set filterSet) (filters, error) {
 	}
 	for _, sv := range f.query.SpecVersions {
 		if !stix.IsSpecVersion(sv) {
-			return f, errorf(http.StatusBadRequest, "match[spec_version]: %q is not a version such as 2.1", sv)
+			return f, errorf(http.StatusBadRequest, "match[spec_version]: %q is not a version such as 2.1", clip(sv))
 		}
 	}
 	versions, err := list("match[version]")(get("match[version]", fVersion))

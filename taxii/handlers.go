@@ -20,11 +20,16 @@ func taxiiTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.
 
 // writeJSON writes v as a TAXII response.
 func writeJSON(c *echo.Context, status int, v any) error {
+	return writeEncoded(c, status, MediaTypeTAXII, v)
+}
+
+// writeEncoded writes v encoded as JSON, with the media type given.
+func writeEncoded(c *echo.Context, status int, mediaType string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
-	return c.Blob(status, MediaTypeTAXII, b)
+	return c.Blob(status, mediaType, b)
 }
 
 // discoveryResource is TAXII 2.1 section 4.1.1.
@@ -114,7 +119,9 @@ func (s *Server) findRoot(c *echo.Context) (collections.APIRoot, bool, error) {
 	return collections.APIRoot{}, false, nil
 }
 
-func errNoAPIRoot(name string) error { return errorf(http.StatusNotFound, "no API root %q", name) }
+func errNoAPIRoot(name string) error {
+	return errorf(http.StatusNotFound, "no API root %q", clip(name))
+}
 
 // lookupRoot returns the API root named by the :root path parameter when
 // the requester can reach something in it. One it cannot reach is
@@ -204,7 +211,7 @@ func (s *Server) status(c *echo.Context) error {
 		return err
 	}
 	id := c.Param("status")
-	missing := errorf(http.StatusNotFound, "no status %q in this API root; statuses expire after a day", id)
+	missing := errorf(http.StatusNotFound, "no status %q in this API root; statuses expire after a day", clip(id))
 	st, err := s.store.Status(c.Request().Context(), r.Path, id)
 	if errors.Is(err, collections.ErrNotFound) {
 		return s.absent(c, endpointStatus, r.Path, "", missing)
@@ -300,7 +307,7 @@ func (s *Server) lookupCollection(c *echo.Context, endpoint string) (collections
 }
 
 func errNoCollection(name string) error {
-	return errorf(http.StatusNotFound, "no collection %q in this API root", name)
+	return errorf(http.StatusNotFound, "no collection %q in this API root", clip(name))
 }
 
 // collectionByAlias returns the collection of the API root with the alias;
@@ -472,9 +479,9 @@ func (s *Server) requireMatch(c *echo.Context, q collections.Query, id string) e
 		return err
 	}
 	if len(p.Objects) == 0 {
-		return errorf(http.StatusNotFound, "no object %q in this collection", id)
+		return errorf(http.StatusNotFound, "no object %q in this collection", clip(id))
 	}
-	return errorf(http.StatusNotFound, "no version of object %q matches the version and spec_version filters", id)
+	return errorf(http.StatusNotFound, "no version of object %q matches the version and spec_version filters", clip(id))
 }
 
 func (s *Server) getObject(c *echo.Context) error {
@@ -558,7 +565,7 @@ func (s *Server) deleteObject(c *echo.Context) error {
 	id := c.Param("obj")
 	n, err := s.store.DeleteObject(c.Request().Context(), col.APIRoot, col.ID, id, versions, f.query.SpecVersions)
 	if errors.Is(err, collections.ErrNotFound) {
-		return errorf(http.StatusNotFound, "no object %q matching the filters in this collection", id)
+		return errorf(http.StatusNotFound, "no object %q matching the filters in this collection", clip(id))
 	}
 	if err != nil {
 		return err

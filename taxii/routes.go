@@ -70,9 +70,9 @@ func get(e *echo.Echo, path string, h echo.HandlerFunc) {
 	e.HEAD(path, h)
 }
 
-// opsRoutes builds the router of the operations routes (health; readiness,
-// metrics and administration to come): JSON responses, errors as
-// {"error": "..."}, no TAXII content negotiation.
+// opsRoutes builds the router of the operations routes (health and, when
+// the server has an admin service, administration): JSON responses, errors
+// as {"error": "..."}, no TAXII content negotiation.
 func (s *Server) opsRoutes() *echo.Echo {
 	e := echo.New()
 	e.Logger = s.log

@@ -124,6 +124,8 @@ func TestParseByteSize(t *testing.T) {
 		{"2 gigabytes", 0, true},
 		{"2Gi", 0, true},
 		{"9000000TiB", 0, true},
+		{"NaN", 0, true},
+		{"nanMiB", 0, true},
 	}
 	for _, tt := range tests {
 		got, err := parseByteSize(tt.in)

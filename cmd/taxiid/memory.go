@@ -40,7 +40,7 @@ func parseByteSize(s string) (byteSize, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f < 0 || math.IsInf(f, 0) || f*float64(scale) >= math.MaxInt64 {
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) || f*float64(scale) >= math.MaxInt64 {
 		return 0, fmt.Errorf("%q is not a size such as 2GiB, 512MiB or 1500000000", s)
 	}
 	return byteSize(f * float64(scale)), nil
