@@ -104,11 +104,6 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 		return err
 	}
 	ingester := collections.NewIngester(store, validator, ingestConfig(cfg, logger))
-	// Finish pushes a previous run left pending, and keep watching for
-	// those of replicas that stop.
-	if err := ingester.Start(ctx); err != nil {
-		return fmt.Errorf("recover interrupted pushes: %w", err)
-	}
 
 	// Near the soft memory limit the collector works harder rather than
 	// let the heap grow past it; when the server is quiet its memory goes
@@ -160,6 +155,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 	logger.Info("taxiid listening", "addr", "http://"+ln.Addr().String()+"/taxii2/", "data", cfg.Data,
 		"max_connections", ln.max, "max_connections_per_ip", ln.perIP, "max_memory", cfg.MaxMemory)
 
+	// Finish pushes a previous run left pending, and keep watching for
+	// those of replicas that stop. Started last, so that every return
+	// above leaves nothing running.
+	if err := ingester.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("recover interrupted pushes: %w", err)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	var serveErr error
