@@ -36,7 +36,7 @@ type hookStore struct {
 	// after counts the writes that begin once shut is set.
 	shut  atomic.Bool
 	after atomic.Int64
-	call int
+	call  int
 }
 
 func (h *hookStore) AddObjects(ctx context.Context, apiRoot, coll string, objs []collections.NewObject, opts collections.AddOptions) ([]collections.AddResult, error) {
