@@ -216,9 +216,16 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
+// propagationLimit bounds how long a change takes to reach another process
+// whose watcher reads the store every DefaultWatchInterval: many intervals,
+// so that a loaded machine that delays a tick or two does not fail the
+// test, while a watcher that stops following the store still does.
+const propagationLimit = 20 * authz.DefaultWatchInterval
+
 // TestAuthorizerFollowsChanges checks that grant, membership and role
 // changes are enforced at once by the process that made them (after
-// Refresh), and within one second by another process on the same store.
+// Refresh), and by another process on the same store once its watcher has
+// read the store (within propagationLimit).
 func TestAuthorizerFollowsChanges(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "taxiid.db")
 	s1, s2 := openStore(t, path), openStore(t, path)
@@ -282,8 +289,8 @@ func TestAuthorizerFollowsChanges(t *testing.T) {
 			t.Errorf("%s: not enforced at once by the process that made it", st.name)
 		}
 		for !st.check(p2.az) {
-			if time.Since(changed) > time.Second {
-				t.Fatalf("%s: not enforced by the other process within one second", st.name)
+			if time.Since(changed) > propagationLimit {
+				t.Fatalf("%s: not enforced by the other process within %v", st.name, propagationLimit)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}

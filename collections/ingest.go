@@ -200,18 +200,27 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 		return st, nil
 	}
 
+	// Counted before its status is written, and only while open, so that
+	// Shutdown (which may have begun during validation) waits for a push
+	// it lets start, and none starts once it has returned.
+	in.mu.Lock()
+	if in.closed {
+		delete(in.inFlight, key)
+		in.mu.Unlock()
+		return Status{}, ErrShutdown
+	}
+	in.wg.Add(1)
+	in.mu.Unlock()
 	if err := in.store.CreateStatus(ctx, st); err != nil {
 		in.mu.Lock()
 		delete(in.inFlight, key)
 		in.mu.Unlock()
+		in.wg.Done()
 		return Status{}, fmt.Errorf("store status: %w", err)
 	}
 	pending := st
 	pending.Pendings = slices.Clone(st.Pendings)
 	pending.Failures = slices.Clone(st.Failures)
-	in.mu.Lock()
-	in.wg.Add(1)
-	in.mu.Unlock()
 	in.backlogPushes.Add(1)
 	in.backlogObjects.Add(int64(len(valid)))
 	go func() {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +31,12 @@ type hookStore struct {
 	collections.Store
 	mu   sync.Mutex
 	hook func(call int, ctx context.Context) // before each AddObjects
-	call int
+	// createHook runs before each CreateStatus.
+	createHook func()
+	// after counts the writes that begin once shut is set.
+	shut  atomic.Bool
+	after atomic.Int64
+	call  int
 }
 
 func (h *hookStore) AddObjects(ctx context.Context, apiRoot, coll string, objs []collections.NewObject, opts collections.AddOptions) ([]collections.AddResult, error) {
@@ -41,7 +47,30 @@ func (h *hookStore) AddObjects(ctx context.Context, apiRoot, coll string, objs [
 	if hook != nil {
 		hook(call, ctx)
 	}
+	if h.shut.Load() {
+		h.after.Add(1)
+	}
 	return h.Store.AddObjects(ctx, apiRoot, coll, objs, opts)
+}
+
+func (h *hookStore) CreateStatus(ctx context.Context, st collections.Status) error {
+	h.mu.Lock()
+	hook := h.createHook
+	h.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	if h.shut.Load() {
+		h.after.Add(1)
+	}
+	return h.Store.CreateStatus(ctx, st)
+}
+
+func (h *hookStore) FailPendings(ctx context.Context, apiRoot, id, message string, expires time.Time) (int, error) {
+	if h.shut.Load() {
+		h.after.Add(1)
+	}
+	return h.Store.FailPendings(ctx, apiRoot, id, message, expires)
 }
 
 // ingestEnv is an ingester on a real store with one collection per
@@ -400,6 +429,68 @@ func TestIngestShutdown(t *testing.T) {
 	}
 	if _, err := e.ing.Ingest(t.Context(), c, "", raws(indicators(1)...)); !errors.Is(err, collections.ErrShutdown) {
 		t.Errorf("Ingest after Shutdown: %v, want ErrShutdown", err)
+	}
+}
+
+// A large push whose status is being created when Shutdown begins is
+// waited for: once Shutdown returns (and the server closes the store), the
+// ingester writes nothing more, and the push's status is complete.
+func TestIngestShutdownDuringAccept(t *testing.T) {
+	e := newIngestEnv(t, collections.IngestConfig{SyncLimit: 10})
+	c := e.colls[""]
+	entered, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	e.store.createHook = func() {
+		if first.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+	}
+	type result struct {
+		st  collections.Status
+		err error
+	}
+	pushed := make(chan result, 1)
+	go func() {
+		st, err := e.ing.Ingest(context.Background(), c, "", raws(indicators(20)...))
+		pushed <- result{st, err}
+	}()
+	<-entered
+	stopped := make(chan error, 1)
+	go func() {
+		err := e.ing.Shutdown(context.Background())
+		e.store.shut.Store(true)
+		stopped <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, err := e.ing.Ingest(t.Context(), c, "", nil); errors.Is(err, collections.ErrShutdown) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Shutdown never began")
+		}
+	}
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	r := <-pushed
+	e.ing.Wait()
+	if n := e.store.after.Load(); n != 0 {
+		t.Errorf("%d store writes after Shutdown returned; want none", n)
+	}
+	if r.err != nil {
+		if !errors.Is(r.err, collections.ErrShutdown) {
+			t.Errorf("Ingest: %v; want success or ErrShutdown", r.err)
+		}
+		return
+	}
+	got := e.status(t, r.st)
+	if got.Status != collections.StatusComplete {
+		t.Errorf("status %s; want complete", got.Status)
+	}
+	if diff := cmp.Diff(successes(got), e.stored(t, c)); diff != "" {
+		t.Errorf("stored (-successes +stored):\n%s", diff)
 	}
 }
 

@@ -51,9 +51,11 @@ func (s *Store) DeleteCollection(ctx context.Context, apiRoot, id string) error 
 		}
 	}
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		// The row stays, marked deleted (migration 0005): its coll key is
-		// never reused, so a key another process cached cannot come to
-		// name another collection.
+		// The row stays, marked deleted (migration 0005), until its API
+		// root is deleted: a collection created again under the same API
+		// root and id gets its coll key back. Handles check a cached key
+		// against its row before use (Store.collection), since after
+		// DeleteAPIRoot SQLite may give the key to a new collection.
 		for _, q := range []string{"DELETE FROM objects WHERE coll = ?", "DELETE FROM heads WHERE coll = ?", "UPDATE collections SET deleted = 1, alias = NULL WHERE coll = ?"} {
 			if _, err := tx.ExecContext(ctx, q, coll); err != nil {
 				return fmt.Errorf("sqlite: delete collection %s/%s: %w", apiRoot, id, err)

@@ -51,7 +51,7 @@ type Store struct {
 	lastAdded int64
 	ws        writeStmts
 
-	colls sync.Map // collKey -> int64; a collection's coll never changes
+	colls sync.Map // collKey -> int64, checked before each use (see collection)
 
 	qmu    sync.Mutex
 	qcache map[string]*sql.Stmt // read statements by SQL text
@@ -187,25 +187,25 @@ func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, bool, er
 
 // collection returns the coll key of a collection, or ErrNotFound. q is the
 // read pool or a write transaction.
+//
+// A cached key is checked against its row before use, by reads as well as
+// writes: another handle may have deleted the collection since, and once
+// its API root is deleted too the tombstone goes and the key may be given
+// to a collection of another API root, whose objects a read must not show
+// under this name. A key that no longer matches is dropped and the
+// collection looked up again, as it may have been created again.
 func (s *Store) collection(ctx context.Context, q querier, apiRoot, id string) (int64, error) {
 	k := collKey{apiRoot, id}
 	if v, ok := s.colls.Load(k); ok {
-		if tx, ok := q.(*sql.Tx); ok {
-			// A write must not land in a collection that another handle
-			// deleted since the key was cached (nor, once its API root
-			// was deleted too, in one that got the key again).
-			var root, cid string
-			var deleted bool
-			err := tx.QueryRowContext(ctx, "SELECT api_root, id, deleted FROM collections WHERE coll = ?", v).Scan(&root, &cid, &deleted)
-			if errors.Is(err, sql.ErrNoRows) || err == nil && (deleted || root != apiRoot || cid != id) {
-				s.colls.Delete(k)
-				return 0, collections.ErrNotFound
-			}
-			if err != nil {
-				return 0, fmt.Errorf("sqlite: look up collection: %w", err)
-			}
+		var one int
+		err := q.QueryRowContext(ctx, "SELECT 1 FROM collections WHERE coll = ? AND api_root = ? AND id = ? AND deleted = 0", v, apiRoot, id).Scan(&one)
+		if err == nil {
+			return v.(int64), nil
 		}
-		return v.(int64), nil
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("sqlite: look up collection: %w", err)
+		}
+		s.colls.CompareAndDelete(k, v)
 	}
 	var coll int64
 	err := q.QueryRowContext(ctx, "SELECT coll FROM collections WHERE api_root = ? AND id = ? AND deleted = 0", apiRoot, id).Scan(&coll)

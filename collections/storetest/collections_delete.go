@@ -5,6 +5,7 @@ package storetest
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,6 +15,7 @@ import (
 
 var collectionsDeleteTests = []test{
 	{"DeleteCollection", testDeleteCollection},
+	{"DeleteAPIRootThenCreate", testDeleteAPIRootThenCreate},
 }
 
 // A deleted collection and its objects are gone for this handle and
@@ -109,5 +111,77 @@ func testDeleteCollection(t *testing.T, s collections.Store, another func() coll
 	must(s.DeleteAPIRoot(ctx, "api1"))
 	if roots, err := other.APIRoots(ctx); err != nil || len(roots) != 0 {
 		t.Errorf("API roots after the deletion = %v, %v; want none", roots, err)
+	}
+}
+
+// Once a collection and its API root are deleted, handles that read and
+// wrote the collection before never see another collection's objects
+// under its name (even one created just after), and see the objects of the
+// collection when it is created again with the same API root and id.
+func testDeleteAPIRootThenCreate(t *testing.T, s collections.Store, another func() collections.Store) {
+	ctx := t.Context()
+	other := another()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := collections.Collection{APIRoot: "api1", ID: "91a7b528-80eb-42ed-a74d-c6fbd5a26116", Title: "First"}
+	later := collections.Collection{APIRoot: "api2", ID: "52892447-4d7e-4f70-b94d-d7f22742ff63", Title: "Later"}
+	handles := map[string]collections.Store{"this handle": s, "another handle": other}
+	ids := func(st collections.Store, c collections.Collection) []string {
+		t.Helper()
+		p, err := st.Objects(ctx, collections.Query{APIRoot: c.APIRoot, Collection: c.ID, Limit: 100, MetadataOnly: true})
+		must(err)
+		var out []string
+		for _, o := range p.Objects {
+			out = append(out, o.ID)
+		}
+		return out
+	}
+	add := func(st collections.Store, c collections.Collection, o collections.NewObject) error {
+		_, err := st.AddObjects(ctx, c.APIRoot, c.ID, []collections.NewObject{o}, collections.AddOptions{})
+		return err
+	}
+
+	must(s.PutAPIRoot(ctx, collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: 1 << 20}))
+	must(s.PutCollection(ctx, first))
+	for _, st := range handles { // both handles read and write the collection
+		must(add(st, first, Object(STIX{Type: "indicator", Created: ms(1)})))
+		ids(st, first)
+	}
+	must(s.DeleteCollection(ctx, first.APIRoot, first.ID))
+	must(s.DeleteAPIRoot(ctx, "api1"))
+	must(s.PutAPIRoot(ctx, collections.APIRoot{Path: "api2", Title: "API 2", MaxContentLength: 1 << 20}))
+	must(s.PutCollection(ctx, later))
+	must(add(s, later, Object(STIX{Type: "indicator", Created: ms(2)})))
+	for name, st := range handles {
+		if got := ids(st, first); len(got) != 0 {
+			t.Errorf("%s: objects under the deleted collection = %v; want none", name, got)
+		}
+		if err := add(st, first, Object(STIX{Type: "indicator", Created: ms(3)})); !errors.Is(err, collections.ErrNotFound) {
+			t.Errorf("%s: AddObjects(deleted collection) = %v; want ErrNotFound", name, err)
+		}
+	}
+
+	must(s.PutAPIRoot(ctx, collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: 1 << 20}))
+	must(s.PutCollection(ctx, first))
+	var want []string
+	for name, st := range handles {
+		o := Object(STIX{Type: "indicator", Created: ms(4)})
+		if err := add(st, first, o); err != nil {
+			t.Errorf("%s: AddObjects(collection created again) = %v; want success", name, err)
+			continue
+		}
+		want = append(want, o.ID)
+	}
+	slices.Sort(want)
+	for name, st := range handles {
+		got := ids(st, first)
+		slices.Sort(got)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: objects of the collection created again (-want +got):\n%s", name, diff)
+		}
 	}
 }
