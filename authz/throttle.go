@@ -94,8 +94,18 @@ func addressKey(source string) string {
 	return "a\x00" + a.String()
 }
 
-func userKey(name string) string          { return "u\x00" + name }
-func pairKey(name, addrKey string) string { return "k\x00" + name + "\x00" + addrKey }
+// Keys hold at most MaxNameLen+1 bytes of a name: no user has a longer
+// one, and the map stays bounded in bytes as well as in entries whatever
+// names an attacker sends.
+func userKey(name string) string          { return "u\x00" + keyName(name) }
+func pairKey(name, addrKey string) string { return "k\x00" + keyName(name) + "\x00" + addrKey }
+
+func keyName(name string) string {
+	if len(name) > MaxNameLen {
+		return name[:MaxNameLen+1]
+	}
+	return name
+}
 
 // delay returns how long a verification for name (empty for tokens) from
 // the address must wait.

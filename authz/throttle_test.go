@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -94,5 +95,25 @@ func TestThrottleBounded(t *testing.T) {
 	// The newest survive.
 	if th.live(userKey("user9999"), now.Add(10_000)) == nil {
 		t.Error("the latest failure was evicted")
+	}
+}
+
+// TestThrottleKeyBytes: failures under names longer than any user's are
+// tracked under a bounded key, so that long names cannot grow the map's
+// bytes; they still count against that name.
+func TestThrottleKeyBytes(t *testing.T) {
+	th := newThrottle(ThrottleConfig{MaxEntries: 100})
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	long := strings.Repeat("n", 64<<10)
+	for i := range 10 {
+		th.failed(long+fmt.Sprint(i), addressKey("10.0.0.1"), now)
+	}
+	for k := range th.entries {
+		if len(k) > MaxNameLen+64 {
+			t.Errorf("key of %d bytes tracked, want at most %d", len(k), MaxNameLen+64)
+		}
+	}
+	if e := th.live(userKey(long), now); e == nil || e.n != 10 {
+		t.Errorf("failures under the long name = %+v; want 10 counted", e)
 	}
 }
