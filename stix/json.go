@@ -328,24 +328,68 @@ func (d *jsonDecoder) escape() (r rune, n int, lone bool, err error) {
 	case 't':
 		return '\t', 2, false, nil
 	case 'u':
-		r1, ok := hex4(d.data[d.pos+2:])
+		r, n, lone, ok := unicodeEscape(d.data[d.pos:])
 		if !ok {
 			return 0, 0, false, d.errorf("invalid \\u escape in a string")
 		}
-		switch {
-		case r1 >= 0xD800 && r1 < 0xDC00:
-			if rest := d.data[d.pos+6:]; len(rest) >= 6 && rest[0] == '\\' && rest[1] == 'u' {
-				if r2, ok := hex4(rest[2:]); ok && r2 >= 0xDC00 && r2 < 0xE000 {
-					return utf16.DecodeRune(r1, r2), 12, false, nil
-				}
-			}
-			return utf8.RuneError, 6, true, nil
-		case r1 >= 0xDC00 && r1 < 0xE000:
-			return utf8.RuneError, 6, true, nil
-		}
-		return r1, 6, false, nil
+		return r, n, lone, nil
 	}
 	return 0, 0, false, d.errorf("invalid escape %s in a string", quoteByte(d.data[d.pos+1]))
+}
+
+// unicodeEscape decodes the \\u escape at the start of b, with the low
+// surrogate escape that must follow a high one, and returns its rune and
+// length; lone reports an escaped surrogate that is not part of a pair
+// (decoded as U+FFFD); ok is false for a malformed escape.
+func unicodeEscape(b []byte) (r rune, n int, lone, ok bool) {
+	r1, ok := hex4(b[2:])
+	if !ok {
+		return 0, 0, false, false
+	}
+	switch {
+	case r1 >= 0xD800 && r1 < 0xDC00:
+		if rest := b[6:]; len(rest) >= 6 && rest[0] == '\\' && rest[1] == 'u' {
+			if r2, ok := hex4(rest[2:]); ok && r2 >= 0xDC00 && r2 < 0xE000 {
+				return utf16.DecodeRune(r1, r2), 12, false, true
+			}
+		}
+		return utf8.RuneError, 6, true, true
+	case r1 >= 0xDC00 && r1 < 0xE000:
+		return utf8.RuneError, 6, true, true
+	}
+	return r1, 6, false, true
+}
+
+// CheckText reports invalid UTF-8 or an unpaired UTF-16 surrogate escape
+// ("\\ud800") in raw, which is valid JSON. encoding/json replaces both with
+// U+FFFD without a word, so that two readers of the same bytes could see
+// different strings (RFC 8259 section 8.2). Validate reports them in
+// objects as it decodes them; CheckText serves JSON that is not an object
+// to validate, such as the members of a TAXII envelope.
+func CheckText(raw []byte) error {
+	if !utf8.Valid(raw) {
+		return errors.New("invalid UTF-8")
+	}
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch b := raw[i]; {
+		case !inString:
+			inString = b == '"'
+		case b == '"':
+			inString = false
+		case b == '\\':
+			if i+1 < len(raw) && raw[i+1] == 'u' {
+				_, n, lone, ok := unicodeEscape(raw[i:])
+				if lone || !ok {
+					return errors.New("an unpaired UTF-16 surrogate escape")
+				}
+				i += n - 1
+			} else {
+				i++
+			}
+		}
+	}
+	return nil
 }
 
 // hex4 reads four hexadecimal digits.

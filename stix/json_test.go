@@ -156,3 +156,23 @@ func FuzzDecodeJSON(f *testing.F) {
 		compareWithEncodingJSON(t, doc)
 	})
 }
+
+func TestCheckText(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		fail bool
+	}{
+		{`"plain"`, false},
+		{`{"a":["\ud83d\ude00","\u00e9\\u","x\"y"]}`, false},
+		{`"\ud800"`, true},
+		{`"\udc00\ud800"`, true},
+		{`["ok","\ud800x"]`, true},
+		{`{"\udfff":1}`, true},
+		{"\"\xff\"", true},
+		{`"\\ud800"`, false}, // an escaped backslash, then text
+	} {
+		if err := CheckText([]byte(tc.raw)); (err != nil) != tc.fail {
+			t.Errorf("CheckText(%s) = %v; want failure %v", tc.raw, err, tc.fail)
+		}
+	}
+}

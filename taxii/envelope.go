@@ -9,7 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Bounds of a pushed envelope besides the API root's max_content_length.
@@ -148,7 +149,7 @@ func (d *envelopeDecoder) envelope() ([]json.RawMessage, error) {
 			if !json.Valid(raw) {
 				return nil, d.syntaxError("malformed value of member %s", strconv.Quote(clip(name)))
 			}
-			if err := checkText(raw); err != nil {
+			if err := stix.CheckText(raw); err != nil {
 				return nil, errorf(http.StatusBadRequest, "the envelope's member %s: %v", strconv.Quote(clip(name)), err)
 			}
 			switch name {
@@ -382,64 +383,8 @@ func (d *envelopeDecoder) text(raw []byte, what string) (string, error) {
 	if !json.Valid(raw) || json.Unmarshal(raw, &s) != nil {
 		return "", d.syntaxError("malformed string as %s", what)
 	}
-	if err := checkText(raw); err != nil {
+	if err := stix.CheckText(raw); err != nil {
 		return "", errorf(http.StatusBadRequest, "%s: %v", what, err)
 	}
 	return s, nil
-}
-
-// checkText reports invalid UTF-8 or an unpaired UTF-16 surrogate escape
-// ("\ud800") in valid JSON text. encoding/json replaces both with U+FFFD
-// without a word, so that two readers of the same bytes could see
-// different strings (RFC 8259 section 8.2: such strings are unpredictable).
-func checkText(raw []byte) error {
-	if !utf8.Valid(raw) {
-		return errors.New("invalid UTF-8")
-	}
-	inString := false
-	for i := 0; i < len(raw); i++ {
-		switch b := raw[i]; {
-		case !inString:
-			inString = b == '"'
-		case b == '"':
-			inString = false
-		case b == '\\':
-			i++
-			if raw[i] != 'u' {
-				continue
-			}
-			r := hex4(raw[i+1 : i+5])
-			i += 4
-			switch {
-			case r >= 0xD800 && r < 0xDC00: // high: a low one must follow
-				if i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
-					if lo := hex4(raw[i+3 : i+7]); lo >= 0xDC00 && lo < 0xE000 {
-						i += 6
-						continue
-					}
-				}
-				return errors.New("an unpaired UTF-16 surrogate escape")
-			case r >= 0xDC00 && r < 0xE000:
-				return errors.New("an unpaired UTF-16 surrogate escape")
-			}
-		}
-	}
-	return nil
-}
-
-// hex4 decodes four hexadecimal digits (valid JSON has them).
-func hex4(b []byte) rune {
-	var r rune
-	for _, c := range b {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		}
-	}
-	return r
 }
