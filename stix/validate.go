@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/taxiid/taxiid/stix/pattern"
 )
 
 // Identity is what the server needs to know about an object to store it,
@@ -128,16 +130,11 @@ func NewValidator(opts Options) (*Validator, error) {
 // bounded on hostile input.
 const maxFindings = 50
 
-// scoTypes are the STIX 2.1 cyber-observable types (section 6). They matter
-// here because an SCO without spec_version is 2.1, any other object without
-// it is 2.0 (STIX 2.1 section 3.2, spec_version).
-var scoTypes = map[string]bool{
-	"artifact": true, "autonomous-system": true, "directory": true, "domain-name": true,
-	"email-addr": true, "email-message": true, "file": true, "ipv4-addr": true,
-	"ipv6-addr": true, "mac-addr": true, "mutex": true, "network-traffic": true,
-	"process": true, "software": true, "url": true, "user-account": true,
-	"windows-registry-key": true, "x509-certificate": true,
-}
+// scoTypes are the STIX 2.1 cyber-observable types (section 6), as
+// package pattern lists them. They matter here because an SCO without
+// spec_version is 2.1, any other object without it is 2.0 (STIX 2.1
+// section 3.2, spec_version).
+var scoTypes = pattern.ObservableTypes()
 
 // duplicateOf maps codes of the schema engine's name checks to the rule
 // that reports the same problem, so that each problem is reported once.

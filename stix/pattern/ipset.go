@@ -1,13 +1,18 @@
 package pattern
 
 import (
+	"maps"
 	"net/netip"
 	"strings"
 )
 
-// scoTypes are the STIX Cyber-observable Object types the specification
-// defines (STIX 2.1 section 6). Their reference properties are known; those
-// of custom types are not.
+// ObservableTypes returns a new set of the STIX Cyber-observable Object
+// types the specification defines (STIX 2.1 section 6), the one list
+// package stix uses too.
+func ObservableTypes() map[string]bool { return maps.Clone(scoTypes) }
+
+// scoTypes are the types ObservableTypes returns. Their reference
+// properties are known; those of custom types are not.
 var scoTypes = map[string]bool{
 	"artifact": true, "autonomous-system": true, "directory": true, "domain-name": true,
 	"email-addr": true, "email-message": true, "file": true, "ipv4-addr": true,
