@@ -24,50 +24,40 @@ var concurrencyTests = []test{
 }
 
 func testConcurrentPagination(t *testing.T, s collections.Store) {
-	f := newFixture(t, s)
-	const writers, batches, perBatch = 4, 10, 8
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		inserted = map[string]bool{}
-		done     = make(chan struct{})
-	)
-	for w := range writers {
-		wg.Go(func() {
-			for b := range batches {
-				var batch []collections.NewObject
-				for i := range perBatch {
-					batch = append(batch, Object(STIX{Type: "indicator", Created: ms(w*1000 + b*10 + i)}))
-				}
-				res, err := s.AddObjects(f.ctx, f.root, f.coll, batch, collections.AddOptions{})
-				if err != nil {
-					t.Errorf("AddObjects: %v", err)
-					return
-				}
-				mu.Lock()
-				for i, r := range res {
-					if r.Outcome != collections.Added {
-						t.Errorf("AddObjects: outcome %v", r.Outcome)
-					}
-					inserted[key(batch[i].ID, r.Version)] = true
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	go func() { wg.Wait(); close(done) }()
+	pagingWhilePushing(t, newFixture(t, s), []collections.Store{s}, s)
+}
 
+// pagingWhilePushing has writers push through the writer stores while a
+// client pages through reader with Limit 7, following the DateAdded of the
+// last object: it sees every version exactly once, in DateAdded order.
+func pagingWhilePushing(t *testing.T, f *fixture, writers []collections.Store, reader collections.Store) {
+	done := make(chan map[string]bool)
+	go func() {
+		done <- pushConcurrently(t, writers, f.root, f.coll, 4, 10, func(w, b int) []collections.NewObject {
+			var batch []collections.NewObject
+			for i := range 8 {
+				batch = append(batch, Object(STIX{Type: "indicator", Created: ms(w*1000 + b*10 + i)}))
+			}
+			return batch
+		})
+	}()
 	seen := map[string]bool{}
-	var cursor time.Time
+	var (
+		cursor   time.Time
+		inserted map[string]bool
+	)
 	for finished := false; ; {
 		// Read "finished" before the page: a page that ends without More
 		// after all writers are done has seen everything.
 		select {
-		case <-done:
+		case inserted = <-done:
 			finished = true
 		default:
 		}
-		p := f.page(collections.Query{Limit: 7, AddedAfter: cursor})
+		p, err := reader.Objects(f.ctx, collections.Query{APIRoot: f.root, Collection: f.coll, Limit: 7, AddedAfter: cursor})
+		if err != nil {
+			t.Fatalf("Objects: %v", err)
+		}
 		for _, o := range p.Objects {
 			k := key(o.ID, o.Version)
 			if seen[k] {

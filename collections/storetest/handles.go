@@ -26,51 +26,8 @@ var handlesTests = []test{
 // Both handles push while a client pages through the second one: it sees
 // every version exactly once.
 func testHandlesPagingWhilePushing(t *testing.T, s collections.Store, another func() collections.Store) {
-	f := newFixture(t, s)
 	s2 := another()
-	done := make(chan map[string]bool)
-	go func() {
-		done <- pushConcurrently(t, []collections.Store{s, s2}, f.root, f.coll, 4, 10, func(w, b int) []collections.NewObject {
-			var batch []collections.NewObject
-			for i := range 6 {
-				batch = append(batch, Object(STIX{Type: "indicator", Created: ms(w*1000 + b*10 + i)}))
-			}
-			return batch
-		})
-	}()
-	seen := map[string]bool{}
-	var (
-		cursor   time.Time
-		inserted map[string]bool
-	)
-	for finished := false; ; {
-		select {
-		case inserted = <-done:
-			finished = true
-		default:
-		}
-		p, err := s2.Objects(f.ctx, collections.Query{APIRoot: f.root, Collection: f.coll, Limit: 7, AddedAfter: cursor})
-		if err != nil {
-			t.Fatalf("Objects: %v", err)
-		}
-		for _, o := range p.Objects {
-			k := key(o.ID, o.Version)
-			if seen[k] {
-				t.Fatalf("object %s seen twice", k)
-			}
-			seen[k] = true
-			cursor = o.DateAdded
-		}
-		if !p.More && finished {
-			break
-		}
-		if !p.More {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	if diff := cmp.Diff(inserted, seen); diff != "" {
-		t.Errorf("objects seen by the walker (-inserted +seen):\n%s", diff)
-	}
+	pagingWhilePushing(t, newFixture(t, s), []collections.Store{s, s2}, s2)
 }
 
 func testHandlesVisibilityOrder(t *testing.T, s collections.Store, another func() collections.Store) {
