@@ -28,6 +28,11 @@ var (
 	// APIRoot.Validate and Collection.Validate) or exceeds a documented
 	// limit (see Query). Wrapped errors say which.
 	ErrInvalid = errors.New("invalid")
+	// ErrUnavailable: the store cannot answer now (its server is
+	// unreachable, or did not answer within the call's deadline); the call
+	// may succeed if retried later. A write that fails with it may have
+	// taken effect (its answer was lost); writes are safe to retry.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // APIRoot is a TAXII API root (TAXII 2.1 section 4.2.1).
