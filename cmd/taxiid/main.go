@@ -4,6 +4,8 @@
 //	taxiid validate [flags] FILE... check STIX objects, bundles or envelopes
 //	taxiid admin RESOURCE VERB ...  manage organizations, users, tokens, grants,
 //	                                API roots and collections in the store
+//	taxiid import [flags] FILE...   store the objects of bundles in a collection
+//	taxiid export [flags]           write the objects of a collection as a bundle
 package main
 
 import (
@@ -70,8 +72,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return validate(args, os.Stdin, os.Stdout, stderr)
 	case "admin":
 		return adminCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
+	case "import":
+		return importCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
+	case "export":
+		return exportCommand(ctx, args, getenv, os.Stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, validate, admin)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export)", cmd)
 	}
 }
 

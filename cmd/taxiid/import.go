@@ -1,0 +1,457 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
+)
+
+// Bounds of an import's pipeline: the objects read but not yet stored, in
+// count and bytes, and one batch handed to the ingester (one store
+// transaction, as the ingester cuts a push).
+const (
+	importQueue       = 1000
+	importBudget      = 32 << 20
+	importBatch       = 1000
+	importBatchBytes  = 4 << 20
+	importLinger      = 200 * time.Millisecond // a batch waits this long for more input
+	importExamples    = 20                     // rejected objects listed in the summary
+	importExampleText = 300                    // bytes of their messages shown
+)
+
+const importUsage = `usage: taxiid import --api-root PATH --collection ID|ALIAS [flags] FILE... (- for standard input)
+
+Stores the objects of STIX bundles or TAXII envelopes (also lists of objects
+and single objects) in a collection of the store, with the validation,
+version and conflict rules of a push to the collection. Files are read as
+streams. Objects already stored are left unchanged, so an import cut short
+is completed by running it again.
+
+Exit status 0 when every object is stored (or was already), 1 when any was
+rejected, a file could not be read to its end, the import was interrupted
+or the store failed.
+
+`
+
+// importItem is one object read from a file, or the problem that stopped
+// reading the file (raw nil).
+type importItem struct {
+	file  int // index in the file list
+	index int // in the file's objects list
+	raw   []byte
+	err   error
+}
+
+// importTally is what an import did so far.
+type importTally struct {
+	read, stored, unchanged, rejected int
+	reasons                           map[string]int
+	examples                          []string // the first rejected objects, for the summary
+	fileErrors                        []string
+}
+
+// importReportLine is one line of --report: what happened to one object.
+type importReportLine struct {
+	File    string `json:"file"`
+	Index   int    `json:"index"`
+	ID      string `json:"id,omitempty"`
+	Version string `json:"version,omitempty"`
+	Outcome string `json:"outcome"` // stored, unchanged or rejected
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// importCommand is `taxiid import`: it streams the objects of the files
+// (or standard input, "-") to the collection through the ingester, in
+// batches of one store transaction, while the next objects are read.
+func importCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var bf bulkFlags
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	bf.bind(fs, getenv)
+	levelName := fs.String("validation", envOr(getenv, "TAXIID_VALIDATION", "default"),
+		"validation level of collections without their own, as serve's --validation: strict, default or permissive (env TAXIID_VALIDATION)")
+	schemaDir := fs.String("schema-dir", getenv("TAXIID_SCHEMA_DIR"), "JSON schemas adding to or overriding the built-in ones, as serve's (env TAXIID_SCHEMA_DIR)")
+	reportPath := fs.String("report", "", "write what happened to each object to this file, one JSON line per object")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, importUsage)
+		fs.PrintDefaults()
+	}
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := bf.check(); err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	if len(files) == 0 {
+		return errors.New("import: name the files to import (- for standard input)")
+	}
+	if n := slices.Index(files, "-"); n >= 0 && slices.Index(files[n+1:], "-") >= 0 {
+		return errors.New("import: standard input (-) can be read once")
+	}
+	// Every file is checked before anything is stored, so that a mistyped
+	// name does not leave an import half done.
+	total := int64(0)
+	for _, name := range files {
+		if name == "-" {
+			total = -1
+			continue
+		}
+		fi, err := os.Stat(name)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		if fi.IsDir() {
+			return fmt.Errorf("import: %s is a directory", name)
+		}
+		if total >= 0 && fi.Mode().IsRegular() {
+			total += fi.Size()
+		} else {
+			total = -1
+		}
+	}
+	level, err := stix.ParseLevel(*levelName)
+	if err != nil {
+		return fmt.Errorf("import: --validation: %w", err)
+	}
+	validator, err := stix.NewValidator(stix.Options{SchemaDir: *schemaDir})
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	store, err := openBulkStore(ctx, bf.data)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer store.Close()
+	root, coll, err := bulkCollection(ctx, store, bf.apiRoot, bf.collection)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	var report *bufio.Writer
+	if *reportPath != "" {
+		f, err := os.Create(*reportPath)
+		if err != nil {
+			return fmt.Errorf("import: report: %w", err)
+		}
+		defer f.Close()
+		report = bufio.NewWriterSize(f, 64<<10)
+	}
+
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ing := collections.NewIngester(store, validator, collections.IngestConfig{Level: level, Logger: logger})
+	// An object larger than a push to the API root may be is refused as
+	// the push would be, and never read whole.
+	maxObject := root.MaxContentLength
+	if maxObject <= 0 {
+		maxObject = defaultMaxContentLength
+	}
+
+	prog := startProgress(stderr, bf.progress, bf.interval, "imported", total)
+	rctx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	budget := semaphore.NewWeighted(importBudget)
+	items := make(chan importItem, importQueue)
+	go readImportFiles(rctx, files, stdin, int(min(maxObject, int64(^uint(0)>>1))), &prog.bytes, budget, items)
+
+	t := &importTally{reasons: map[string]int{}}
+	run := importRun{ctx: ctx, ing: ing, coll: coll, files: files, report: report, tally: t, prog: prog, budget: budget}
+	runErr := run.consume(items)
+	stopReading()
+	prog.finish()
+
+	if report != nil {
+		if err := report.Flush(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("import: report: %w", err)
+		}
+	}
+	interrupted := errors.Is(runErr, context.Canceled) && ctx.Err() != nil
+	printImportSummary(stdout, t, root.Path, coll, len(files), time.Since(prog.start))
+	switch {
+	case interrupted:
+		return errors.New("import interrupted: the objects counted above are stored; run the same import again to complete it")
+	case runErr != nil:
+		return runErr
+	case t.rejected > 0 || len(t.fileErrors) > 0:
+		return errInvalid // the summary says what
+	}
+	return nil
+}
+
+// envOr is getenv(name), or def when it is empty.
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// readImportFiles reads the files in order and sends their objects to
+// items, then closes it. Objects wait in items for at most importBudget
+// bytes. A file that cannot be read to its end is reported as an item, and
+// the next file is read. It stops when ctx ends.
+func readImportFiles(ctx context.Context, files []string, stdin io.Reader, maxObject int, read *atomic.Int64, budget *semaphore.Weighted, items chan<- importItem) {
+	defer close(items)
+	for fi, name := range files {
+		err := splitImportFile(ctx, name, stdin, maxObject, read, func(i int, raw []byte) {
+			if ctx.Err() != nil || budget.Acquire(ctx, importWeight(raw)) != nil {
+				return
+			}
+			select {
+			case items <- importItem{file: fi, index: i, raw: raw}:
+			case <-ctx.Done():
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			select {
+			case items <- importItem{file: fi, err: err}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// importWeight is what an object takes of the budget: its size, or the
+// whole budget for a larger one, which then waits for every object before
+// it to be stored.
+func importWeight(raw []byte) int64 { return min(int64(len(raw)), importBudget) }
+
+// splitImportFile streams the objects of one file to item.
+func splitImportFile(ctx context.Context, name string, stdin io.Reader, maxObject int, read *atomic.Int64, item func(i int, raw []byte)) error {
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	s := &jsonSplitter{r: ctxReader{ctx, countingReader{r, read}}, buf: make([]byte, 0, 64<<10), max: maxObject}
+	return s.document(item)
+}
+
+// ctxReader stops reading once ctx ends, so that an interrupted import
+// stops reading at once.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(b)
+}
+
+// importRun stores the objects read, batch after batch.
+type importRun struct {
+	ctx    context.Context
+	ing    *collections.Ingester
+	coll   collections.Collection
+	files  []string
+	report *bufio.Writer
+	tally  *importTally
+	prog   *progress
+	budget *semaphore.Weighted
+
+	batch      []importItem
+	batchBytes int
+}
+
+// consume takes the items until there are no more and stores them in
+// batches: a batch is stored once full, or once no more input has come for
+// importLinger (a slow stream's objects are stored as they come).
+func (r *importRun) consume(items <-chan importItem) error {
+	for {
+		var it importItem
+		var ok bool
+		select {
+		case it, ok = <-items:
+		case <-r.ctx.Done():
+			return r.ctx.Err()
+		default:
+			// Nothing has come yet: wait, for at most importLinger when
+			// objects are waiting to be stored.
+			var linger *time.Timer
+			var lingerC <-chan time.Time
+			if len(r.batch) > 0 {
+				linger = time.NewTimer(importLinger)
+				lingerC = linger.C
+			}
+			lingered := false
+			select {
+			case it, ok = <-items:
+			case <-lingerC:
+				lingered = true
+			case <-r.ctx.Done():
+				return r.ctx.Err()
+			}
+			if linger != nil {
+				linger.Stop()
+			}
+			if lingered {
+				if err := r.flush(); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if !ok {
+			return r.flush()
+		}
+		if it.raw == nil {
+			// Objects before the problem are stored and counted first.
+			if err := r.flush(); err != nil {
+				return err
+			}
+			r.tally.fileErrors = append(r.tally.fileErrors, r.files[it.file]+": "+it.err.Error())
+			continue
+		}
+		r.batch = append(r.batch, it)
+		r.batchBytes += len(it.raw)
+		if len(r.batch) == importBatch || r.batchBytes >= importBatchBytes {
+			if err := r.flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// flush stores the batch and records what happened to each object.
+func (r *importRun) flush() error {
+	if len(r.batch) == 0 {
+		return nil
+	}
+	raws := make([]json.RawMessage, len(r.batch))
+	var weight int64
+	for i, it := range r.batch {
+		raws[i] = it.raw
+		weight += importWeight(it.raw)
+	}
+	results, err := r.ing.Import(r.ctx, r.coll, raws)
+	if err != nil {
+		if r.ctx.Err() != nil {
+			return r.ctx.Err()
+		}
+		return fmt.Errorf("import: %w", err)
+	}
+	t := r.tally
+	for i, res := range results {
+		it := r.batch[i]
+		line := importReportLine{File: r.files[it.file], Index: it.index, ID: res.Detail.ID,
+			Version: res.Detail.Version, Message: res.Detail.Message}
+		if res.Detail.ID == fmt.Sprintf("objects[%d]", i) {
+			line.ID = "" // an object without an id, named by its place in the batch
+		}
+		t.read++
+		switch res.Outcome {
+		case collections.Added:
+			t.stored++
+			line.Outcome = "stored"
+		case collections.Unchanged:
+			t.unchanged++
+			line.Outcome = "unchanged"
+		default:
+			t.rejected++
+			line.Outcome, line.Reason = "rejected", res.Reason
+			t.reasons[res.Reason]++
+			if len(t.examples) < importExamples {
+				where := fmt.Sprintf("%s objects[%d]", line.File, line.Index)
+				if line.ID != "" {
+					where += " " + line.ID
+				}
+				t.examples = append(t.examples, where+": "+clipText(line.Message, importExampleText))
+			}
+		}
+		if r.report != nil {
+			b, err := json.Marshal(line)
+			if err != nil {
+				return err
+			}
+			r.report.Write(append(b, '\n'))
+		}
+	}
+	r.prog.objects.Add(int64(len(r.batch)))
+	r.budget.Release(weight)
+	clear(r.batch) // the objects are no longer needed
+	r.batch, r.batchBytes = r.batch[:0], 0
+	return nil
+}
+
+// clipText cuts s to at most n bytes, on a character boundary.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// printImportSummary writes what the import did.
+func printImportSummary(w io.Writer, t *importTally, root string, c collections.Collection, files int, took time.Duration) {
+	name := c.ID
+	if c.Alias != "" {
+		name = c.Alias + " (" + c.ID + ")"
+	}
+	rate := 0.0
+	if s := took.Seconds(); s > 0 {
+		rate = float64(t.read) / s
+	}
+	fmt.Fprintf(w, "%d objects from %d file(s) into %s/%s in %s (%.0f objects/s)\n",
+		t.read, files, root, name, took.Round(time.Millisecond), rate)
+	fmt.Fprintf(w, "  stored     %d\n  unchanged  %d\n  rejected   %d\n", t.stored, t.unchanged, t.rejected)
+	reasons := make([]string, 0, len(t.reasons))
+	for r := range t.reasons {
+		reasons = append(reasons, r)
+	}
+	// Most frequent first, then by name.
+	slices.SortFunc(reasons, func(a, b string) int {
+		if d := t.reasons[b] - t.reasons[a]; d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	for _, r := range reasons {
+		fmt.Fprintf(w, "    %-24s %d\n", r, t.reasons[r])
+	}
+	if len(t.examples) > 0 {
+		more := ""
+		if t.rejected > len(t.examples) {
+			more = fmt.Sprintf(" (the first %d of %d; --report lists every object)", len(t.examples), t.rejected)
+		}
+		fmt.Fprintf(w, "rejected objects%s:\n", more)
+		for _, e := range t.examples {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+	if len(t.fileErrors) > 0 {
+		fmt.Fprintln(w, "files not read to their end (the objects before the problem are counted above):")
+		for _, e := range t.fileErrors {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+}
