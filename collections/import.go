@@ -45,10 +45,21 @@ type ImportResult struct {
 // Stored reports whether the object is stored, now or already before.
 func (r ImportResult) Stored() bool { return r.Outcome == Added || r.Outcome == Unchanged }
 
+// Checked are objects validated for a collection by Check, ready for
+// ImportChecked.
+type Checked struct {
+	c       Collection
+	level   stix.Level
+	entries []entry
+}
+
 // Import validates objs and stores the valid ones in collection c, with
 // the validation level, cross-version and conflict rules of Ingest, but
 // without a status resource: the caller (a bulk import reading files)
-// reports the results, one per object in input order.
+// reports the results, one per object in input order. It is Check then
+// ImportChecked; a caller may check the next objects while the previous
+// ones are stored (validation depends on the objects alone; the
+// cross-version and conflict rules are applied as they are stored).
 //
 // The objects are written in transactions of at most a thousand objects
 // (4 MiB), each atomic; once writing has started, every transaction of the
@@ -58,6 +69,17 @@ func (r ImportResult) Stored() bool { return r.Outcome == Added || r.Outcome == 
 // cut short is completed by running it again. A store failure is returned
 // as an error; the transactions written before it are stored.
 func (in *Ingester) Import(ctx context.Context, c Collection, objs []json.RawMessage) ([]ImportResult, error) {
+	checked, err := in.Check(ctx, c, objs)
+	if err != nil {
+		return nil, err
+	}
+	return in.ImportChecked(ctx, checked)
+}
+
+// Check validates objs for collection c, at its validation level, on
+// every core. ErrShutdown once the ingester is shut down; the error wraps
+// ctx's when ctx ends.
+func (in *Ingester) Check(ctx context.Context, c Collection, objs []json.RawMessage) (*Checked, error) {
 	in.mu.Lock()
 	closed := in.closed
 	in.mu.Unlock()
@@ -73,6 +95,13 @@ func (in *Ingester) Import(ctx context.Context, c Collection, objs []json.RawMes
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("import abandoned before storing: %w", err)
 	}
+	return &Checked{c: c, level: level, entries: entries}, nil
+}
+
+// ImportChecked stores the valid objects of checked (see Import) and
+// returns the result of each object Check was given, in order.
+func (in *Ingester) ImportChecked(ctx context.Context, checked *Checked) ([]ImportResult, error) {
+	c, entries := checked.c, checked.entries
 	results := make([]ImportResult, len(entries))
 	var valid []int
 	for i, e := range entries {
@@ -83,7 +112,7 @@ func (in *Ingester) Import(ctx context.Context, c Collection, objs []json.RawMes
 			valid = append(valid, i)
 		}
 	}
-	opts := AddOptions{SkipVersionRules: level == stix.LevelPermissive}
+	opts := AddOptions{SkipVersionRules: checked.level == stix.LevelPermissive}
 	wctx := context.WithoutCancel(ctx)
 	for _, b := range splitBatches(entries, valid) {
 		batch := make([]NewObject, len(b))

@@ -55,6 +55,7 @@ type importItem struct {
 	file  int // index in the file list
 	index int // in the file's objects list
 	raw   []byte
+	end   int64 // input offset after the object, counting the files before
 	err   error
 }
 
@@ -168,12 +169,16 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	defer stopReading()
 	budget := semaphore.NewWeighted(importBudget)
 	items := make(chan importItem, importQueue)
-	go readImportFiles(rctx, files, stdin, int(min(maxObject, int64(^uint(0)>>1))), &prog.bytes, budget, items)
+	var read atomic.Int64
+	go readImportFiles(rctx, files, stdin, int(min(maxObject, int64(^uint(0)>>1))), &read, budget, items)
 
 	t := &importTally{reasons: map[string]int{}}
 	run := importRun{ctx: ctx, ing: ing, coll: coll, files: files, report: report, tally: t, prog: prog, budget: budget}
-	runErr := run.consume(items)
+	runErr := run.run(items)
 	stopReading()
+	if runErr == nil {
+		prog.bytes.Store(read.Load())
+	}
 	prog.finish()
 
 	if report != nil {
@@ -209,12 +214,13 @@ func envOr(getenv func(string) string, name, def string) string {
 func readImportFiles(ctx context.Context, files []string, stdin io.Reader, maxObject int, read *atomic.Int64, budget *semaphore.Weighted, items chan<- importItem) {
 	defer close(items)
 	for fi, name := range files {
-		err := splitImportFile(ctx, name, stdin, maxObject, read, func(i int, raw []byte) {
+		base := read.Load()
+		err := splitImportFile(ctx, name, stdin, maxObject, read, func(i int, raw []byte, end int64) {
 			if ctx.Err() != nil || budget.Acquire(ctx, importWeight(raw)) != nil {
 				return
 			}
 			select {
-			case items <- importItem{file: fi, index: i, raw: raw}:
+			case items <- importItem{file: fi, index: i, raw: raw, end: base + end}:
 			case <-ctx.Done():
 			}
 		})
@@ -236,8 +242,9 @@ func readImportFiles(ctx context.Context, files []string, stdin io.Reader, maxOb
 // it to be stored.
 func importWeight(raw []byte) int64 { return min(int64(len(raw)), importBudget) }
 
-// splitImportFile streams the objects of one file to item.
-func splitImportFile(ctx context.Context, name string, stdin io.Reader, maxObject int, read *atomic.Int64, item func(i int, raw []byte)) error {
+// splitImportFile streams the objects of one file to item, with the offset
+// in the file after each; read counts the bytes read.
+func splitImportFile(ctx context.Context, name string, stdin io.Reader, maxObject int, read *atomic.Int64, item func(i int, raw []byte, end int64)) error {
 	r := stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -248,7 +255,7 @@ func splitImportFile(ctx context.Context, name string, stdin io.Reader, maxObjec
 		r = f
 	}
 	s := &jsonSplitter{r: ctxReader{ctx, countingReader{r, read}}, buf: make([]byte, 0, 64<<10), max: maxObject}
-	return s.document(item)
+	return s.document(func(i int, raw []byte) { item(i, raw, s.consumed()) })
 }
 
 // ctxReader stops reading once ctx ends, so that an interrupted import
@@ -265,7 +272,9 @@ func (c ctxReader) Read(b []byte) (int, error) {
 	return c.r.Read(b)
 }
 
-// importRun stores the objects read, batch after batch.
+// importRun stores the objects read, batch after batch, in two stages:
+// consume cuts batches and validates each (on every core) while write
+// stores the one before, in order.
 type importRun struct {
 	ctx    context.Context
 	ing    *collections.Ingester
@@ -278,19 +287,56 @@ type importRun struct {
 
 	batch      []importItem
 	batchBytes int
+	work       chan importWork
 }
 
-// consume takes the items until there are no more and stores them in
-// batches: a batch is stored once full, or once no more input has come for
-// importLinger (a slow stream's objects are stored as they come).
-func (r *importRun) consume(items <-chan importItem) error {
+// importWork is a validated batch for write, or the problem of a file.
+type importWork struct {
+	batch     []importItem
+	checked   *collections.Checked
+	fileError string
+}
+
+// run stores the items until there are no more, and returns the first
+// error (ctx's when it ended).
+func (r *importRun) run(items <-chan importItem) error {
+	r.work = make(chan importWork, 1)
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	written := make(chan error, 1)
+	go func() {
+		var err error
+		for w := range r.work {
+			if err == nil {
+				if err = r.write(w); err != nil {
+					cancel() // stop consume
+				}
+			}
+		}
+		written <- err
+	}()
+	err := r.consume(ctx, items)
+	close(r.work)
+	if werr := <-written; werr != nil {
+		return werr
+	}
+	if err != nil && r.ctx.Err() != nil {
+		return r.ctx.Err()
+	}
+	return err
+}
+
+// consume takes the items and cuts them into batches: a batch is complete
+// once full, or once no more input has come for importLinger (a slow
+// stream's objects are stored as they come).
+func (r *importRun) consume(ctx context.Context, items <-chan importItem) error {
 	for {
 		var it importItem
 		var ok bool
 		select {
 		case it, ok = <-items:
-		case <-r.ctx.Done():
-			return r.ctx.Err()
+		case <-ctx.Done():
+			return ctx.Err()
 		default:
 			// Nothing has come yet: wait, for at most importLinger when
 			// objects are waiting to be stored.
@@ -305,61 +351,87 @@ func (r *importRun) consume(items <-chan importItem) error {
 			case it, ok = <-items:
 			case <-lingerC:
 				lingered = true
-			case <-r.ctx.Done():
-				return r.ctx.Err()
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 			if linger != nil {
 				linger.Stop()
 			}
 			if lingered {
-				if err := r.flush(); err != nil {
+				if err := r.flush(ctx); err != nil {
 					return err
 				}
 				continue
 			}
 		}
 		if !ok {
-			return r.flush()
+			return r.flush(ctx)
 		}
 		if it.raw == nil {
-			// Objects before the problem are stored and counted first.
-			if err := r.flush(); err != nil {
+			// Objects before the problem are counted first.
+			if err := r.flush(ctx); err != nil {
 				return err
 			}
-			r.tally.fileErrors = append(r.tally.fileErrors, r.files[it.file]+": "+it.err.Error())
+			if err := r.send(ctx, importWork{fileError: r.files[it.file] + ": " + it.err.Error()}); err != nil {
+				return err
+			}
 			continue
 		}
 		r.batch = append(r.batch, it)
 		r.batchBytes += len(it.raw)
 		if len(r.batch) == importBatch || r.batchBytes >= importBatchBytes {
-			if err := r.flush(); err != nil {
+			if err := r.flush(ctx); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// flush stores the batch and records what happened to each object.
-func (r *importRun) flush() error {
+// flush validates the batch and hands it to write.
+func (r *importRun) flush(ctx context.Context) error {
 	if len(r.batch) == 0 {
 		return nil
 	}
 	raws := make([]json.RawMessage, len(r.batch))
-	var weight int64
 	for i, it := range r.batch {
 		raws[i] = it.raw
-		weight += importWeight(it.raw)
 	}
-	results, err := r.ing.Import(r.ctx, r.coll, raws)
+	checked, err := r.ing.Check(ctx, r.coll, raws)
 	if err != nil {
-		if r.ctx.Err() != nil {
-			return r.ctx.Err()
-		}
 		return fmt.Errorf("import: %w", err)
 	}
+	w := importWork{batch: r.batch, checked: checked}
+	r.batch, r.batchBytes = make([]importItem, 0, importBatch), 0
+	return r.send(ctx, w)
+}
+
+func (r *importRun) send(ctx context.Context, w importWork) error {
+	select {
+	case r.work <- w:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// write stores a validated batch and records what happened to each
+// object, or records the problem of a file.
+func (r *importRun) write(w importWork) error {
 	t := r.tally
+	if w.fileError != "" {
+		t.fileErrors = append(t.fileErrors, w.fileError)
+		return nil
+	}
+	// Once validated, a batch is stored even when the import is
+	// interrupted: the summary then counts every object stored.
+	results, err := r.ing.ImportChecked(r.ctx, w.checked)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	var weight int64
 	for i, res := range results {
-		it := r.batch[i]
+		it := w.batch[i]
+		weight += importWeight(it.raw)
 		line := importReportLine{File: r.files[it.file], Index: it.index, ID: res.Detail.ID,
 			Version: res.Detail.Version, Message: res.Detail.Message}
 		if res.Detail.ID == fmt.Sprintf("objects[%d]", i) {
@@ -393,10 +465,12 @@ func (r *importRun) flush() error {
 			r.report.Write(append(b, '\n'))
 		}
 	}
-	r.prog.objects.Add(int64(len(r.batch)))
+	r.prog.objects.Add(int64(len(w.batch)))
+	// Progress in bytes is how far in the input the objects stored go,
+	// not how far it has been read: reading runs ahead by up to
+	// importBudget.
+	r.prog.bytes.Store(w.batch[len(w.batch)-1].end)
 	r.budget.Release(weight)
-	clear(r.batch) // the objects are no longer needed
-	r.batch, r.batchBytes = r.batch[:0], 0
 	return nil
 }
 

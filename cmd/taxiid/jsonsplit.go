@@ -40,8 +40,11 @@ func (e *splitError) Error() string {
 	return fmt.Sprintf("not a STIX bundle, envelope, list or object: %s at offset %d", e.msg, e.off)
 }
 
+// consumed is the input offset of the next byte to read.
+func (s *jsonSplitter) consumed() int64 { return s.off + int64(s.pos) }
+
 func (s *jsonSplitter) errorf(format string, args ...any) error {
-	return &splitError{msg: fmt.Sprintf(format, args...), off: s.off + int64(s.pos)}
+	return &splitError{msg: fmt.Sprintf(format, args...), off: s.consumed()}
 }
 
 // fill reads more input; it reports false at the end of input or on a
@@ -124,7 +127,7 @@ func (s *jsonSplitter) value(dst []byte) ([]byte, error) {
 }
 
 func (s *jsonSplitter) tooLarge() error {
-	return &splitError{off: s.off + int64(s.pos), max: s.max}
+	return &splitError{off: s.consumed(), max: s.max}
 }
 
 // scan is value without the final check of the bound: it stops reading

@@ -21,25 +21,27 @@ const (
 )
 
 // progress shows how far a bulk import or export is, on standard error:
-// objects done, objects per second and, when the size of the input is
-// known, bytes read and the time left, estimated from them.
+// objects done, objects per second, bytes done (of the input, up to the
+// last object stored; of the output) and, when the size of the input is
+// known, the time left, estimated from them.
 type progress struct {
 	verb    string // "imported", "exported"
 	objects atomic.Int64
 	bytes   atomic.Int64
-	total   int64 // bytes to read; -1 when unknown
+	total   int64 // bytes in all; -1 when unknown
 	start   time.Time
 
 	stop chan struct{}
 	done sync.WaitGroup
 	bar  *progressbar.ProgressBar
+	w    io.Writer
 }
 
 // startProgress starts showing progress on w in mode (see the constants;
 // auto picks a bar when w is a terminal), with lines every interval.
-// total is the number of bytes to read, -1 when unknown.
+// total is the number of bytes of the input, -1 when unknown.
 func startProgress(w io.Writer, mode string, interval time.Duration, verb string, total int64) *progress {
-	p := &progress{verb: verb, total: total, start: time.Now(), stop: make(chan struct{})}
+	p := &progress{verb: verb, total: total, start: time.Now(), stop: make(chan struct{}), w: w}
 	if mode == progressAuto {
 		mode = progressLines
 		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -51,11 +53,11 @@ func startProgress(w io.Writer, mode string, interval time.Duration, verb string
 		p.bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(total > 0),
 			progressbar.OptionSetElapsedTime(true),
 			progressbar.OptionShowDescriptionAtLineEnd(),
 			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionSpinnerType(14),
 		)
 		p.every(200*time.Millisecond, func() {
@@ -94,7 +96,7 @@ func (p *progress) finish() {
 		p.bar.Describe(p.describe())
 		p.bar.Set64(p.bytes.Load())
 		p.bar.Exit()
-		fmt.Fprintln(p.bar)
+		fmt.Fprintln(p.w)
 	}
 }
 
@@ -112,14 +114,14 @@ func (p *progress) describe() string {
 }
 
 // line is one progress line: "12000 objects imported, 3000 objects/s, 25.0
-// MiB of 100.0 MiB read (25%), 3s elapsed, about 9s left".
+// of 100.0 MiB (25%), 3s elapsed, about 9s left".
 func (p *progress) line() string {
 	elapsed := time.Since(p.start)
 	s := p.describe()
 	n := p.bytes.Load()
 	switch {
 	case p.total > 0:
-		s += fmt.Sprintf(", %s of %s read (%d%%)", mebibytes(n), mebibytes(p.total), n*100/p.total)
+		s += fmt.Sprintf(", %.1f of %s (%d%%)", float64(n)/(1<<20), mebibytes(p.total), n*100/p.total)
 	case n > 0:
 		s += ", " + mebibytes(n)
 	}
@@ -131,7 +133,11 @@ func (p *progress) line() string {
 	return s
 }
 
+// mebibytes writes n bytes in MiB, or KiB below one MiB.
 func mebibytes(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
