@@ -157,8 +157,8 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ing := collections.NewIngester(store, validator, collections.IngestConfig{Level: level, Logger: logger})
-	// An object larger than a push to the API root may be is refused as
-	// the push would be, and never read whole.
+	// An object larger than a push to the API root may be stops the file,
+	// as it would stop the push, before it is read whole.
 	maxObject := root.MaxContentLength
 	if maxObject <= 0 {
 		maxObject = defaultMaxContentLength
