@@ -117,7 +117,10 @@ func exportCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		abort()
 		if ctx.Err() != nil {
-			return errors.New("export interrupted; nothing was written to the output file")
+			if output == "-" {
+				return errors.New("export interrupted: the bundle written is incomplete")
+			}
+			return errors.New("export interrupted: no file written")
 		}
 		return fmt.Errorf("export: %w", err)
 	}

@@ -434,7 +434,7 @@ func (r *importRun) write(w importWork) error {
 		weight += importWeight(it.raw)
 		line := importReportLine{File: r.files[it.file], Index: it.index, ID: res.Detail.ID,
 			Version: res.Detail.Version, Message: res.Detail.Message}
-		if res.Detail.ID == fmt.Sprintf("objects[%d]", i) {
+		if strings.HasPrefix(res.Detail.ID, "objects[") {
 			line.ID = "" // an object without an id, named by its place in the batch
 		}
 		t.read++
