@@ -161,16 +161,30 @@ func (s *Store) exists(ctx context.Context, coll string, filter bson.D) (bool, e
 	return true, nil
 }
 
-// listAuthz runs a listing: the documents filter selects, sorted, at most
-// limit, each converted to its authz record; nil when there are none.
-func listAuthz[D, T any](ctx context.Context, c *mongo.Collection, filter, sort bson.D, limit int, conv func(D) T) ([]T, error) {
-	cur, err := c.Find(ctx, filter, options.Find().SetSort(sort).SetLimit(int64(limit)))
+// listing is the query of one page of a list method. It names the index
+// that serves its filter and sort, and hints it, so that a page is a range
+// of that index whatever the planner would guess from the data.
+type listing struct {
+	coll   string
+	filter bson.D
+	sort   bson.D
+	index  string
+}
+
+// idIndex is the name of every collection's _id index.
+const idIndex = "_id_"
+
+// listAuthz reads a page of l, at most limit documents, each converted to
+// its authz record; nil when there are none.
+func listAuthz[D, T any](ctx context.Context, s *Store, l listing, limit int, conv func(D) T) ([]T, error) {
+	c := s.db.Collection(l.coll)
+	cur, err := c.Find(ctx, l.filter, options.Find().SetSort(l.sort).SetLimit(int64(limit)).SetHint(l.index))
 	if err != nil {
-		return nil, storeErr("list "+c.Name(), err)
+		return nil, storeErr("list "+l.coll, err)
 	}
 	var docs []D
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, storeErr("list "+c.Name(), err)
+		return nil, storeErr("list "+l.coll, err)
 	}
 	var out []T
 	for _, d := range docs {

@@ -85,9 +85,7 @@ func onlyDuplicates(err error) bool {
 	return true
 }
 
-// AuditEvents implements authz.Store. The filter's equality fields come
-// first, then the range on time: the page is one range of the index that
-// leads with the field, walked backwards.
+// AuditEvents implements authz.Store.
 func (s *Store) AuditEvents(ctx context.Context, f authz.AuditFilter) ([]authz.AuditEvent, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
@@ -98,20 +96,30 @@ func (s *Store) AuditEvents(ctx context.Context, f authz.AuditFilter) ([]authz.A
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	return listAuthz(ctx, s.db.Collection(collAudit), auditFilter(f),
-		bson.D{{Key: "time", Value: -1}, {Key: "_id", Value: -1}}, limit, auditDoc.event)
+	return listAuthz(ctx, s, auditListing(f), limit, auditDoc.event)
 }
 
-// auditFilter is the query of f.
-func auditFilter(f authz.AuditFilter) bson.D {
-	filter := bson.D{} // a nil bson.D does not marshal
-	for _, c := range []struct{ field, v string }{
-		{"user_id", f.UserID}, {"organization_id", f.OrganizationID}, {"action", f.Action},
-		{"api_root", f.APIRoot}, {"collection", f.Collection},
+// auditListing is the page of events f selects: the equality on the first
+// field f sets (in the order of the indexes below), then the range on time,
+// is one range of the index that leads with that field, walked backwards;
+// other fields filter what it reads.
+func auditListing(f authz.AuditFilter) listing {
+	l := listing{coll: collAudit, filter: bson.D{}, // a nil bson.D does not marshal
+		sort: bson.D{{Key: "time", Value: -1}, {Key: "_id", Value: -1}}}
+	for _, c := range []struct{ field, v, index string }{
+		{"user_id", f.UserID, "audit_user"}, {"organization_id", f.OrganizationID, "audit_organization"},
+		{"api_root", f.APIRoot, "audit_collection"}, {"collection", f.Collection, "audit_collection"},
+		{"action", f.Action, "audit_action"},
 	} {
 		if c.v != "" {
-			filter = append(filter, bson.E{Key: c.field, Value: c.v})
+			l.filter = append(l.filter, bson.E{Key: c.field, Value: c.v})
+			if l.index == "" {
+				l.index = c.index
+			}
 		}
+	}
+	if l.index == "" {
+		l.index = "audit_time"
 	}
 	var times bson.D
 	if !f.Since.IsZero() {
@@ -126,15 +134,15 @@ func auditFilter(f authz.AuditFilter) bson.D {
 		// of that very millisecond at or above the cursor's id.
 		at := truncMillis(f.After.Time)
 		times = append(times, bson.E{Key: "$lte", Value: at})
-		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+		l.filter = append(l.filter, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: at}}}},
 			bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.After.ID}}}},
 		}})
 	}
 	if len(times) > 0 {
-		filter = append(filter, bson.E{Key: "time", Value: times})
+		l.filter = append(l.filter, bson.E{Key: "time", Value: times})
 	}
-	return filter
+	return l
 }
 
 // purgeBatch bounds the events one PurgeAudit step removes, and so the

@@ -107,9 +107,7 @@ func (s *Store) Grant(ctx context.Context, id string) (authz.Grant, error) {
 	return d.grant(), err
 }
 
-// Grants implements authz.Store. The filter's equality fields come first,
-// so that the server serves a subject's grants from grants_subject_id and
-// a collection's from grants_collection_id, in _id order without a sort.
+// Grants implements authz.Store.
 func (s *Store) Grants(ctx context.Context, f authz.GrantFilter) ([]authz.Grant, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
@@ -120,19 +118,32 @@ func (s *Store) Grants(ctx context.Context, f authz.GrantFilter) ([]authz.Grant,
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	var filter bson.D
+	return listAuthz(ctx, s, grantsListing(f), limit, grantDoc.grant)
+}
+
+// grantsListing is the page of grants f selects: a subject's from
+// grants_subject_id, a collection's from grants_collection_id, others from
+// the _id index, each in _id order without a sort. Only the grants of an
+// API root without a collection are sorted: those of the root, read from
+// grants_collection_id.
+func grantsListing(f authz.GrantFilter) listing {
+	l := listing{coll: collGrants, sort: bson.D{{Key: "_id", Value: 1}}, index: idIndex}
 	if f.Subject != nil {
-		filter = append(filter, subjectFilter(*f.Subject)...)
+		l.filter = append(l.filter, subjectFilter(*f.Subject)...)
+		l.index = "grants_subject_id"
+	}
+	if f.APIRoot != "" && l.index == idIndex {
+		l.index = "grants_collection_id"
 	}
 	for _, c := range []struct{ field, v string }{
 		{"api_root", f.APIRoot}, {"collection", f.Collection}, {"action", string(f.Action)},
 	} {
 		if c.v != "" {
-			filter = append(filter, bson.E{Key: c.field, Value: c.v})
+			l.filter = append(l.filter, bson.E{Key: c.field, Value: c.v})
 		}
 	}
-	filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}})
-	return listAuthz(ctx, s.db.Collection(collGrants), filter, bson.D{{Key: "_id", Value: 1}}, limit, grantDoc.grant)
+	l.filter = append(l.filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}})
+	return l
 }
 
 // DeleteGrant implements authz.Store.

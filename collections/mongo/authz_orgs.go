@@ -84,10 +84,15 @@ func (s *Store) Organizations(ctx context.Context, f authz.ListFilter) ([]authz.
 	if err != nil {
 		return nil, err
 	}
-	// Strings compare bytewise in MongoDB's default collation, like
-	// Go's and SQLite's: "B" before "a".
-	return listAuthz(ctx, s.db.Collection(collOrgs), bson.D{{Key: "name", Value: bson.D{{Key: "$gt", Value: f.After}}}},
-		bson.D{{Key: "name", Value: 1}}, limit, orgDoc.org)
+	return listAuthz(ctx, s, orgsListing(f.After), limit, orgDoc.org)
+}
+
+// orgsListing is the page of organizations after the name. Strings
+// compare bytewise in MongoDB's default collation, like Go's and SQLite's:
+// "B" before "a".
+func orgsListing(after string) listing {
+	return listing{coll: collOrgs, filter: bson.D{{Key: "name", Value: bson.D{{Key: "$gt", Value: after}}}},
+		sort: bson.D{{Key: "name", Value: 1}}, index: "organizations_name"}
 }
 
 // UpdateOrganization implements authz.Store. It writes over the revision it

@@ -101,11 +101,18 @@ func (s *Store) Tokens(ctx context.Context, f authz.TokenFilter) ([]authz.Token,
 	if err != nil {
 		return nil, err
 	}
-	filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}}}
+	return listAuthz(ctx, s, tokensListing(f), limit, tokenDoc.token)
+}
+
+// tokensListing is the page of tokens f selects.
+func tokensListing(f authz.TokenFilter) listing {
+	l := listing{coll: collTokens, filter: bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}}},
+		sort: bson.D{{Key: "_id", Value: 1}}, index: idIndex}
 	if f.UserID != "" {
-		filter = append(bson.D{{Key: "user_id", Value: f.UserID}}, filter...)
+		l.filter = append(bson.D{{Key: "user_id", Value: f.UserID}}, l.filter...)
+		l.index = "tokens_user_id"
 	}
-	return listAuthz(ctx, s.db.Collection(collTokens), filter, bson.D{{Key: "_id", Value: 1}}, limit, tokenDoc.token)
+	return l
 }
 
 // RevokeToken implements authz.Store. Revoking a revoked token changes

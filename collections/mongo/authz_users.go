@@ -104,11 +104,18 @@ func (s *Store) Users(ctx context.Context, f authz.UserFilter) ([]authz.User, er
 	if err != nil {
 		return nil, err
 	}
-	filter := bson.D{{Key: "name", Value: bson.D{{Key: "$gt", Value: f.After}}}}
+	return listAuthz(ctx, s, usersListing(f), limit, userDoc.user)
+}
+
+// usersListing is the page of users f selects.
+func usersListing(f authz.UserFilter) listing {
+	l := listing{coll: collUsers, filter: bson.D{{Key: "name", Value: bson.D{{Key: "$gt", Value: f.After}}}},
+		sort: bson.D{{Key: "name", Value: 1}}, index: "users_name"}
 	if f.OrganizationID != "" {
-		filter = append(bson.D{{Key: "organization_id", Value: f.OrganizationID}}, filter...)
+		l.filter = append(bson.D{{Key: "organization_id", Value: f.OrganizationID}}, l.filter...)
+		l.index = "users_organization_name"
 	}
-	return listAuthz(ctx, s.db.Collection(collUsers), filter, bson.D{{Key: "name", Value: 1}}, limit, userDoc.user)
+	return l
 }
 
 // UpdateUser implements authz.Store. It writes over the revision it read,
