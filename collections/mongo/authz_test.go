@@ -385,14 +385,6 @@ func TestAuthzRaces(t *testing.T) {
 	})
 
 	t.Run("UpdateOrganization", func(t *testing.T) {
-		if !mongotest.External() {
-			// FerretDB v1 runs an update as a query and then a rewrite of
-			// the documents found, in separate steps: no conditional update
-			// is atomic there, so updates of one document from two
-			// connections may be lost. MongoDB updates one document
-			// atomically, which UpdateOrganization's revision check needs.
-			t.Skip("the embedded FerretDB does not update a document atomically")
-		}
 		o, err := s1.CreateOrganization(ctx, authz.Organization{Name: "counted"})
 		if err != nil {
 			t.Fatal(err)
