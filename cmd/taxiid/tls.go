@@ -102,7 +102,8 @@ func (t *tlsFlags) validate(listen string) []string {
 	}
 	if t.CertFile == "" && t.KeyFile == "" && !t.InsecureHTTP && !loopbackListen(listen) {
 		problems = append(problems, fmt.Sprintf("listen %s is not a loopback address: serve HTTPS there "+
-			"(tls-cert and tls-key), or, behind a reverse proxy that terminates TLS, allow plain HTTP with insecure-http", listen))
+			"(tls-cert and tls-key, or TAXIID_TLS_CERT and TAXIID_TLS_KEY), or, behind a reverse proxy that "+
+			"terminates TLS, allow plain HTTP with insecure-http (TAXIID_INSECURE_HTTP=true)", listen))
 	}
 	return problems
 }

@@ -342,7 +342,8 @@ func TestTLSHTTP2(t *testing.T) {
 // the CA is verified and handed, as the request's verified chain, to the
 // authenticator, which refuses it while no certificate is mapped to a
 // user; certificates of another CA, expired ones and ones not made for
-// client authentication fail the handshake.
+// client authentication fail the handshake. The client CA file is
+// reloaded like the certificate.
 func TestTLSClientCertificates(t *testing.T) {
 	dir := t.TempDir()
 	ca := newTestCA(t, "taxiid test CA")
@@ -351,7 +352,26 @@ func TestTLSClientCertificates(t *testing.T) {
 	certFile, keyFile := tlsFiles(t, dir, ca.serverCert(t))
 	caFile := filepath.Join(dir, "clients.pem")
 	writeFile(t, caFile, clientCA.pem)
-	_, base, log := start(t, dir, "--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-ca", caFile)
+	cmd, base, log := start(t, dir, "--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-ca", caFile)
+	admin := basicHeader(adminUser, testAdminPassword)
+
+	// try connects with cert (nil: none) and sends GET /taxii2/ with the
+	// Authorization header auth.
+	try := func(cert *issued, auth string) (int, error) {
+		cfg := &tls.Config{}
+		if cert != nil {
+			// Sent whatever CAs the server names: Go's client would
+			// hold back a certificate of another CA.
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				return &cert.tls, nil
+			}
+		}
+		c, err := dialTLS(t, hostOf(base), ca, cfg)
+		if err != nil {
+			return 0, err
+		}
+		return request(c, bufio.NewReader(c), "/taxii2/", auth)
+	}
 
 	// The authenticator's answer to a verified certificate without a
 	// mapping to users.
@@ -385,23 +405,11 @@ func TestTLSClientCertificates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := strings.Count(log.String(), certRefused)
-			cfg := &tls.Config{}
-			if tt.cert != nil {
-				// Sent whatever CAs the server names: Go's client would
-				// hold back a certificate of another CA.
-				cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-					return &tt.cert.tls, nil
-				}
-			}
 			auth := ""
 			if tt.signIn {
-				auth = basicHeader(adminUser, testAdminPassword)
+				auth = admin
 			}
-			status := 0
-			c, err := dialTLS(t, hostOf(base), ca, cfg)
-			if err == nil {
-				status, err = request(c, bufio.NewReader(c), "/taxii2/", auth)
-			}
+			status, err := try(tt.cert, auth)
 			if tt.wantRefused {
 				if err == nil {
 					t.Fatalf("answered %d; want the certificate refused at the handshake", status)
@@ -428,6 +436,22 @@ func TestTLSClientCertificates(t *testing.T) {
 				t.Errorf("certificate handed to the authenticator: %v; want %v\n%s", got, tt.wantCertAuth, log)
 			}
 		})
+	}
+
+	// The client CA file is reloaded with the certificate: once it names
+	// another CA, that CA's certificates pass and the first one's fail.
+	writeFile(t, caFile, stranger.pem)
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !log.waitFor(`TLS certificate reloaded" reason=SIGHUP`, 5*time.Second) {
+		t.Fatalf("no reload on SIGHUP:\n%s", log)
+	}
+	if status, err := try(ptr(stranger.clientCert(t, "alice")), admin); err != nil || status != 200 {
+		t.Errorf("certificate of the new client CA: %d, %v; want 200", status, err)
+	}
+	if status, err := try(ptr(clientCA.clientCert(t, "alice")), admin); err == nil {
+		t.Errorf("certificate of the former client CA: answered %d; want it refused at the handshake", status)
 	}
 }
 
@@ -545,8 +569,8 @@ func TestTLSCertificateReload(t *testing.T) {
 // TestTLSHandshakeBound holds the one connection a listener allows with
 // clients that stall their handshake: other clients are refused with a
 // TLS alert until the handshake timer closes the stalled connection, and
-// a connection whose handshake went through is not closed by it. The HTTP
-// server here has no timeouts of its own.
+// a connection whose handshake went through, resumed or not, is not closed
+// by it. The HTTP server here has no timeouts of its own.
 func TestTLSHandshakeBound(t *testing.T) {
 	dir := t.TempDir()
 	ca := newTestCA(t, "taxiid test CA")
@@ -618,12 +642,41 @@ func TestTLSHandshakeBound(t *testing.T) {
 				t.Errorf("GET after the handshake timeout: %d; want 200", status)
 			}
 			c.Close()
-			for deadline := time.Now().Add(5 * time.Second); ln.Open() > 0; time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("the closed connection still holds its place")
-				}
-			}
+			waitFree(t, ln)
 		})
+	}
+
+	// A resumed session skips most of the handshake: its connection must
+	// outlive the timer all the same.
+	t.Run("resumed session", func(t *testing.T) {
+		cfg := &tls.Config{ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+		for i, wantResumed := range []bool{false, true} {
+			c, err := dialTLS(t, addr, ca, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.ConnectionState().DidResume; got != wantResumed {
+				t.Fatalf("connection %d resumed: %v; want %v", i+1, got, wantResumed)
+			}
+			if wantResumed {
+				time.Sleep(2 * timeout)
+			}
+			if status := tlsGet(t, c, "/"); status != 200 { // also takes the session ticket
+				t.Errorf("connection %d: GET %d; want 200", i+1, status)
+			}
+			c.Close()
+			waitFree(t, ln)
+		}
+	})
+}
+
+// waitFree waits until ln holds no connection.
+func waitFree(t *testing.T, ln *limitListener) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ln.Open() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a closed connection still holds its place")
+		}
 	}
 }
 
