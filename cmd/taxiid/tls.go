@@ -168,7 +168,7 @@ func listenTLS(ctx context.Context, t tlsFlags, ln *limitListener, logger *slog.
 type tlsMaterial struct {
 	cert      tls.Certificate // with Leaf
 	clientCAs *x509.CertPool  // nil without tls-client-ca
-	stamp     string          // of the files when read (fileStamp)
+	stamp     string          // of the files, taken before they were read
 }
 
 // loadTLSMaterial reads the certificate, its key and the client CAs.
@@ -322,17 +322,18 @@ func (s *tlsServer) poll() {
 // in use stays.
 func (s *tlsServer) reload(reason string) {
 	s.pending = ""
+	// The stamp is taken before the files are read, so that a change
+	// made while they are read shows at the next look.
+	s.loaded = s.files.stamp()
 	m, err := loadTLSMaterial(s.files)
 	if err == nil && time.Now().After(m.cert.Leaf.NotAfter) {
 		err = fmt.Errorf("tls-cert %s expired on %s", s.files.CertFile, m.cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if err != nil {
 		// Not tried again until the files change again.
-		s.loaded = s.files.stamp()
 		s.log.Error("TLS certificate not reloaded: the one in use stays", "reason", reason, "err", err)
 		return
 	}
-	s.loaded = m.stamp
 	s.current.Store(serverTLSConfig(m))
 	leaf := m.cert.Leaf
 	s.log.Info("TLS certificate reloaded", "reason", reason, "subject", leaf.Subject.String(),
