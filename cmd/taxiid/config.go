@@ -43,6 +43,8 @@ type Config struct {
 	// AuditRetention is how long audit events are kept; 0 keeps them for
 	// ever.
 	AuditRetention days
+	// TLS: certificate, key and client CAs, or plain HTTP (tls.go).
+	TLS tlsFlags
 
 	File FileConfig // from ConfigFile, if any
 }
@@ -169,6 +171,7 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 		}
 	}
 	fs.Var(&cfg.AuditRetention, "audit-retention", "how long audit events are kept, a `duration` in days (365d) or as 720h; 0 keeps them for ever (env TAXIID_AUDIT_RETENTION)")
+	problems = append(problems, cfg.TLS.register(fs, getenv)...)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -227,6 +230,7 @@ func (cfg *Config) validate() []string {
 	if cfg.MaxConnectionsPerIP < 0 {
 		add("max-connections-per-ip must be 0 (no cap) or more, not %d", cfg.MaxConnectionsPerIP)
 	}
+	problems = append(problems, cfg.TLS.validate(cfg.Listen)...)
 
 	// Each declaration is checked by the rules the store applies to it
 	// (collections' Validate); what only the file can get wrong, a name

@@ -140,6 +140,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 		return err
 	}
 	ln := newLimitListener(tcp, connectionCap(cfg.MaxConnections, raiseFileLimit(), logger), cfg.MaxConnectionsPerIP, logger)
+	served, scheme, err := listenTLS(ctx, cfg.TLS, ln, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	// Timeouts: a client has 10 s to send its headers and a kept-alive
 	// connection closes after 2 min without a request. There is no global
 	// ReadTimeout or WriteTimeout: they would cut large honest uploads and
@@ -152,7 +157,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("taxiid listening", "addr", "http://"+ln.Addr().String()+"/taxii2/", "data", cfg.Data,
+	logger.Info("taxiid listening", "addr", scheme+"://"+ln.Addr().String()+"/taxii2/", "data", cfg.Data,
 		"max_connections", ln.max, "max_connections_per_ip", ln.perIP, "max_memory", cfg.MaxMemory)
 
 	// Finish pushes a previous run left pending, and keep watching for
@@ -163,7 +168,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 		return fmt.Errorf("recover interrupted pushes: %w", err)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(served) }()
 	var serveErr error
 	select {
 	case serveErr = <-errc:

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var listening = regexp.MustCompile(`taxiid listening" addr=(http://\S+)/taxii2/`)
+var listening = regexp.MustCompile(`taxiid listening" addr=(https?://\S+)/taxii2/`)
 
 // processEnv is the whole environment of a taxiid process under test:
 // vars ("NAME=value") on top of a listener on a free loopback port and the
