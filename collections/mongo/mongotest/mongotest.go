@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,14 +44,51 @@ func Start(tb testing.TB) Server {
 	if uri := os.Getenv(EnvURI); uri != "" {
 		return Server{URI: uri}
 	}
+	return StartAt(tb, "127.0.0.1:0").Server
+}
+
+// Embedded is an embedded FerretDB that a test can stop and start again on
+// the same address and data, to take the server away and bring it back.
+type Embedded struct {
+	Server
+	// Addr is the host:port it listens on.
+	Addr string
+
+	tb   testing.TB
+	dir  string
+	mu   sync.Mutex
+	stop func() // nil while stopped
+}
+
+// StartAt starts an embedded FerretDB listening on addr ("127.0.0.1:0":
+// a free port, then named by Addr), with its data in a new temporary
+// directory of tb, whatever TAXIID_TEST_MONGO_URI says: a test cannot stop
+// an external server. It stops when tb ends.
+func StartAt(tb testing.TB, addr string) *Embedded {
+	tb.Helper()
+	e := &Embedded{tb: tb, dir: tb.TempDir(), Addr: addr}
+	e.Start()
+	tb.Cleanup(e.Stop)
+	return e
+}
+
+// Start starts the server again after Stop, on the same address and data.
+// It does nothing while the server runs.
+func (e *Embedded) Start() {
+	e.tb.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stop != nil {
+		return
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Listener:  ferretdb.ListenerConfig{TCP: e.Addr},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + tb.TempDir() + "/",
+		SQLiteURL: "file:" + e.dir + "/",
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
-		tb.Fatalf("start embedded FerretDB: %v", err)
+		e.tb.Fatalf("start embedded FerretDB on %s: %v", e.Addr, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -57,11 +96,25 @@ func Start(tb testing.TB) Server {
 		defer close(done)
 		f.Run(ctx)
 	}()
-	tb.Cleanup(func() {
+	e.stop = func() {
 		cancel()
 		<-done
-	})
-	return Server{URI: f.MongoDBURI(), Embedded: true}
+	}
+	e.Server = Server{URI: f.MongoDBURI(), Embedded: true}
+	e.Addr = strings.TrimSuffix(strings.TrimPrefix(e.URI, "mongodb://"), "/")
+}
+
+// Stop stops the server: it stops listening at once, and closes the
+// connections of its clients within a few seconds (FerretDB lets them
+// finish what they are doing). It does nothing while the server is
+// stopped.
+func (e *Embedded) Stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stop != nil {
+		e.stop()
+		e.stop = nil
+	}
 }
 
 // Database returns a database name no other test uses. On an external
