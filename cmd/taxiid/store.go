@@ -21,13 +21,13 @@ import (
 )
 
 // Store is what taxiid keeps its data in: the embedded store
-// (*sqlite.Store) or MongoDB (*mongo.Store).
+// (*sqlite.Store) or MongoDB (*mongo.Store). Close comes with
+// collections.Store.
 type Store interface {
 	collections.Store
 	authz.Store
 	// Ping checks that the store answers within ctx (readiness).
 	Ping(ctx context.Context) error
-	Close() error
 }
 
 var (
@@ -102,10 +102,12 @@ func untilAvailable(ctx context.Context, logger *slog.Logger, loc storeLocation,
 	wait := retryFirst
 	for {
 		err := step(ctx)
-		if ctx.Err() != nil {
-			return errStopped
-		}
-		if err == nil || !errors.Is(err, collections.ErrUnavailable) {
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return errStopped // whatever the step made of its cancellation
+		case !errors.Is(err, collections.ErrUnavailable):
 			return err
 		}
 		attrs := append([]any{"step", what}, loc.logAttrs()...)
