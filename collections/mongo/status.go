@@ -25,15 +25,26 @@ import (
 // the pending entries of a status are always the last ones, in its last
 // chunks.
 //
+// A chunk is never changed in place: settling entries of chunk n at
+// revision r inserts revision r+1 of it, whose _id (entries key, n, r+1)
+// makes the insert fail for every writer but one, then deletes revision r.
+// Readers take the highest revision of each chunk. This optimistic
+// concurrency rests on the uniqueness of _id alone, because some
+// MongoDB-wire servers (FerretDB v1) apply a conditional update as a read
+// and a later write, so that several writers may all see their condition
+// met.
+//
 // The chunks are the truth; the header's pending count is a hint for the
 // recovery of pushes left unfinished (PendingStatuses). Settling writes
-// the chunks first, each one atomically and guarded by its revision, in
-// chunk order, then lowers the header's count. A process that dies in
-// between leaves a header that counts more pendings than there are, never
-// fewer: the status is then listed by PendingStatuses, and FailPendings,
-// which reads the chunks, fails what is really pending (perhaps nothing)
-// and sets the count right. The other order could leave a header that
-// says complete over pending entries that nothing would ever settle.
+// the chunks first, in chunk order, then lowers the header's count. A
+// process that dies in between leaves a header that counts more pendings
+// than there are, never fewer: the status is then listed by
+// PendingStatuses, and FailPendings, which reads the chunks, fails what is
+// really pending (perhaps nothing) and sets the count right. The other
+// order could leave a header that says complete over pending entries that
+// nothing would ever settle. Every header write sets a count some writer
+// saw in the chunks, and counts only go down, so the hint stays at or
+// above the truth even when header writes race.
 //
 // Expiry: the header holds the expiry as a BSON date for a TTL index
 // (MongoDB then removes it by itself) and in microseconds, checked on every
@@ -50,9 +61,10 @@ var statusIndexes = []index{
 	{coll: collStatuses, name: "statuses_pending", keys: bson.D{{Key: "pending", Value: 1}, {Key: "updated", Value: 1}}},
 	// TTL of statuses; sweepStatuses: {expires < now}.
 	{coll: collStatuses, name: "statuses_expires", keys: bson.D{{Key: "expires", Value: 1}}, ttl: true},
-	// Status: {s} sorted by n. Settling and failing: {s, p > 0} sorted by
-	// n. Moving the expiry of a status's chunks: {s, x < date}.
-	{coll: collStatusParts, name: "status_entries_status", keys: bson.D{{Key: "s", Value: 1}, {Key: "n", Value: 1}}, unique: true},
+	// Status: {s} sorted by n, rev. Settling, failing, counting pending
+	// entries: the same, without the entries. Moving the expiry of a
+	// status's chunks: {s, x < date}.
+	{coll: collStatusParts, name: "status_entries_chunks", keys: bson.D{{Key: "s", Value: 1}, {Key: "n", Value: 1}, {Key: "rev", Value: 1}}},
 	// TTL of chunks; sweepStatuses: {x < now}.
 	{coll: collStatusParts, name: "status_entries_expires", keys: bson.D{{Key: "x", Value: 1}}, ttl: true},
 }
@@ -94,6 +106,9 @@ type statusHeader struct {
 	Owner      string `bson:"owner"`
 	Requested  int64  `bson:"request_timestamp"` // µs
 	TotalCount int    `bson:"total_count"`
+	// EntriesKey is random, the s of the status's chunks: chunks written
+	// by a CreateStatus that lost the id to another are nobody's.
+	EntriesKey string `bson:"entries_key"`
 	// Entries and Chunks count what the status's chunks hold.
 	Entries int `bson:"entries"`
 	Chunks  int `bson:"chunks"`
@@ -108,13 +123,13 @@ type statusHeader struct {
 	ExpiresUS int64         `bson:"expires_us"`
 }
 
-// statusChunk is a run of entries of one status in "status_entries".
+// statusChunk is one revision of a run of entries of one status, in
+// "status_entries".
 type statusChunk struct {
-	ID     string `bson:"_id"` // chunkID(header id, n)
-	Status string `bson:"s"`   // the header's _id
-	N      int    `bson:"n"`   // 0, 1, ... in entry order
-	// Rev counts the chunk's writes: each rewrite is conditional on it.
-	Rev int64 `bson:"rev"`
+	ID  string `bson:"_id"` // chunkID(S, N, Rev)
+	S   string `bson:"s"`   // the header's EntriesKey
+	N   int    `bson:"n"`   // 0, 1, ... in entry order
+	Rev int    `bson:"rev"`
 	// Pending is how many of Entries are pending (always its last ones).
 	Pending int           `bson:"p"`
 	Expires bson.DateTime `bson:"x"` // for the TTL index, never before the header's
@@ -132,7 +147,7 @@ type statusEntry struct {
 
 func statusID(apiRoot, id string) string { return apiRoot + "\x00" + id }
 
-func chunkID(header string, n int) string { return fmt.Sprintf("%s\x00%08d", header, n) }
+func chunkID(key string, n, rev int) string { return fmt.Sprintf("%s\x00%08d\x00%d", key, n, rev) }
 
 // statusMicros is t in µs since the Unix epoch, saturating instead of
 // overflowing for times beyond year ±292,000.
@@ -170,40 +185,41 @@ func (s *Store) CreateStatus(ctx context.Context, st collections.Status) error {
 
 // createStatus writes a new status: its chunks first, then its header, so
 // that a reader that finds the header finds every entry. A process that
-// dies in between leaves chunks no header names, removed when they expire.
+// dies in between, or a call that finds the id taken, leaves chunks no
+// header names, removed when they expire.
 func (s *Store) createStatus(ctx context.Context, st collections.Status) error {
 	now := time.Now()
 	h := statusHeader{
 		ID: statusID(st.APIRoot, st.ID), APIRoot: st.APIRoot, StatusID: st.ID, Collection: st.Collection, Owner: st.Owner,
-		Requested: statusMicros(st.RequestTimestamp), TotalCount: st.TotalCount,
+		Requested: statusMicros(st.RequestTimestamp), TotalCount: st.TotalCount, EntriesKey: randomText(12),
 		Entries:  len(st.Successes) + len(st.Failures) + len(st.Pendings),
 		Pendings: len(st.Pendings), Pending: len(st.Pendings) > 0,
 		Updated: now.UnixMicro(), Expires: statusDate(st.Expires), ExpiresUS: statusMicros(st.Expires),
 	}
-	chunks := splitChunks(h.ID, st, chunkExpiry(st.Expires))
+	chunks := splitChunks(h.EntriesKey, st, chunkExpiry(st.Expires))
 	h.Chunks = len(chunks)
 	if err := s.sweepStatuses(ctx, now, 2*len(chunks)); err != nil {
 		return storeErr("create status: remove expired statuses", err)
 	}
-	docs := make([]any, len(chunks))
-	for i := range chunks {
-		docs[i] = chunks[i]
+	if len(chunks) > 0 {
+		docs := make([]any, len(chunks))
+		for i := range chunks {
+			docs[i] = chunks[i]
+		}
+		if _, err := s.db.Collection(collStatusParts).InsertMany(ctx, docs); err != nil {
+			return storeErr("create status", err)
+		}
 	}
-	// In order: every status has a chunk 0, so a taken id fails on the
-	// first insert, before any chunk is written.
-	_, err := s.db.Collection(collStatusParts).InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
-	if err == nil {
-		_, err = s.db.Collection(collStatuses).InsertOne(ctx, h)
-	}
+	_, err := s.db.Collection(collStatuses).InsertOne(ctx, h)
 	if mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("%w: status %s exists in API root %s", collections.ErrConflict, st.ID, st.APIRoot)
 	}
 	return storeErr("create status", err)
 }
 
-// splitChunks returns the entries of st in chunks, at least one.
-func splitChunks(header string, st collections.Status, expires bson.DateTime) []statusChunk {
-	chunks := []statusChunk{{ID: chunkID(header, 0), Status: header, Expires: expires}}
+// splitChunks returns the entries of st in chunks at revision 0.
+func splitChunks(key string, st collections.Status, expires bson.DateTime) []statusChunk {
+	var chunks []statusChunk
 	size := 0
 	for _, l := range []struct {
 		state int
@@ -211,11 +227,11 @@ func splitChunks(header string, st collections.Status, expires bson.DateTime) []
 	}{{entrySuccess, st.Successes}, {entryFailure, st.Failures}, {entryPending, st.Pendings}} {
 		for _, d := range l.ds {
 			n := len(d.ID) + len(d.Version) + len(d.Message)
-			last := &chunks[len(chunks)-1]
-			if len(last.Entries) == chunkEntries || (len(last.Entries) > 0 && size+n > chunkBytes) {
-				chunks = append(chunks, statusChunk{ID: chunkID(header, len(chunks)), Status: header, N: len(chunks), Expires: expires})
-				last, size = &chunks[len(chunks)-1], 0
+			if len(chunks) == 0 || len(chunks[len(chunks)-1].Entries) == chunkEntries || size+n > chunkBytes {
+				chunks = append(chunks, statusChunk{ID: chunkID(key, len(chunks), 0), S: key, N: len(chunks), Expires: expires})
+				size = 0
 			}
+			last := &chunks[len(chunks)-1]
 			last.Entries = append(last.Entries, statusEntry{State: l.state, ID: d.ID, Version: d.Version, Message: d.Message})
 			if l.state == entryPending {
 				last.Pending++
@@ -264,13 +280,23 @@ func (s *Store) sweepStatuses(ctx context.Context, now time.Time, chunks int) er
 	return nil
 }
 
+// header returns the header of a status, expired or not, or
+// collections.ErrNotFound.
+func (s *Store) header(ctx context.Context, apiRoot, id string) (statusHeader, error) {
+	var h statusHeader
+	err := s.db.Collection(collStatuses).FindOne(ctx, bson.D{{Key: "_id", Value: statusID(apiRoot, id)}}).Decode(&h)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return h, fmt.Errorf("%w: status %s in API root %s", collections.ErrNotFound, id, apiRoot)
+	}
+	return h, err
+}
+
 // liveHeader returns the header of a status that has not expired, or
 // collections.ErrNotFound.
 func (s *Store) liveHeader(ctx context.Context, apiRoot, id string) (statusHeader, error) {
-	var h statusHeader
-	err := s.db.Collection(collStatuses).FindOne(ctx, bson.D{{Key: "_id", Value: statusID(apiRoot, id)}}).Decode(&h)
-	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && h.ExpiresUS <= time.Now().UnixMicro()) {
-		return h, fmt.Errorf("%w: status %s in API root %s", collections.ErrNotFound, id, apiRoot)
+	h, err := s.header(ctx, apiRoot, id)
+	if err == nil && h.ExpiresUS <= time.Now().UnixMicro() {
+		return h, fmt.Errorf("%w: status %s in API root %s (expired)", collections.ErrNotFound, id, apiRoot)
 	}
 	return h, err
 }
@@ -299,17 +325,28 @@ func (s *Store) Status(ctx context.Context, apiRoot, id string) (collections.Sta
 	}
 	st := h.status()
 	st.Status = collections.StatusComplete
-	cur, err := s.db.Collection(collStatusParts).Find(ctx, bson.D{{Key: "s", Value: h.ID}},
-		options.Find().SetSort(bson.D{{Key: "n", Value: 1}}))
+	cur, err := s.db.Collection(collStatusParts).Find(ctx, bson.D{{Key: "s", Value: h.EntriesKey}},
+		options.Find().SetSort(bson.D{{Key: "s", Value: 1}, {Key: "n", Value: 1}, {Key: "rev", Value: 1}}))
 	if err != nil {
 		return collections.Status{}, storeErr("get status", err)
 	}
 	defer cur.Close(ctx)
+	var latest []statusChunk // the highest revision of each chunk so far
 	for cur.Next(ctx) {
 		var c statusChunk
 		if err := cur.Decode(&c); err != nil {
 			return collections.Status{}, storeErr("get status", err)
 		}
+		if n := len(latest); n > 0 && latest[n-1].N == c.N {
+			latest[n-1] = c // a revision not deleted yet: this one is newer
+		} else {
+			latest = append(latest, c)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return collections.Status{}, storeErr("get status", err)
+	}
+	for _, c := range latest {
 		for _, e := range c.Entries {
 			d := collections.StatusDetail{ID: e.ID, Version: e.Version, Message: e.Message}
 			switch e.State {
@@ -322,9 +359,6 @@ func (s *Store) Status(ctx context.Context, apiRoot, id string) (collections.Sta
 				st.Status = collections.StatusPending
 			}
 		}
-	}
-	if err := cur.Err(); err != nil {
-		return collections.Status{}, storeErr("get status", err)
 	}
 	return st, nil
 }
@@ -357,78 +391,96 @@ func (s *Store) PendingStatuses(ctx context.Context, before time.Time, limit int
 	return out, nil
 }
 
-// chunkSummary is a chunk without its entries.
+// chunkSummary is a chunk revision without its entries.
 type chunkSummary struct {
 	ID      string `bson:"_id"`
+	N       int    `bson:"n"`
+	Rev     int    `bson:"rev"`
 	Pending int    `bson:"p"`
 }
 
-// pendingChunks returns the chunks of status header that hold pending
-// entries, in order, without their entries.
-func (s *Store) pendingChunks(ctx context.Context, header string) ([]chunkSummary, error) {
-	cur, err := s.db.Collection(collStatusParts).Find(ctx,
-		bson.D{{Key: "s", Value: header}, {Key: "p", Value: bson.D{{Key: "$gt", Value: 0}}}},
-		options.Find().SetSort(bson.D{{Key: "s", Value: 1}, {Key: "n", Value: 1}}).SetProjection(bson.D{{Key: "p", Value: 1}}))
+// pendingChunks returns the latest revision of each chunk of the entries
+// key that holds pending entries, in order, without their entries, and
+// how many pending entries they hold.
+func (s *Store) pendingChunks(ctx context.Context, key string) ([]chunkSummary, int, error) {
+	cur, err := s.db.Collection(collStatusParts).Find(ctx, bson.D{{Key: "s", Value: key}},
+		options.Find().SetSort(bson.D{{Key: "s", Value: 1}, {Key: "n", Value: 1}, {Key: "rev", Value: 1}}).
+			SetProjection(bson.D{{Key: "n", Value: 1}, {Key: "rev", Value: 1}, {Key: "p", Value: 1}}))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var cs []chunkSummary
-	err = cur.All(ctx, &cs)
-	return cs, err
+	var all []chunkSummary
+	if err := cur.All(ctx, &all); err != nil {
+		return nil, 0, err
+	}
+	var out []chunkSummary
+	pending := 0
+	for i, c := range all {
+		if c.Pending == 0 || (i+1 < len(all) && all[i+1].N == c.N) { // settled, or not the latest revision
+			continue
+		}
+		out = append(out, c)
+		pending += c.Pending
+	}
+	return out, pending, nil
 }
 
-// rewriteChunk applies edit to the chunk id and writes it back if nobody
-// wrote it since it was read, trying again otherwise. edit changes the
-// entries and returns how many pending entries it settled.
-func (s *Store) rewriteChunk(ctx context.Context, id string, edit func(c *statusChunk) int) (int, error) {
+// reviseChunk applies edit to the chunk revision c and inserts the next
+// revision, unless another writer has done so first (then ok is false and
+// nothing is written). edit changes the entries and returns how many
+// pending entries it settled. The new revision expires no earlier than
+// expires.
+func (s *Store) reviseChunk(ctx context.Context, c chunkSummary, expires bson.DateTime, edit func(c *statusChunk) int) (n int, ok bool, err error) {
 	parts := s.db.Collection(collStatusParts)
-	for {
-		var c statusChunk
-		if err := parts.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&c); err != nil {
-			return 0, err
-		}
-		rev := c.Rev
-		n := edit(&c)
-		if n == 0 {
-			return 0, nil
-		}
-		c.Pending -= n
-		res, err := parts.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "rev", Value: rev}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "e", Value: c.Entries}, {Key: "p", Value: c.Pending}, {Key: "rev", Value: rev + 1}}}})
-		if err != nil {
-			return 0, err
-		}
-		if res.MatchedCount == 1 {
-			return n, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
+	var ch statusChunk
+	err = parts.FindOne(ctx, bson.D{{Key: "_id", Value: c.ID}}).Decode(&ch)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, false, nil // superseded and deleted since it was listed
 	}
+	if err != nil {
+		return 0, false, err
+	}
+	n = edit(&ch)
+	if n == 0 {
+		return 0, true, nil
+	}
+	ch.Rev++
+	ch.ID = chunkID(ch.S, ch.N, ch.Rev)
+	ch.Pending -= n
+	ch.Expires = max(ch.Expires, expires)
+	if _, err := parts.InsertOne(ctx, ch); mongo.IsDuplicateKeyError(err) {
+		return 0, false, nil
+	} else if err != nil {
+		return 0, false, err
+	}
+	// The old revision is dead weight now (readers take the newest); if
+	// this delete fails it goes when it expires.
+	parts.DeleteOne(ctx, bson.D{{Key: "_id", Value: c.ID}})
+	return n, true, nil
 }
 
 // finishSettle moves the expiry of the status's chunks if needed (before
 // the header's, see above), then updates the header: its pending hint,
 // lowered to remaining unless another writer lowered it further, when it
 // was written, and its expiry.
-func (s *Store) finishSettle(ctx context.Context, header string, remaining int, expires time.Time) error {
+func (s *Store) finishSettle(ctx context.Context, h statusHeader, remaining int, expires time.Time) error {
 	date := statusDate(expires)
 	_, err := s.db.Collection(collStatusParts).UpdateMany(ctx,
-		bson.D{{Key: "s", Value: header}, {Key: "x", Value: bson.D{{Key: "$lt", Value: date}}}},
+		bson.D{{Key: "s", Value: h.EntriesKey}, {Key: "x", Value: bson.D{{Key: "$lt", Value: date}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "x", Value: chunkExpiry(expires)}}}})
 	if err != nil {
 		return err
 	}
 	set := bson.D{{Key: "updated", Value: time.Now().UnixMicro()}, {Key: "expires", Value: date}, {Key: "expires_us", Value: statusMicros(expires)}}
 	statuses := s.db.Collection(collStatuses)
-	res, err := statuses.UpdateOne(ctx, bson.D{{Key: "_id", Value: header}, {Key: "pendings", Value: bson.D{{Key: "$gte", Value: remaining}}}},
+	res, err := statuses.UpdateOne(ctx, bson.D{{Key: "_id", Value: h.ID}, {Key: "pendings", Value: bson.D{{Key: "$gte", Value: remaining}}}},
 		bson.D{{Key: "$set", Value: append(set, bson.E{Key: "pendings", Value: remaining}, bson.E{Key: "pending", Value: remaining > 0})}})
 	if err != nil || res.MatchedCount == 1 {
 		return err
 	}
-	res, err = statuses.UpdateOne(ctx, bson.D{{Key: "_id", Value: header}}, bson.D{{Key: "$set", Value: set}})
+	res, err = statuses.UpdateOne(ctx, bson.D{{Key: "_id", Value: h.ID}}, bson.D{{Key: "$set", Value: set}})
 	if err == nil && res.MatchedCount == 0 {
-		err = fmt.Errorf("%w: status removed while it was settled", collections.ErrNotFound)
+		err = fmt.Errorf("%w: status %s removed while it was settled", collections.ErrNotFound, h.StatusID)
 	}
 	return err
 }
@@ -444,28 +496,35 @@ func (s *Store) FailPendings(ctx context.Context, apiRoot, id, message string, e
 	if h.Pendings == 0 { // a hint never below the truth: complete
 		return 0, nil
 	}
-	chunks, err := s.pendingChunks(ctx, h.ID)
-	if err != nil {
-		return 0, storeErr("fail pending entries", err)
-	}
 	failed := 0
-	for _, c := range chunks {
-		n, err := s.rewriteChunk(ctx, c.ID, func(c *statusChunk) int {
-			n := 0
-			for i := range c.Entries {
-				if e := &c.Entries[i]; e.State == entryPending {
-					e.State, e.Message = entryFailure, message
-					n++
-				}
-			}
-			return n
-		})
+	for raced := true; raced; {
+		chunks, _, err := s.pendingChunks(ctx, h.EntriesKey)
 		if err != nil {
 			return failed, storeErr("fail pending entries", err)
 		}
-		failed += n
+		raced = false
+		for _, c := range chunks {
+			n, ok, err := s.reviseChunk(ctx, c, chunkExpiry(expires), func(c *statusChunk) int {
+				n := 0
+				for i := range c.Entries {
+					if e := &c.Entries[i]; e.State == entryPending {
+						e.State, e.Message = entryFailure, message
+						n++
+					}
+				}
+				return n
+			})
+			if err != nil {
+				return failed, storeErr("fail pending entries", err)
+			}
+			if !ok { // another writer revised it: list again
+				raced = true
+				break
+			}
+			failed += n
+		}
 	}
-	return failed, storeErr("fail pending entries", s.finishSettle(ctx, h.ID, 0, expires))
+	return failed, storeErr("fail pending entries", s.finishSettle(ctx, h, 0, expires))
 }
 
 // beginStatus prepares the status update of an AddObjects call of n
@@ -498,13 +557,8 @@ func (s *Store) beginStatus(ctx context.Context, upd *collections.StatusUpdate, 
 	}
 	pending := h.Pendings // a hint never below the truth: count if it is enough
 	if pending >= n {
-		chunks, err := s.pendingChunks(ctx, h.ID)
-		if err != nil {
+		if _, pending, err = s.pendingChunks(ctx, h.EntriesKey); err != nil {
 			return storeErr("status update", err)
-		}
-		pending = 0
-		for _, c := range chunks {
-			pending += c.Pending
 		}
 	}
 	if pending < n {
@@ -526,26 +580,23 @@ func (s *Store) beginStatus(ctx context.Context, upd *collections.StatusUpdate, 
 func (s *Store) settleStatus(ctx context.Context, upd *collections.StatusUpdate, results []collections.AddResult) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	header := statusID(upd.APIRoot, upd.ID)
-	next, remaining := 0, 0 // next result to settle; pendings left once settled
-	for attempt := 0; ; attempt++ {
-		if attempt == 8 {
-			return fmt.Errorf("mongo: settle status %s: its entries keep changing", upd.ID)
-		}
-		chunks, err := s.pendingChunks(ctx, header)
+	h, err := s.header(ctx, upd.APIRoot, upd.ID)
+	if err != nil {
+		return storeErr("settle status", err)
+	}
+	expires := chunkExpiry(upd.Expires)
+	next, remaining := 0, 0 // the next result to settle; pendings left once settled
+	for raced := true; raced; {
+		chunks, pending, err := s.pendingChunks(ctx, h.EntriesKey)
 		if err != nil {
 			return storeErr("settle status", err)
 		}
-		remaining = 0
-		for _, c := range chunks {
-			remaining += c.Pending
-		}
-		done := true
+		remaining, raced = pending, false
 		for _, c := range chunks {
 			if next == len(results) {
 				break
 			}
-			n, err := s.rewriteChunk(ctx, c.ID, func(c *statusChunk) int {
+			n, ok, err := s.reviseChunk(ctx, c, expires, func(c *statusChunk) int {
 				n := 0
 				for i := range c.Entries {
 					e := &c.Entries[i]
@@ -567,20 +618,17 @@ func (s *Store) settleStatus(ctx context.Context, upd *collections.StatusUpdate,
 			if err != nil {
 				return storeErr("settle status", err)
 			}
-			next += n
-			remaining -= n
-			if n < min(c.Pending, len(results)-next+n) {
-				// Another writer settled part of it since it was listed:
-				// list the pending chunks again.
-				done = false
+			if !ok {
+				// Another writer revised the chunk since it was listed
+				// (each time one does, it settles entries: this ends).
+				raced = true
 				break
 			}
-		}
-		if done {
-			break
+			next += n
+			remaining -= n
 		}
 	}
-	if err := s.finishSettle(ctx, header, max(remaining, 0), upd.Expires); err != nil {
+	if err := s.finishSettle(ctx, h, remaining, upd.Expires); err != nil {
 		return storeErr("settle status", err)
 	}
 	if next < len(results) {
