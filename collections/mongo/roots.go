@@ -413,10 +413,12 @@ func (s *Store) claimAlias(ctx context.Context, apiRoot, alias, id, claim string
 // readers and writers of every handle find the collection missing, and a
 // writer still holding its lease fails its commit (which filters on the
 // collection's _id, key and the lease's token), so nothing it writes
-// becomes visible. Then its objects and heads are removed by key, a batch
-// at a time. What a crash, a deadline or a late writer leaves of them
-// stays invisible: a collection created again with the same id gets a new
-// key, and no collection document names the old one; it only takes space.
+// becomes visible. Then its objects and heads are removed by key. What a
+// crash, the call's deadline (a collection too large to delete within it)
+// or a late writer leaves of them stays invisible: a collection created
+// again with the same id gets a new key, and no collection document names
+// the old one. It only takes space, until removed by hand ({c: key} of a
+// key no collection document holds).
 func (s *Store) DeleteCollection(ctx context.Context, apiRoot, id string) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
@@ -435,49 +437,13 @@ func (s *Store) DeleteCollection(ctx context.Context, apiRoot, id string) error 
 			return storeErr("delete collection: release alias", err)
 		}
 	}
+	// One command each, served by the {c, ...} indexes of objects.go.
 	for _, name := range []string{collObjects, collHeads} {
-		if err := s.deleteByKey(ctx, name, d.Key); err != nil {
+		if _, err := s.db.Collection(name).DeleteMany(ctx, bson.D{{Key: "c", Value: d.Key}}); err != nil {
 			return storeErr("delete collection "+id, err)
 		}
 	}
 	return nil
-}
-
-// deleteBatch is how many documents one delete of DeleteCollection
-// removes, so that each command is short whatever the collection's size.
-const deleteBatch = 1000
-
-// deleteByKey removes the documents of MongoDB collection name whose c is
-// key, deleteBatch at a time (the {c, ...} indexes of objects.go serve the
-// lookup).
-func (s *Store) deleteByKey(ctx context.Context, name, key string) error {
-	coll := s.db.Collection(name)
-	for {
-		cur, err := coll.Find(ctx, bson.D{{Key: "c", Value: key}},
-			options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(deleteBatch))
-		if err != nil {
-			return err
-		}
-		var ids []struct {
-			ID string `bson:"_id"`
-		}
-		if err := cur.All(ctx, &ids); err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		in := make(bson.A, len(ids))
-		for i, d := range ids {
-			in[i] = d.ID
-		}
-		if _, err := coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: in}}}}); err != nil {
-			return err
-		}
-		if len(ids) < deleteBatch {
-			return nil
-		}
-	}
 }
 
 // DeleteAPIRoot implements collections.Store.

@@ -116,7 +116,7 @@ func TestAliasLeftOver(t *testing.T) {
 
 // Putting a collection again changes its description only: its key,
 // watermark and a writer's lock stay. Deleting it removes its objects and
-// heads (by key, also more than one batch), not those of another; created
+// heads (by key), not those of another; created
 // again, it has a new key.
 func TestPutCollectionKeepsWriterState(t *testing.T) {
 	s, other := openMeta(t)
@@ -147,10 +147,10 @@ func TestPutCollectionKeepsWriterState(t *testing.T) {
 		t.Errorf("collection document after PutCollection (-want +got):\n%s", diff)
 	}
 
-	// Objects and heads: more than one delete batch of each.
+	const perColl = 50 // objects and heads of each collection
 	for _, name := range []string{collObjects, collHeads} {
 		var docs []any
-		for i := range deleteBatch + 10 {
+		for i := range perColl {
 			for _, key := range []string{d.Key, kd.Key} {
 				docs = append(docs, bson.D{{Key: "_id", Value: fmt.Sprintf("%s\x00%d", key, i)}, {Key: "c", Value: key}})
 			}
@@ -160,7 +160,7 @@ func TestPutCollectionKeepsWriterState(t *testing.T) {
 	}
 	mustMeta(t, other.DeleteCollection(ctx, "api1", c.ID))
 	for _, name := range []string{collObjects, collHeads} {
-		for key, want := range map[string]int64{d.Key: 0, kd.Key: deleteBatch + 10} {
+		for key, want := range map[string]int64{d.Key: 0, kd.Key: perColl} {
 			n, err := s.db.Collection(name).CountDocuments(ctx, bson.D{{Key: "c", Value: key}})
 			mustMeta(t, err)
 			if n != want {
