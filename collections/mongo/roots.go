@@ -281,6 +281,8 @@ func (s *Store) PutCollection(ctx context.Context, c collections.Collection) err
 			return storeErr("put collection", err)
 		}
 	}
+	// unclaim gives up a claim this call made, best effort: a claim left
+	// behind is taken over once its deadline has passed.
 	unclaim := func() {
 		if claim != "" {
 			s.db.Collection(collAliases).DeleteOne(ctx, bson.D{{Key: "_id", Value: aliasID(c.APIRoot, c.Alias)}, {Key: "claim", Value: claim}})

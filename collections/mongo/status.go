@@ -280,9 +280,9 @@ func (s *Store) sweepStatuses(ctx context.Context, now time.Time, chunks int) er
 	return nil
 }
 
-// header returns the header of a status, expired or not, or
+// readStatusHeader returns the header of a status, expired or not, or
 // collections.ErrNotFound.
-func (s *Store) header(ctx context.Context, apiRoot, id string) (statusHeader, error) {
+func (s *Store) readStatusHeader(ctx context.Context, apiRoot, id string) (statusHeader, error) {
 	var h statusHeader
 	err := s.db.Collection(collStatuses).FindOne(ctx, bson.D{{Key: "_id", Value: statusID(apiRoot, id)}}).Decode(&h)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -291,10 +291,10 @@ func (s *Store) header(ctx context.Context, apiRoot, id string) (statusHeader, e
 	return h, err
 }
 
-// liveHeader returns the header of a status that has not expired, or
+// liveStatusHeader returns the header of a status that has not expired, or
 // collections.ErrNotFound.
-func (s *Store) liveHeader(ctx context.Context, apiRoot, id string) (statusHeader, error) {
-	h, err := s.header(ctx, apiRoot, id)
+func (s *Store) liveStatusHeader(ctx context.Context, apiRoot, id string) (statusHeader, error) {
+	h, err := s.readStatusHeader(ctx, apiRoot, id)
 	if err == nil && h.ExpiresUS <= time.Now().UnixMicro() {
 		return h, fmt.Errorf("%w: status %s in API root %s (expired)", collections.ErrNotFound, id, apiRoot)
 	}
@@ -319,7 +319,7 @@ func (h statusHeader) status() collections.Status {
 func (s *Store) Status(ctx context.Context, apiRoot, id string) (collections.Status, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	h, err := s.liveHeader(ctx, apiRoot, id)
+	h, err := s.liveStatusHeader(ctx, apiRoot, id)
 	if err != nil {
 		return collections.Status{}, storeErr("get status", err)
 	}
@@ -489,7 +489,7 @@ func (s *Store) finishSettle(ctx context.Context, h statusHeader, remaining int,
 func (s *Store) FailPendings(ctx context.Context, apiRoot, id, message string, expires time.Time) (int, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	h, err := s.liveHeader(ctx, apiRoot, id)
+	h, err := s.liveStatusHeader(ctx, apiRoot, id)
 	if err != nil {
 		return 0, storeErr("fail pending entries", err)
 	}
@@ -551,7 +551,7 @@ func (s *Store) beginStatus(ctx context.Context, upd *collections.StatusUpdate, 
 		st.Expires = upd.Expires
 		return s.createStatus(ctx, st)
 	}
-	h, err := s.liveHeader(ctx, upd.APIRoot, upd.ID)
+	h, err := s.liveStatusHeader(ctx, upd.APIRoot, upd.ID)
 	if err != nil {
 		return storeErr("status update", err)
 	}
@@ -580,7 +580,7 @@ func (s *Store) beginStatus(ctx context.Context, upd *collections.StatusUpdate, 
 func (s *Store) settleStatus(ctx context.Context, upd *collections.StatusUpdate, results []collections.AddResult) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	h, err := s.header(ctx, upd.APIRoot, upd.ID)
+	h, err := s.readStatusHeader(ctx, upd.APIRoot, upd.ID)
 	if err != nil {
 		return storeErr("settle status", err)
 	}

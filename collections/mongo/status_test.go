@@ -72,7 +72,7 @@ func added(want *collections.Status, v time.Time, n int) []collections.AddResult
 // chunksOf returns the chunk documents of a status, every revision.
 func chunksOf(t *testing.T, s *Store, st collections.Status) []statusChunk {
 	t.Helper()
-	h, err := s.header(t.Context(), st.APIRoot, st.ID)
+	h, err := s.readStatusHeader(t.Context(), st.APIRoot, st.ID)
 	mustMeta(t, err)
 	cur, err := s.db.Collection(collStatusParts).Find(t.Context(), bson.D{{Key: "s", Value: h.EntriesKey}})
 	mustMeta(t, err)
@@ -223,7 +223,7 @@ func TestStatusSweep(t *testing.T) {
 	keys := map[string]string{} // status id -> entries key
 	for _, st := range []collections.Status{long, recent, live} {
 		mustMeta(t, s.CreateStatus(ctx, st))
-		h, err := s.header(ctx, st.APIRoot, st.ID)
+		h, err := s.readStatusHeader(ctx, st.APIRoot, st.ID)
 		mustMeta(t, err)
 		keys[st.ID] = h.EntriesKey
 	}
