@@ -5,44 +5,46 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
-	"github.com/taxiid/taxiid/collections/sqlite"
 )
 
 // bulkFlags are the flags `taxiid import` and `taxiid export` share.
 type bulkFlags struct {
-	data       string
-	apiRoot    string
-	collection string
-	progress   string
-	interval   time.Duration
+	data                    string
+	mongoURI, mongoDatabase string
+	apiRoot                 string
+	collection              string
+	progress                string
+	interval                time.Duration
 }
 
 // bind declares the shared flags on fs, with defaults from the
 // environment as serve takes them.
 func (b *bulkFlags) bind(fs *flag.FlagSet, getenv func(string) string) {
-	data := defaultData
-	if v := getenv("TAXIID_DATA"); v != "" {
-		data = v
-	}
-	fs.StringVar(&b.data, "data", data, "directory of the embedded store (env TAXIID_DATA)")
+	fs.StringVar(&b.data, "data", envOr(getenv, "TAXIID_DATA", defaultData), "directory of the embedded store (env TAXIID_DATA)")
+	fs.StringVar(&b.mongoURI, "mongo-uri", getenv("TAXIID_MONGO_URI"), "MongoDB connection string; when set, the store is there and --data is not used (env TAXIID_MONGO_URI)")
+	fs.StringVar(&b.mongoDatabase, "mongo-database", envOr(getenv, "TAXIID_MONGO_DATABASE", defaultMongoDatabase), "MongoDB database of the store (env TAXIID_MONGO_DATABASE)")
 	fs.StringVar(&b.apiRoot, "api-root", "", "API root of the collection (required)")
 	fs.StringVar(&b.collection, "collection", "", "collection id or alias (required)")
 	fs.StringVar(&b.progress, "progress", progressAuto, "progress on standard error: auto (a bar on a terminal, else lines), bar, lines or none")
 	fs.DurationVar(&b.interval, "progress-interval", 5*time.Second, "time between progress lines")
 }
 
-// check reports a missing required flag or a bad progress mode.
+// check reports a missing required flag, a bad database name or a bad
+// progress mode.
 func (b *bulkFlags) check() error {
 	switch {
 	case b.apiRoot == "":
 		return errors.New("--api-root is required")
 	case b.collection == "":
 		return errors.New("--collection is required")
+	}
+	if b.mongoURI != "" {
+		if err := checkMongoDatabase(b.mongoDatabase); err != nil {
+			return fmt.Errorf("--mongo-database: %w", err)
+		}
 	}
 	switch b.progress {
 	case progressAuto, progressBar, progressLines, progressNone:
@@ -52,19 +54,12 @@ func (b *bulkFlags) check() error {
 	return nil
 }
 
-// openBulkStore opens the store import and export work on. It must exist
-// already: a mistyped --data must not create an empty store that objects
-// go to unseen (as with `taxiid admin`).
-func openBulkStore(ctx context.Context, data string) (collections.Store, error) {
-	path := filepath.Join(data, "taxiid.db")
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no store at %s (start taxiid serve --data %s once, or give the right --data): %w", path, data, err)
-	}
-	store, err := sqlite.Open(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	return store, nil
+// openBulkStore opens the store import and export work on, the embedded
+// one or MongoDB, as `taxiid admin` does: it must exist already, so that a
+// mistyped --data or --mongo-database does not create an empty store that
+// objects go to unseen.
+func (b *bulkFlags) openBulkStore(ctx context.Context) (collections.Store, error) {
+	return openAdminStore(ctx, storeLocation{data: b.data, mongoURI: b.mongoURI, mongoDatabase: b.mongoDatabase})
 }
 
 // bulkCollection finds the API root named root and its collection ref, an

@@ -73,7 +73,7 @@ func exportCommand(ctx context.Context, args []string, getenv func(string) strin
 			return fmt.Errorf("export: --added-after: %w", err)
 		}
 	}
-	store, err := openBulkStore(ctx, bf.data)
+	store, err := bf.openBulkStore(ctx)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

@@ -136,7 +136,7 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	store, err := openBulkStore(ctx, bf.data)
+	store, err := bf.openBulkStore(ctx)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
