@@ -82,9 +82,13 @@ func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 	var mbe *http.MaxBytesError
 	var ie *authz.InvalidError
 	var ce *authz.ConflictError
+	var rle *RateLimitError
 	switch {
 	case errors.As(err, &te):
 		status, res.Description = te.Status, te.Description
+	case errors.As(err, &rle):
+		status, res.Description = http.StatusTooManyRequests, rle.Description
+		rle.header(c.Response().Header())
 	case errors.As(err, &ie):
 		status, res.Description, res.Field = http.StatusBadRequest, ie.Reason, ie.Field
 		if ie.Field != "" {

@@ -85,6 +85,11 @@ type Config struct {
 	// IdleTimeout still apply.
 	MinTransferRate int64
 	TransferGrace   time.Duration
+	// RateLimiter limits the requests and request body bytes of each
+	// principal, after authentication; nil: no limits. Give it to the
+	// Authenticator too (AuthenticatorConfig.Admission), so that failed
+	// credential checks are bounded per source address.
+	RateLimiter *RateLimiter
 }
 
 // Defaults of Config.
@@ -117,6 +122,7 @@ type Server struct {
 	maxObjects   int
 	memory       *memoryBudget
 	rate         transferRate
+	limiter      *RateLimiter
 }
 
 // tokenSecret names the pagination token key in the store.
@@ -186,6 +192,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		maxObjects:   cfg.MaxObjects,
 		memory:       &memoryBudget{size: cfg.MaxMemory},
 		rate:         transferRate{grace: cfg.TransferGrace, perSecond: cfg.MinTransferRate},
+		limiter:      cfg.RateLimiter,
 	}
 	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil

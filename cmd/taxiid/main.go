@@ -94,7 +94,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 	if err := bootstrapAdmin(ctx, store, getenv, stderr, logger); err != nil {
 		return fmt.Errorf("first user: %w", err)
 	}
-	access, err := startAccessControl(ctx, store, cfg, logger)
+	limiter, err := newRateLimiter(cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	access, err := startAccessControl(ctx, store, cfg, limiter, logger)
 	if err != nil {
 		return err
 	}
@@ -130,6 +134,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 		PageSize:       cfg.PageSize,
 		MaxPageSize:    cfg.MaxPageSize,
 		MaxMemory:      cfg.requestMemory(),
+		RateLimiter:    limiter,
 	})
 	if err != nil {
 		return err
@@ -186,13 +191,17 @@ type accessControl struct {
 // startAccessControl builds the access control of the store and loads its
 // policy; changes made by any process on the store are enforced here
 // within a second.
-func startAccessControl(ctx context.Context, store authz.Store, cfg Config, logger *slog.Logger) (*accessControl, error) {
+func startAccessControl(ctx context.Context, store authz.Store, cfg Config, limiter *taxii.RateLimiter, logger *slog.Logger) (*accessControl, error) {
 	a := &accessControl{watcher: authz.NewWatcher(store, 0, logger)}
 	var err error
 	if a.authorizer, err = authz.NewAuthorizer(store, a.watcher, logger); err != nil {
 		return nil, err
 	}
-	if a.authenticator, err = authz.NewAuthenticator(authz.AuthenticatorConfig{Store: store, Watcher: a.watcher, Log: logger}); err != nil {
+	ac := authz.AuthenticatorConfig{Store: store, Watcher: a.watcher, Log: logger}
+	if limiter != nil {
+		ac.Admission = limiter // failed sign-ins are bounded per source address
+	}
+	if a.authenticator, err = authz.NewAuthenticator(ac); err != nil {
 		return nil, err
 	}
 	retention := time.Duration(cfg.AuditRetention)
