@@ -81,7 +81,7 @@ type RateLimitConfig struct {
 }
 
 // DefaultMaxRateBuckets is the default of RateLimitConfig.MaxBuckets:
-// about 20 MiB of buckets at most.
+// about 15 MiB of buckets at most (some 150 bytes each).
 const DefaultMaxRateBuckets = 100_000
 
 // orgRecheck is how often the name of a principal's organization is read
