@@ -41,7 +41,7 @@ type Limits struct {
 	PushBytesBurst int64
 }
 
-// burst returns the bursts of l, each at least 1.
+// bursts returns the bursts of l, each at least 1.
 func (l Limits) bursts() (requests, bytes float64) {
 	return float64(max(l.RequestsBurst, 1)), float64(max(l.PushBytesBurst, 1))
 }
