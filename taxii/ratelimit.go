@@ -85,8 +85,14 @@ type RateLimitConfig struct {
 const DefaultMaxRateBuckets = 100_000
 
 // orgRecheck is how often the name of a principal's organization is read
-// again, so that overrides follow renames and new organizations.
-const orgRecheck = 30 * time.Second
+// again, so that overrides follow renames and new organizations;
+// orgRetry how soon after a failed read (the store unavailable), so that
+// an outage costs one read per organization now and then, not one per
+// request.
+const (
+	orgRecheck = 30 * time.Second
+	orgRetry   = 5 * time.Second
+)
 
 // maxOrgCache bounds the organizations whose limits are cached; only
 // authenticated principals add to it, so it is reached only by a store
@@ -112,7 +118,7 @@ type RateLimiter struct {
 // orgLimits are the limits of an organization's users, as last looked up.
 type orgLimits struct {
 	lim     Limits
-	checked int64         // when the lookup began
+	next    int64         // when to look the name up again
 	looking bool          // a lookup is under way
 	ready   chan struct{} // closed once the first lookup is done
 }
@@ -262,7 +268,7 @@ func (l *RateLimiter) limitsOf(ctx context.Context, p authz.Principal) Limits {
 	now := l.now()
 	l.orgMu.Lock()
 	o := l.orgCache[p.OrganizationID]
-	if o != nil && (o.looking || now-o.checked < int64(orgRecheck)) {
+	if o != nil && (o.looking || now < o.next) {
 		l.orgMu.Unlock()
 		<-o.ready // closed but for the first lookup
 		l.orgMu.Lock()
@@ -278,7 +284,7 @@ func (l *RateLimiter) limitsOf(ctx context.Context, p authz.Principal) Limits {
 		o = &orgLimits{lim: l.def, ready: make(chan struct{})}
 		l.orgCache[p.OrganizationID] = o
 	}
-	o.looking, o.checked = true, now
+	o.looking = true
 	l.orgMu.Unlock()
 
 	// The lookup is the limiter's, not the request's: a client that goes
@@ -295,12 +301,14 @@ func (l *RateLimiter) limitsOf(ctx context.Context, p authz.Principal) Limits {
 		if lim, ok := l.byName[org.Name]; ok {
 			o.lim = lim
 		}
+		o.next = now + int64(orgRecheck)
 	case errors.Is(err, authz.ErrNotFound):
-		o.lim = l.def
+		o.lim, o.next = l.def, now+int64(orgRecheck)
 	default:
-		// Keep what was known; look again at the next request.
+		// Keep what was known (the default at first): a store that does
+		// not answer must not fail requests here.
 		l.log.Warn("rate limits: look up organization", "organization_id", p.OrganizationID, "err", err)
-		o.checked = now - int64(orgRecheck)
+		o.next = now + int64(orgRetry)
 	}
 	o.looking = false
 	if first {

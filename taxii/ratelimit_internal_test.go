@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/taxiid/taxiid/authz"
+	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/sqlite"
 )
 
@@ -216,4 +218,37 @@ type noOrgs struct{}
 
 func (noOrgs) Organization(context.Context, string) (authz.Organization, error) {
 	return authz.Organization{}, errors.New("not asked")
+}
+
+// countingOrgs is an organization source whose store does not answer: a
+// failure the embedded store cannot produce on demand. It counts the
+// look-ups.
+type countingOrgs struct{ calls int }
+
+func (o *countingOrgs) Organization(context.Context, string) (authz.Organization, error) {
+	o.calls++
+	return authz.Organization{}, fmt.Errorf("find organization: %w", collections.ErrUnavailable)
+}
+
+// TestOrganizationLookupFailing: while organizations cannot be looked up,
+// requests get the limits last known (the default at first), and the
+// store is asked again every orgRetry, not at every request.
+func TestOrganizationLookupFailing(t *testing.T) {
+	ctx := context.Background()
+	orgs := &countingOrgs{}
+	def := Limits{Requests: 100, RequestsBurst: 100}
+	l, c := newTestLimiter(t, RateLimitConfig{Default: def, Organizations: map[string]Limits{"ACME": {Requests: 1, RequestsBurst: 1}},
+		Orgs: orgs, Logger: slog.New(slog.DiscardHandler)})
+	p := authz.Principal{UserID: "u1", OrganizationID: "o1"}
+	var calls []int
+	for _, step := range []time.Duration{0, time.Second, orgRetry - time.Second, 0, orgRetry} {
+		c.add(step)
+		if got := l.limitsOf(ctx, p); got != def {
+			t.Errorf("limits = %+v; want the default", got)
+		}
+		calls = append(calls, orgs.calls)
+	}
+	if want := []int{1, 1, 2, 2, 3}; !cmp.Equal(calls, want) {
+		t.Errorf("look-ups after each request = %v; want %v", calls, want)
+	}
 }

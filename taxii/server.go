@@ -42,6 +42,12 @@ type Config struct {
 	// Admin serves the administration API under /admin/; nil: none.
 	Admin *authz.Admin
 
+	// Ready checks that the store answers, for /readyz, which answers 503
+	// when it fails or takes longer than ReadyTimeout (default
+	// DefaultReadyTimeout); nil: ready whenever the process serves.
+	Ready        func(ctx context.Context) error
+	ReadyTimeout time.Duration
+
 	// Discovery resource (TAXII 2.1 section 4.1.1).
 	Title       string
 	Description string
@@ -96,6 +102,10 @@ type Config struct {
 const (
 	DefaultMaxPageBytes   = 16 << 20
 	DefaultMaxHeaderBytes = 64 << 10
+	// DefaultReadyTimeout is shorter than the probe timeouts load
+	// balancers use by default, so that a slow store reads as not ready
+	// rather than as a probe that timed out.
+	DefaultReadyTimeout = 2 * time.Second
 )
 
 // Server serves the TAXII 2.1 API and, beside it, the operations routes
@@ -123,6 +133,8 @@ type Server struct {
 	memory       *memoryBudget
 	rate         transferRate
 	limiter      *RateLimiter
+	ready        func(ctx context.Context) error
+	readyTimeout time.Duration
 }
 
 // tokenSecret names the pagination token key in the store.
@@ -164,6 +176,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = DefaultReadyTimeout
+	}
 	key, err := cfg.Store.Secret(ctx, tokenSecret, func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
@@ -193,6 +208,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		memory:       &memoryBudget{size: cfg.MaxMemory},
 		rate:         transferRate{grace: cfg.TransferGrace, perSecond: cfg.MinTransferRate},
 		limiter:      cfg.RateLimiter,
+		ready:        cfg.Ready,
+		readyTimeout: cfg.ReadyTimeout,
 	}
 	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil
