@@ -1,7 +1,8 @@
 // Package mongotest gives tests a MongoDB-wire server with no setup: the
 // server TAXIID_TEST_MONGO_URI names when it is set, else an embedded
 // FerretDB v1 on its SQLite backend, started in the test's process with its
-// data in the test's temporary directory.
+// data in the test's temporary directory, behind a relay that runs one
+// command at a time (see relay.go).
 package mongotest
 
 import (
@@ -11,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,11 +59,19 @@ func Start(tb testing.TB) Server {
 		defer close(done)
 		f.Run(ctx)
 	}()
+	backend := strings.TrimSuffix(strings.TrimPrefix(f.MongoDBURI(), "mongodb://"), "/")
+	r, err := startRelay(backend)
+	if err != nil {
+		cancel()
+		<-done
+		tb.Fatalf("start relay to embedded FerretDB: %v", err)
+	}
 	tb.Cleanup(func() {
+		r.close()
 		cancel()
 		<-done
 	})
-	return Server{URI: f.MongoDBURI(), Embedded: true}
+	return Server{URI: "mongodb://" + r.addr() + "/", Embedded: true}
 }
 
 // Database returns a database name no other test uses. On an external
