@@ -127,7 +127,7 @@ func (s *Store) deleteVersions(ctx context.Context, key, id string, versions col
 				return err
 			}
 		}
-		return s.writeHeads(ctx, key, []*headEntry{{typ: typ, uuid: u, head: p.Head}})
+		return s.writeHeads(ctx, key, []*headEntry{{typ: typ, uuid: u, head: p.Head, stored: true}})
 	})
 	if err != nil {
 		return 0, err

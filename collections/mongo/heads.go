@@ -25,9 +25,11 @@ var headIndexes = []index{
 	{coll: collHeads, name: "heads_uuid", keys: bson.D{{Key: "c", Value: 1}, {Key: "u", Value: 1}}},
 }
 
-// maxInList bounds the values of one $in a write path sends; lists longer
-// than that are sent in chunks.
-const maxInList = 100
+// maxInList bounds the values of one $in the write path sends: the
+// objects of one ingest batch. Longer lists are sent in chunks. One $in
+// per batch rather than one per 100 values, because FerretDB reads the
+// whole collection for each.
+const maxInList = 1000
 
 // headDoc is the document of one head. Times are versionKey text (the
 // empty string for the zero time), dates added µs.
@@ -129,6 +131,7 @@ type headEntry struct {
 	typ, uuid string
 	head      *collections.Head
 	dirty     bool
+	stored    bool // a head document may exist
 }
 
 // loadHeads reads the heads of the UUIDs of ids (canonical) in the
@@ -162,7 +165,7 @@ func (s *Store) loadHeads(ctx context.Context, key string, ids []string) (*headS
 				return nil, err
 			}
 			u := docs[i].U
-			hs.byUUID[u] = append(hs.byUUID[u], &headEntry{typ: docs[i].T, uuid: u, head: h})
+			hs.byUUID[u] = append(hs.byUUID[u], &headEntry{typ: docs[i].T, uuid: u, head: h, stored: true})
 		}
 	}
 	return hs, nil
@@ -196,29 +199,42 @@ func (hs *headSet) set(e *headEntry, h *collections.Head) {
 	}
 }
 
-// headWrites returns the writes that store the changed heads of hs in the
-// collection incarnation key: an upsert per head, a delete per head with
-// no version left.
-func headWrites(key string, entries []*headEntry) []mongo.WriteModel {
-	models := make([]mongo.WriteModel, 0, len(entries))
+// writeHeads stores the heads of entries in the collection incarnation
+// key: those that may be stored are deleted, then those with versions
+// inserted. Two bulk operations per maxInList heads rather than an upsert
+// each, because FerretDB (the embedded test server) reads a whole
+// collection for every update; only the holder of the collection's write
+// turn reads heads, and a rollback writes again the heads of every id of
+// the turn, so that the moment without a head harms no one.
+func (s *Store) writeHeads(ctx context.Context, key string, entries []*headEntry) error {
+	var (
+		del []string
+		ins []any
+	)
 	for _, e := range entries {
 		id := headID(key, e.uuid, e.typ)
-		if e.head == nil {
-			models = append(models, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}))
-			continue
+		if e.stored || e.head == nil {
+			del = append(del, id)
 		}
-		models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}).
-			SetReplacement(newHeadDoc(key, e.uuid, e.typ, e.head)).SetUpsert(true))
+		if e.head != nil {
+			ins = append(ins, newHeadDoc(key, e.uuid, e.typ, e.head))
+		}
 	}
-	return models
-}
-
-// writeHeads stores the heads of entries in one bulk write.
-func (s *Store) writeHeads(ctx context.Context, key string, entries []*headEntry) error {
-	models := headWrites(key, entries)
-	if len(models) == 0 {
-		return nil
+	heads := s.db.Collection(collHeads)
+	if len(del) > 0 {
+		var models []mongo.WriteModel
+		for start := 0; start < len(del); start += maxInList {
+			models = append(models, mongo.NewDeleteManyModel().SetFilter(bson.D{{Key: "_id", Value: bson.D{
+				{Key: "$in", Value: del[start:min(start+maxInList, len(del))]}}}}))
+		}
+		if _, err := heads.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
+			return err
+		}
 	}
-	_, err := s.db.Collection(collHeads).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-	return err
+	if len(ins) > 0 {
+		if _, err := heads.InsertMany(ctx, ins, options.InsertMany().SetOrdered(false)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -345,7 +345,7 @@ func (s *Store) repairIDs(ctx context.Context, key string, ids []string) error {
 		)
 		for _, id := range chunk {
 			typ, u := collections.SplitID(id)
-			e := &headEntry{typ: typ, uuid: u}
+			e := &headEntry{typ: typ, uuid: u, stored: true}
 			entries = append(entries, e)
 			docs := vs[id]
 			if len(docs) == 0 {

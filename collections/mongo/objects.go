@@ -1,9 +1,11 @@
 package mongo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,8 +152,8 @@ func checkVersion(t time.Time) error {
 // insert the new versions above the visibility watermark, remove the marks
 // the older versions lose, store the heads, then commit, which makes the
 // whole batch visible at once. Round trips are a constant number per batch
-// (plus one per 100 distinct UUIDs and per 100 possible re-pushes), not
-// per object.
+// (a batch of more than maxInList objects takes a few more), not per
+// object.
 func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs []collections.NewObject, opts collections.AddOptions) ([]collections.AddResult, error) {
 	ctx, cancel := s.writeCtx(ctx)
 	defer cancel()
@@ -240,6 +242,13 @@ type batch struct {
 	unmarks    map[string]collections.Marks
 	unmarkSpec map[string]string
 	topUnmarks [][2]string
+}
+
+// unmarkGroup is the stored versions that lose the same marks, in one
+// spec version: one update of them all.
+type unmarkGroup struct {
+	lost collections.Marks
+	sv   string
 }
 
 // plan decides every object in input order with collections.PlanAdd,
@@ -410,9 +419,22 @@ func (b *batch) write(ctx context.Context) error {
 		return err
 	}
 	var models []mongo.WriteModel
+	groups := make(map[unmarkGroup][]string)
+	var order []unmarkGroup
 	for oid, lost := range b.unmarks {
-		models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: oid}}).
-			SetUpdate(unmarkUpdate(lost, b.unmarkSpec[oid])))
+		g := unmarkGroup{lost, b.unmarkSpec[oid]}
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], oid)
+	}
+	for _, g := range order {
+		oids := groups[g]
+		for start := 0; start < len(oids); start += maxInList {
+			models = append(models, mongo.NewUpdateManyModel().SetFilter(bson.D{{Key: "_id", Value: bson.D{
+				{Key: "$in", Value: oids[start:min(start+maxInList, len(oids))]}}}}).
+				SetUpdate(unmarkUpdate(g.lost, g.sv)))
+		}
 	}
 	for _, u := range b.topUnmarks {
 		// Versions of this batch that match were unmarked already; the
@@ -454,8 +476,10 @@ func (s *Store) storedVersions(ctx context.Context, key string, ids []string) (m
 	if len(ids) == 1 {
 		filter = bson.D{{Key: "c", Value: key}, {Key: "id", Value: ids[0]}}
 	}
+	// Sorted here: MongoDB would merge one index range per id only up to
+	// 200 ids, and sort in memory beyond.
 	cur, err := s.db.Collection(collObjects).Find(ctx, filter, options.Find().
-		SetProjection(bson.D{{Key: "raw", Value: 0}}).SetSort(bson.D{{Key: "da", Value: 1}}).SetHint(ixObjectsID))
+		SetProjection(bson.D{{Key: "raw", Value: 0}}).SetHint(ixObjectsID))
 	if err != nil {
 		return nil, err
 	}
@@ -463,6 +487,7 @@ func (s *Store) storedVersions(ctx context.Context, key string, ids []string) (m
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, err
 	}
+	slices.SortFunc(docs, func(a, b *objDoc) int { return cmp.Compare(a.DateAdded, b.DateAdded) })
 	out := make(map[string][]*objDoc, len(ids))
 	for _, d := range docs {
 		out[d.OID] = append(out[d.OID], d)

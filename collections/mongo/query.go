@@ -56,21 +56,11 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 	if err != nil {
 		return collections.Page{}, storeErr("objects", err)
 	}
-	filter, hint, ok := findFilter(q, c.Key, c.Committed)
+	f, ok := newPageFind(q, c.Key, c.Committed)
 	if !ok {
 		return collections.Page{}, nil
 	}
-	proj := bson.D{{Key: "_id", Value: 0}, {Key: "id", Value: 1}, {Key: "t", Value: 1}, {Key: "sv", Value: 1},
-		{Key: "v", Value: 1}, {Key: "da", Value: 1}}
-	if !q.MetadataOnly {
-		proj = append(proj, bson.E{Key: "raw", Value: 1})
-	}
-	fo := options.Find().SetSort(bson.D{{Key: "da", Value: 1}}).SetLimit(int64(q.Limit) + 1).
-		SetBatchSize(int32(min(int64(q.Limit)+1, math.MaxInt32))).SetProjection(proj)
-	if hint != "" {
-		fo.SetHint(hint)
-	}
-	cur, err := s.db.Collection(collObjects).Find(ctx, filter, fo)
+	cur, err := s.db.Collection(collObjects).Find(ctx, f.filter, f.options())
 	if err != nil {
 		return collections.Page{}, storeErr("objects", err)
 	}
@@ -98,6 +88,51 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 		return collections.Page{}, storeErr("objects", err)
 	}
 	return page, nil
+}
+
+// pageFind is the find that answers one page.
+type pageFind struct {
+	filter bson.D
+	hint   string // "" for none
+	limit  int64
+	proj   bson.D
+}
+
+var byAdded = bson.D{{Key: "da", Value: 1}}
+
+// newPageFind returns the find answering q in the collection incarnation
+// key with watermark committed; ok is false when q can match nothing.
+func newPageFind(q collections.Query, key string, committed int64) (f pageFind, ok bool) {
+	if f.filter, f.hint, ok = findFilter(q, key, committed); !ok {
+		return f, false
+	}
+	f.limit = int64(q.Limit) + 1
+	f.proj = bson.D{{Key: "_id", Value: 0}, {Key: "id", Value: 1}, {Key: "t", Value: 1}, {Key: "sv", Value: 1},
+		{Key: "v", Value: 1}, {Key: "da", Value: 1}}
+	if !q.MetadataOnly {
+		f.proj = append(f.proj, bson.E{Key: "raw", Value: 1})
+	}
+	return f, true
+}
+
+func (f pageFind) options() *options.FindOptionsBuilder {
+	o := options.Find().SetSort(byAdded).SetLimit(f.limit).SetProjection(f.proj).
+		SetBatchSize(int32(min(f.limit, math.MaxInt32)))
+	if f.hint != "" {
+		o.SetHint(f.hint)
+	}
+	return o
+}
+
+// command returns f as a find command, as the driver sends it (for
+// explain).
+func (f pageFind) command() bson.D {
+	cmd := bson.D{{Key: "find", Value: collObjects}, {Key: "filter", Value: f.filter}, {Key: "sort", Value: byAdded},
+		{Key: "limit", Value: f.limit}, {Key: "projection", Value: f.proj}}
+	if f.hint != "" {
+		cmd = append(cmd, bson.E{Key: "hint", Value: f.hint})
+	}
+	return cmd
 }
 
 // findFilter returns the filter answering q in the collection incarnation
