@@ -204,8 +204,8 @@ func (hs *headSet) set(e *headEntry, h *collections.Head) {
 // inserted. Two bulk operations per maxInList heads rather than an upsert
 // each, because FerretDB (the embedded test server) reads a whole
 // collection for every update; only the holder of the collection's write
-// turn reads heads, and a rollback writes again the heads of every id of
-// the turn, so that the moment without a head harms no one.
+// lease reads heads, and a rollback writes again the heads of every id of
+// the lease, so that the moment without a head harms no one.
 func (s *Store) writeHeads(ctx context.Context, key string, entries []*headEntry) error {
 	var (
 		del []string

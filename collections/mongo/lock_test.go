@@ -1,7 +1,7 @@
 package mongo
 
-// Tests of the writer turns (lock.go) that need the documents themselves:
-// a writer dying mid-batch, a writer overrunning its turn, two processes
+// Tests of the writer lease (lock.go) that need the documents themselves:
+// a writer dying mid-batch, a writer overrunning its lease, two processes
 // moving the marks of one object.
 
 import (
@@ -16,7 +16,6 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/mongo/mongotest"
@@ -102,22 +101,6 @@ func collDocOf(t *testing.T, s *Store) collDoc {
 	return c
 }
 
-// latestTurn returns the number of the collection's latest turn.
-func latestTurn(t *testing.T, s *Store, key string) int64 {
-	t.Helper()
-	var d leaseDoc
-	err := s.db.Collection(collLeases).FindOne(t.Context(), bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: key + "\x00"}, {Key: "$lt", Value: key + "\x01"}}}},
-		options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})).Decode(&d)
-	if err != nil {
-		t.Fatalf("latest turn: %v", err)
-	}
-	n, err := turnOf(key, d.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // versionDocs returns the stored versions of id (metadata) in date_added
 // order.
 func versionDocs(t *testing.T, s *Store, key, id string) []*objDoc {
@@ -168,7 +151,7 @@ func checkConsistent(t *testing.T, s *Store, key, id string) {
 	}
 }
 
-// A writer that died holding its turn, after writing versions above the
+// A writer that died holding the lease, after writing versions above the
 // watermark, unmarking the previous latest version and writing heads, is
 // rolled back by the next writer: its versions are gone for good, the
 // marks and heads of its ids are as before it started.
@@ -181,12 +164,12 @@ func TestRollbackOfDeadWriter(t *testing.T) {
 	coll := collDocOf(t, s)
 	key, w := coll.Key, coll.Committed
 
-	// The dead writer, through the driver: its turn (expired), a new
+	// The dead writer, through the driver: its lock (expired), a new
 	// latest version of a above the watermark with the old one unmarked,
 	// a new object c with its head.
-	n := latestTurn(t, s, key)
-	if _, err := s.db.Collection(collLeases).InsertOne(ctx, leaseDoc{ID: leaseID(key, n+1),
-		Until: time.Now().Add(-time.Second).UnixMilli(), IDs: []string{a, c}}); err != nil {
+	if _, err := s.db.Collection(collColls).UpdateOne(ctx, bson.D{{Key: "_id", Value: testColl}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "lock", Value: writeLock{Token: "dead",
+			Until: time.Now().Add(-time.Second).UnixMilli(), IDs: []string{a, c}}}}}}); err != nil {
 		t.Fatal(err)
 	}
 	orphan := func(id string, v time.Time, da int64, m collections.Marks) *objDoc {
@@ -260,7 +243,7 @@ func TestRollbackOfDeadWriter(t *testing.T) {
 	checkConsistent(t, s, key, c)
 }
 
-// A writer whose turn expired and was taken over cannot publish its batch:
+// A writer whose lease expired and was taken over cannot publish its batch:
 // its commit fails, and what it wrote is never visible.
 func TestLateCommitRefused(t *testing.T) {
 	stores := testStores(t, 2)
@@ -281,14 +264,14 @@ func TestLateCommitRefused(t *testing.T) {
 	if err := b.write(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The writer overruns its turn; another one takes over.
-	if _, err := s.db.Collection(collLeases).UpdateOne(ctx, bson.D{{Key: "_id", Value: leaseID(l.coll.Key, l.turn)}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "until", Value: time.Now().Add(-time.Second).UnixMilli()}}}}); err != nil {
+	// The writer overruns its lease; another one takes over.
+	if _, err := s.db.Collection(collColls).UpdateOne(ctx, bson.D{{Key: "_id", Value: testColl}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "lock.until", Value: time.Now().Add(-time.Second).UnixMilli()}}}}); err != nil {
 		t.Fatal(err)
 	}
 	other := push(t, next, version(id, 15))
 	if err := l.commit(ctx, other[0].DateAdded.UnixMicro()+100); !errors.Is(err, errLeaseLost) || !errors.Is(err, collections.ErrUnavailable) {
-		t.Errorf("late commit: %v, want the turn lost (ErrUnavailable)", err)
+		t.Errorf("late commit: %v, want the lease lost (ErrUnavailable)", err)
 	}
 	want := []string{vkey(id, at(10)), vkey(id, at(15))}
 	if diff := gocmp.Diff(want, keys(t, s, collections.Query{Versions: collections.VersionFilter{All: true}})); diff != "" {
@@ -300,9 +283,9 @@ func TestLateCommitRefused(t *testing.T) {
 	checkConsistent(t, s, l.coll.Key, id)
 }
 
-// A writer waits for the turn of another, up to its deadline, then gives
-// up with ErrUnavailable; once the turn ends, it gets its own.
-func TestWaitForTurn(t *testing.T) {
+// A writer waits for the lease another holds, up to its deadline, then
+// gives up with ErrUnavailable; once the lease is released, it gets it.
+func TestWaitForLease(t *testing.T) {
 	s := testStores(t, 1)[0]
 	ctx := t.Context()
 	l, err := s.acquire(ctx, collDocOf(t, s), nil)
@@ -313,7 +296,7 @@ func TestWaitForTurn(t *testing.T) {
 	defer cancel()
 	o := version(storetest.NewID("indicator"), 10)
 	if _, err := s.AddObjects(short, testRoot, testColl, []collections.NewObject{o}, collections.AddOptions{}); !errors.Is(err, collections.ErrUnavailable) {
-		t.Errorf("AddObjects while the turn is held: %v, want ErrUnavailable", err)
+		t.Errorf("AddObjects while the lease is held: %v, want ErrUnavailable", err)
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -325,7 +308,7 @@ func TestWaitForTurn(t *testing.T) {
 		t.Fatalf("commit: %v", err)
 	}
 	if err := <-done; err != nil {
-		t.Errorf("AddObjects after the turn ended: %v", err)
+		t.Errorf("AddObjects after the lease was released: %v", err)
 	}
 	if diff := gocmp.Diff([]string{vkey(o.ID, at(10))}, keys(t, s, collections.Query{})); diff != "" {
 		t.Errorf("objects (-want +got):\n%s", diff)
