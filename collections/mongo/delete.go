@@ -31,10 +31,7 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 	n, err := s.deleteVersions(ctx, l.coll.Key, id, versions, specVersions)
 	switch {
 	case errors.Is(err, collections.ErrNotFound):
-		// Nothing written.
-		if err := l.commit(ctx, 0); err != nil {
-			return 0, err
-		}
+		l.release(ctx) // nothing written
 		return 0, err
 	case err == nil:
 		err = l.commit(ctx, 0)

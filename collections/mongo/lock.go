@@ -199,6 +199,14 @@ func (l *lease) commit(ctx context.Context, last int64) error {
 	return storeErr("commit", err)
 }
 
+// release gives the lease up when the holder wrote nothing, without ctx's
+// cancellation (ctx may be what failed); if it fails, the lease expires.
+func (l *lease) release(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(l.s.opTimeout, l.s.writeTimeout))
+	defer cancel()
+	l.commit(ctx, 0)
+}
+
 // abort is called when the holder fails after acquire: it undoes what the
 // holder may have written (as the next holder would) and releases the
 // lease, so that other writers need not wait for it to expire. It runs

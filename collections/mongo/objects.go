@@ -211,9 +211,11 @@ func (s *Store) addObjects(ctx context.Context, c collDoc, objs []collections.Ne
 	}
 	b := &batch{s: s, key: l.coll.Key, byID: make(map[string]*objDoc), byObject: make(map[string][]*objDoc)}
 	results, last, err := b.plan(ctx, l, objs, skipRules)
-	if err == nil {
-		err = s.inTxn(ctx, b.write)
+	if err != nil {
+		l.release(ctx) // nothing written yet
+		return nil, storeErr("add objects", err)
 	}
+	err = s.inTxn(ctx, b.write)
 	if err == nil {
 		err = l.commit(ctx, last)
 	}
