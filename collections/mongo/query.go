@@ -40,7 +40,10 @@ import (
 // match[version] mixing first/last with timestamps is a rooted $or of the
 // two selections above (each clause with c, da and the other filters),
 // which the planner answers by one index range per clause, merged in da
-// order. Lists are at most collections.MaxQueryValues long.
+// order. Lists are at most collections.MaxQueryValues long. MongoDB merges
+// the ranges of $in values in da order up to 200 ranges (the product of
+// the $in lists before da); a query beyond that, such as 100 types with
+// first and last in two spec versions, reads its ranges and sorts them.
 
 // Objects implements collections.Store.
 func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.Page, error) {
