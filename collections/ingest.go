@@ -52,7 +52,32 @@ type IngestConfig struct {
 	Logger     *slog.Logger
 	// Level is the validation level of collections whose Validation is "".
 	Level stix.Level
+	// Observer, when set, is told what becomes of pushed objects.
+	Observer IngestObserver
 }
+
+// IngestObserver learns what becomes of pushed objects: the server's
+// metrics implement it. Its methods are called from many goroutines at
+// once and must return quickly.
+type IngestObserver interface {
+	// Rejected: objects of a push failed validation. Each element holds
+	// the distinct rule codes of one object's failures (stix.Finding.Rule,
+	// or one of the Rule* codes of this package). It is called once the
+	// push is being stored, not for a push abandoned during validation.
+	Rejected(rules [][]string)
+	// Stored: the store settled a batch of pushed objects, one result per
+	// object (Added, Unchanged, Conflict or Refused).
+	Stored(results []AddResult)
+}
+
+// Rule codes of rejections that are not stix findings.
+const (
+	// RuleSpecVersion: the collection does not accept the object's STIX
+	// version.
+	RuleSpecVersion = "spec-version"
+	// RuleInternal: validation failed unexpectedly.
+	RuleInternal = "internal"
+)
 
 // Ingester is the add-objects service: it validates pushed objects, stores
 // the valid ones and keeps the request's status resource exact as it goes.
@@ -64,6 +89,7 @@ type Ingester struct {
 	staleAfter time.Duration
 	log        *slog.Logger
 	level      stix.Level
+	observer   IngestObserver // nil: none
 
 	// stop is closed by Shutdown once its deadline passes: background
 	// pushes stop between batches.
@@ -95,7 +121,7 @@ func NewIngester(store Store, v *stix.Validator, cfg IngestConfig) *Ingester {
 		cfg.Logger = slog.Default()
 	}
 	return &Ingester{store: store, validator: v, syncLimit: cfg.SyncLimit, statusTTL: cfg.StatusTTL,
-		staleAfter: cfg.StaleAfter, log: cfg.Logger, level: cfg.Level,
+		staleAfter: cfg.StaleAfter, log: cfg.Logger, level: cfg.Level, observer: cfg.Observer,
 		stop: make(chan struct{}), inFlight: make(map[[2]string]bool)}
 }
 
@@ -104,6 +130,7 @@ type entry struct {
 	detail StatusDetail // id and version for the status, message on failure
 	obj    NewObject
 	failed bool
+	rules  []string // distinct rule codes of the failures, when failed
 }
 
 // Ingest validates and stores objects pushed by owner to collection c and
@@ -157,6 +184,15 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 	if err := ctx.Err(); err != nil {
 		log.Info("client disconnected during validation; nothing stored", "objects", len(objs))
 		return Status{}, fmt.Errorf("push abandoned before storing: %w", err)
+	}
+	if in.observer != nil && len(st.Failures) > 0 {
+		rejected := make([][]string, 0, len(st.Failures))
+		for i := range entries {
+			if entries[i].failed {
+				rejected = append(rejected, entries[i].rules)
+			}
+		}
+		in.observer.Rejected(rejected)
 	}
 	opts := AddOptions{SkipVersionRules: level == stix.LevelPermissive}
 	batches := splitBatches(entries, valid)
@@ -293,6 +329,9 @@ func (in *Ingester) writeBatch(ctx context.Context, c Collection, st *Status, en
 	results, err := in.store.AddObjects(ctx, c.APIRoot, c.ID, objs, opts)
 	if err != nil {
 		return fmt.Errorf("add objects: %w", err)
+	}
+	if in.observer != nil {
+		in.observer.Stored(results)
 	}
 	for j, r := range results {
 		d := st.Pendings[j]
@@ -490,7 +529,8 @@ func (in *Ingester) checkSafely(log *slog.Logger, i int, raw json.RawMessage, le
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("validation panicked", "object", i, "panic", p, "stack", string(debug.Stack()))
-			e = entry{failed: true, detail: StatusDetail{ID: fmt.Sprintf("objects[%d]", i), Message: msgValidationPanic}}
+			e = entry{failed: true, detail: StatusDetail{ID: fmt.Sprintf("objects[%d]", i), Message: msgValidationPanic},
+				rules: []string{RuleInternal}}
 		}
 	}()
 	return in.check(i, raw, level, accepted)
@@ -506,8 +546,8 @@ func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted
 	if !id.Version.IsZero() {
 		e.detail.Version = stix.FormatTimestamp(id.Version)
 	}
-	fail := func(msg string) entry {
-		e.failed = true
+	fail := func(msg string, rules ...string) entry {
+		e.failed, e.rules = true, rules
 		if e.detail.ID == "" {
 			// TAXII 2.1 section 4.3.1 requires an id in each status
 			// detail; for an object without one, its place in the
@@ -520,13 +560,13 @@ func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted
 	if err != nil {
 		var ve *stix.ValidationError
 		if !errors.As(err, &ve) {
-			return fail(err.Error())
+			return fail(err.Error(), RuleInternal)
 		}
-		return fail(ve.Error())
+		return fail(ve.Error(), failureRules(ve.Findings)...)
 	}
 	if accepted != nil && !accepted[id.SpecVersion] {
 		return fail(fmt.Sprintf("spec_version %s is not accepted by this collection (media types: %s)",
-			id.SpecVersion, strings.Join(stixMediaTypes(accepted), ", ")))
+			id.SpecVersion, strings.Join(stixMediaTypes(accepted), ", ")), RuleSpecVersion)
 	}
 	// Objects are stored compacted. The HTTP layer hands them over
 	// compacted already: copy only those that are not, so that a large
@@ -535,13 +575,26 @@ func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted
 		var buf bytes.Buffer
 		buf.Grow(len(raw))
 		if err := json.Compact(&buf, raw); err != nil {
-			return fail("not valid JSON")
+			return fail("not valid JSON", RuleInternal)
 		}
 		raw = buf.Bytes()
 	}
 	e.obj = NewObject{ID: id.ID, Type: id.Type, SpecVersion: id.SpecVersion, Version: id.Version,
 		Created: id.Created, Revoked: id.Revoked, Raw: raw}
 	return e
+}
+
+// failureRules returns the distinct rule codes of findings, in order of
+// first appearance, leaving out the count of findings not reported (which
+// names no check).
+func failureRules(fs []stix.Finding) []string {
+	var rules []string
+	for _, f := range fs {
+		if f.Rule != "" && f.Rule != stix.RuleFindingsCapped && !slices.Contains(rules, f.Rule) {
+			rules = append(rules, f.Rule)
+		}
+	}
+	return rules
 }
 
 // acceptedSpecVersions maps a collection's media types to the STIX versions

@@ -4,6 +4,8 @@
 //	taxiid validate [flags] FILE... check STIX objects, bundles or envelopes
 //	taxiid admin RESOURCE VERB ...  manage organizations, users, tokens, grants,
 //	                                API roots and collections in the store
+//	taxiid version                  print the version, commit and build date
+//	taxiid healthcheck [flags]      exit 0 if the configured server answers /healthz
 package main
 
 import (
@@ -70,8 +72,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return validate(args, os.Stdin, os.Stdout, stderr)
 	case "admin":
 		return adminCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
+	case "version":
+		if len(args) > 0 {
+			return fmt.Errorf("version takes no arguments")
+		}
+		printVersion(os.Stdout, currentBuild())
+		return nil
+	case "healthcheck":
+		return healthcheck(ctx, args, getenv, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, validate, admin)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, version, healthcheck)", cmd)
 	}
 }
 
@@ -94,7 +104,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 	if err := bootstrapAdmin(ctx, store, getenv, stderr, logger); err != nil {
 		return fmt.Errorf("first user: %w", err)
 	}
-	access, err := startAccessControl(ctx, store, cfg, logger)
+	// What serves requests reaches the store through its metrics.
+	m := newMetrics(cfg)
+	served := m.CollectionsStore(store)
+	access, err := startAccessControl(ctx, m.AuthzStore(store), cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -103,7 +116,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 	if err != nil {
 		return err
 	}
-	ingester := collections.NewIngester(store, validator, ingestConfig(cfg, logger))
+	ingester := collections.NewIngester(served, validator, observeIngest(ingestConfig(cfg, logger), m))
 
 	// Near the soft memory limit the collector works harder rather than
 	// let the heap grow past it; when the server is quiet its memory goes
@@ -116,7 +129,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 		return err
 	}
 	srv, err := taxii.New(ctx, taxii.Config{
-		Store:          store,
+		Store:          served,
 		Ingester:       ingester,
 		Authorizer:     access.authorizer,
 		Authenticator:  access.authenticator,
@@ -130,10 +143,19 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 		PageSize:       cfg.PageSize,
 		MaxPageSize:    cfg.MaxPageSize,
 		MaxMemory:      cfg.requestMemory(),
+
+		Metrics:            m,
+		MetricsToken:       cfg.MetricsToken,
+		MetricsOwnListener: cfg.MetricsListen != "",
 	})
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := serveMetrics(cfg, srv, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
