@@ -263,13 +263,16 @@ func (m *Metrics) Stored(results []collections.AddResult) {
 			conflict++
 		}
 	}
-	m.ingested.WithLabelValues("stored").Add(float64(added))
-	m.ingested.WithLabelValues("unchanged").Add(float64(unchanged))
-	if conflict+refused > 0 {
-		m.ingested.WithLabelValues("rejected").Add(float64(conflict + refused))
-		m.rejections.WithLabelValues(RuleConflict).Add(float64(conflict))
-		m.rejections.WithLabelValues(RuleVersion).Add(float64(refused))
+	add := func(c *prometheus.CounterVec, label string, n int) {
+		if n > 0 {
+			c.WithLabelValues(label).Add(float64(n))
+		}
 	}
+	add(m.ingested, "stored", added)
+	add(m.ingested, "unchanged", unchanged)
+	add(m.ingested, "rejected", conflict+refused)
+	add(m.rejections, RuleConflict, conflict)
+	add(m.rejections, RuleVersion, refused)
 }
 
 var _ collections.IngestObserver = (*Metrics)(nil)
