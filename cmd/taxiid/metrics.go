@@ -36,9 +36,9 @@ func (cfg *Config) validateMetrics() []string {
 		}
 	}
 	if cfg.MetricsListen != "" {
-		if _, _, err := net.SplitHostPort(cfg.MetricsListen); err != nil {
+		if _, port, err := net.SplitHostPort(cfg.MetricsListen); err != nil {
 			problems = append(problems, fmt.Sprintf("metrics-listen %q is not a host:port address", cfg.MetricsListen))
-		} else if cfg.MetricsListen == cfg.Listen {
+		} else if cfg.MetricsListen == cfg.Listen && port != "0" { // port 0: any free port
 			problems = append(problems, "metrics-listen must differ from listen")
 		}
 	}
