@@ -185,8 +185,24 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 		return
 	}
 	method = methodLabel(method)
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(route, method, codeLabel(status)).Inc()
 	m.durations.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// codeLabels are the status codes as labels, made once rather than per
+// request.
+var codeLabels = func() (c [600]string) {
+	for i := range c {
+		c[i] = strconv.Itoa(i)
+	}
+	return c
+}()
+
+func codeLabel(status int) string {
+	if status >= 0 && status < len(codeLabels) {
+		return codeLabels[status]
+	}
+	return strconv.Itoa(status)
 }
 
 // methodLabel bounds the method label to the methods HTTP defines.
