@@ -9,9 +9,14 @@
 #     --build-arg COMMIT="$(git rev-parse HEAD)" \
 #     --build-arg BUILD_DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
 #
-# Run:
-#
-#   docker run -p 8080:8080 -v taxiid-data:/data --stop-timeout 20 taxiid
+# Run, serving HTTPS with a certificate and key mounted read-only (readable
+# by the image's user, uid 65532; replaced files are reloaded):
+#   docker run -p 8080:8080 -v taxiid-data:/data -v /etc/taxiid/tls:/tls:ro \
+#     -e TAXIID_TLS_CERT=/tls/cert.pem -e TAXIID_TLS_KEY=/tls/key.pem --stop-timeout 20 taxiid
+# or, behind a reverse proxy that terminates TLS, plain HTTP:
+#   docker run -p 8080:8080 -v taxiid-data:/data -e TAXIID_INSECURE_HTTP=true --stop-timeout 20 taxiid
+# With neither the container stops at once: off loopback, taxiid serves
+# plain HTTP only when TAXIID_INSECURE_HTTP says so.
 #
 # On SIGTERM taxiid waits up to TAXIID_SHUTDOWN_TIMEOUT (15 s) for requests
 # in flight; docker stop kills after 10 s unless --stop-timeout says more.

@@ -1,12 +1,14 @@
 package taxii
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,6 +83,7 @@ func (s *Server) opsRoutes() *echo.Echo {
 	e.Use(s.observe(writeJSONError), s.limitHeader, s.authenticate)
 
 	get(e, "/healthz", s.healthz)
+	get(e, "/readyz", s.readyz)
 	s.metricsRoute(e)
 	s.adminRoutes(e)
 	return e
@@ -89,6 +92,25 @@ func (s *Server) opsRoutes() *echo.Echo {
 // healthz answers that the process serves requests.
 func (s *Server) healthz(c *echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, []byte(`{"status":"ok"}`))
+}
+
+// readyz answers whether the server can serve requests now: whether its
+// store answers within the readiness deadline. A load balancer sends
+// requests elsewhere while it answers 503.
+func (s *Server) readyz(c *echo.Context) error {
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.readyTimeout)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			if c.Request().Context().Err() != nil {
+				return c.Request().Context().Err() // the prober went away
+			}
+			s.log.Warn("not ready: the store does not answer", "request_id", requestID(c), "err", err)
+			c.Response().Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
+			return errorf(http.StatusServiceUnavailable, "not ready: the store does not answer")
+		}
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, []byte(`{"status":"ready"}`))
 }
 
 // trailingSlash serves a path without its trailing slash as if it had one:

@@ -44,6 +44,12 @@ type Config struct {
 	// Admin serves the administration API under /admin/; nil: none.
 	Admin *authz.Admin
 
+	// Ready checks that the store answers, for /readyz, which answers 503
+	// when it fails or takes longer than ReadyTimeout (default
+	// DefaultReadyTimeout); nil: ready whenever the process serves.
+	Ready        func(ctx context.Context) error
+	ReadyTimeout time.Duration
+
 	// Discovery resource (TAXII 2.1 section 4.1.1).
 	Title       string
 	Description string
@@ -107,6 +113,10 @@ type Config struct {
 const (
 	DefaultMaxPageBytes   = 16 << 20
 	DefaultMaxHeaderBytes = 64 << 10
+	// DefaultReadyTimeout is shorter than the probe timeouts load
+	// balancers use by default, so that a slow store reads as not ready
+	// rather than as a probe that timed out.
+	DefaultReadyTimeout = 2 * time.Second
 )
 
 // Server serves the TAXII 2.1 API and, beside it, the operations routes
@@ -133,6 +143,8 @@ type Server struct {
 	maxObjects   int
 	memory       *memoryBudget
 	rate         transferRate
+	ready        func(ctx context.Context) error
+	readyTimeout time.Duration
 	metrics      *metrics.Metrics
 	scrape       scrapeAccess
 }
@@ -176,6 +188,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = DefaultReadyTimeout
+	}
 	key, err := cfg.Store.Secret(ctx, tokenSecret, func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
@@ -204,6 +219,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		maxObjects:   cfg.MaxObjects,
 		memory:       &memoryBudget{size: cfg.MaxMemory},
 		rate:         transferRate{grace: cfg.TransferGrace, perSecond: cfg.MinTransferRate},
+		ready:        cfg.Ready,
+		readyTimeout: cfg.ReadyTimeout,
 		metrics:      cfg.Metrics,
 		scrape:       newScrapeAccess(cfg),
 	}

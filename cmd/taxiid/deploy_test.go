@@ -21,29 +21,12 @@ import (
 // The deployment files live at the root of the repository.
 const repoRoot = "../.."
 
-// pendingEnvironment names variables the compose file sets for the MongoDB
-// store, which taxiid reads once that store is wired into serve. While
-// environment() lacks them they are accepted; once it has them this list
-// must be emptied (TestPendingEnvironment says so).
-var pendingEnvironment = []string{"TAXIID_MONGO_URI", "TAXIID_MONGO_DATABASE"}
-
-// TestPendingEnvironment fails once a pending variable is one taxiid
-// reads: it is then checked like every other and must leave the list.
-func TestPendingEnvironment(t *testing.T) {
-	known := environment()
-	for _, name := range pendingEnvironment {
-		if slices.Contains(known, name) {
-			t.Errorf("%s is read by taxiid now: remove it from pendingEnvironment", name)
-		}
-	}
-}
-
 // TestEnvironment: the variables serve reads are one per flag and those
 // read beside the flags.
 func TestEnvironment(t *testing.T) {
 	got := environment()
 	for _, want := range []string{"TAXIID_LISTEN", "TAXIID_DATA", "TAXIID_AUDIT_RETENTION", "TAXIID_METRICS_TOKEN",
-		"TAXIID_METRICS_LISTEN", "TAXIID_ADMIN_PASSWORD"} {
+		"TAXIID_METRICS_LISTEN", "TAXIID_ADMIN_PASSWORD", "TAXIID_MONGO_URI", "TAXIID_MONGO_DATABASE", "TAXIID_INSECURE_HTTP"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("environment() = %v; lacks %s", got, want)
 		}
@@ -105,7 +88,7 @@ func TestComposeEnvironment(t *testing.T) {
 	if diff := cmp.Diff([]string{"taxiid1", "taxiid2"}, services); diff != "" {
 		t.Fatalf("taxiid services (-want +got):\n%s", diff)
 	}
-	known := append(environment(), pendingEnvironment...)
+	known := environment()
 	for _, name := range services {
 		env := f.Services[name].Environment
 		if len(env) == 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -45,7 +46,8 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 
 // probeURL is the URL of path on the server configured by cfg, as a
 // process on the same host reaches it: a wildcard listen address (all
-// interfaces) is reached through loopback.
+// interfaces) is reached through loopback; https when the server speaks
+// TLS.
 func probeURL(cfg Config, path string) string {
 	host, port, _ := net.SplitHostPort(cfg.Listen) // checked by validate
 	switch ip := net.ParseIP(host); {
@@ -54,10 +56,21 @@ func probeURL(cfg Config, path string) string {
 	case ip != nil && ip.Equal(net.IPv6unspecified):
 		host = "::1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + path
+	scheme := "http"
+	if cfg.TLS.enabled() {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + path
 }
 
-// probeClient is the HTTP client of the health check.
-func probeClient(Config) *http.Client {
-	return &http.Client{Timeout: healthTimeout}
+// probeClient is the HTTP client of the health check. Over TLS it does
+// not verify the server's certificate: the certificate names the host
+// partners reach, not the address the probe uses on this host, and the
+// probe only learns whether the server answers, sending no credentials.
+func probeClient(cfg Config) *http.Client {
+	c := &http.Client{Timeout: healthTimeout}
+	if cfg.TLS.enabled() {
+		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}
+	}
+	return c
 }

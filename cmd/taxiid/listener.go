@@ -27,6 +27,9 @@ type limitListener struct {
 	// lingering bounds the refused connections kept briefly open so that
 	// their 503 reaches the client (see refuse).
 	lingering chan struct{}
+	// refusals are the answers written to refused connections, by the
+	// cap they passed: refusal, or tlsRefusals when the server speaks TLS.
+	refusals map[string][]byte
 
 	// Refusals are logged in summary, at most once per refusalLogEvery,
 	// so that a flood of them does not flood the log.
@@ -52,6 +55,7 @@ func newLimitListener(ln net.Listener, max, perIP int, log *slog.Logger) *limitL
 		log:       log,
 		bySource:  map[netip.Prefix]int{},
 		lingering: make(chan struct{}, lingerSlots),
+		refusals:  refusal,
 	}
 }
 
@@ -118,7 +122,7 @@ func (l *limitListener) Open() int {
 func (l *limitListener) refuse(c net.Conn, over string) {
 	l.logRefusals()
 	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	if _, err := c.Write(refusal[over]); err != nil {
+	if _, err := c.Write(l.refusals[over]); err != nil {
 		c.Close()
 		return
 	}

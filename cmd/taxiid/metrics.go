@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,13 @@ func (cfg *Config) validateMetrics() []string {
 		} else if cfg.MetricsListen == cfg.Listen && port != "0" { // port 0: any free port
 			problems = append(problems, "metrics-listen must differ from listen")
 		}
+		// The metrics listener follows the rule of the listen address: it
+		// speaks TLS when the server does, and plain HTTP off loopback
+		// only when insecure-http allows it.
+		if !cfg.TLS.enabled() && !cfg.TLS.InsecureHTTP && !loopbackListen(cfg.MetricsListen) {
+			problems = append(problems, fmt.Sprintf("metrics-listen %s is not a loopback address: serve HTTPS there "+
+				"(tls-cert and tls-key), or allow plain HTTP with insecure-http (TAXIID_INSECURE_HTTP=true)", cfg.MetricsListen))
+		}
 	}
 	return problems
 }
@@ -63,15 +71,27 @@ func observeIngest(ic collections.IngestConfig, m *metrics.Metrics) collections.
 	return ic
 }
 
+// metricsConnections caps the connections of the metrics listener: a
+// scraper needs few, and a flood on that port must not take the file
+// descriptors the server needs.
+const metricsConnections = 64
+
 // serveMetrics starts the listener of --metrics-listen, if set, serving
-// srv's metrics; stop closes it. A scraper's request is small: tight
+// srv's metrics over TLS when the server speaks it (listenTLS: the same
+// certificate, reloaded alike); stop closes it. A scrape is small: tight
 // timeouts bound what a stalled connection holds.
-func serveMetrics(cfg Config, srv *taxii.Server, logger *slog.Logger) (stop func(), err error) {
+func serveMetrics(ctx context.Context, cfg Config, srv *taxii.Server, logger *slog.Logger) (stop func(), err error) {
 	if cfg.MetricsListen == "" {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", cfg.MetricsListen)
+	tcp, err := net.Listen("tcp", cfg.MetricsListen)
 	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	ln := newLimitListener(tcp, metricsConnections, 0, logger)
+	served, scheme, err := listenTLS(ctx, cfg.TLS, ln, logger)
+	if err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("metrics listener: %w", err)
 	}
 	hs := &http.Server{
@@ -83,9 +103,9 @@ func serveMetrics(cfg Config, srv *taxii.Server, logger *slog.Logger) (stop func
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("metrics listening", "addr", "http://"+ln.Addr().String()+"/metrics", "token", cfg.MetricsToken != "")
+	logger.Info("metrics listening", "addr", scheme+"://"+ln.Addr().String()+"/metrics", "token", cfg.MetricsToken != "")
 	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := hs.Serve(served); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("metrics listener", "err", err)
 		}
 	}()

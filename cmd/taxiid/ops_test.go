@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -33,7 +34,8 @@ func runTaxiid(t *testing.T, env []string, args ...string) (int, string) {
 }
 
 // TestHealthcheckCommand runs `taxiid healthcheck` against a running
-// taxiid, a server whose /healthz fails and an address nobody listens on.
+// taxiid (plain and over TLS, configured as serve is), a server whose
+// /healthz fails and an address nobody listens on.
 func TestHealthcheckCommand(t *testing.T) {
 	_, base, _ := start(t, t.TempDir())
 	up := strings.TrimPrefix(base, "http://")
@@ -42,6 +44,14 @@ func TestHealthcheckCommand(t *testing.T) {
 		http.Error(w, "not ready", http.StatusServiceUnavailable)
 	}))
 	defer failing.Close()
+
+	tlsDir := t.TempDir()
+	certFile, keyFile := tlsFiles(t, tlsDir, newTestCA(t, "taxiid test CA").serverCert(t))
+	_, tlsBase, _ := start(t, tlsDir, "--tls-cert", certFile, "--tls-key", keyFile)
+	if !strings.HasPrefix(tlsBase, "https://") {
+		t.Fatalf("listening at %s; want https", tlsBase)
+	}
+	upTLS := strings.TrimPrefix(tlsBase, "https://")
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,6 +69,8 @@ func TestHealthcheckCommand(t *testing.T) {
 	}{
 		{name: "up, from the environment", env: []string{"TAXIID_LISTEN=" + up}, wantCode: 0},
 		{name: "up, from the flag", args: []string{"--listen", up}, wantCode: 0},
+		{name: "up, over TLS", env: []string{"TAXIID_LISTEN=" + upTLS, "TAXIID_TLS_CERT=" + certFile, "TAXIID_TLS_KEY=" + keyFile}, wantCode: 0},
+		{name: "TLS server, probed without TLS", env: []string{"TAXIID_LISTEN=" + upTLS}, wantCode: 1, wantOut: "400 Bad Request"},
 		{name: "failing", env: []string{"TAXIID_LISTEN=" + strings.TrimPrefix(failing.URL, "http://")}, wantCode: 1, wantOut: "503 Service Unavailable"},
 		{name: "nobody listening", env: []string{"TAXIID_LISTEN=" + closed}, wantCode: 1, wantOut: "connection refused"},
 		{name: "bad configuration", env: []string{"TAXIID_LISTEN=nowhere"}, wantCode: 1, wantOut: `listen "nowhere"`},
@@ -111,6 +123,8 @@ func TestMetricsConfiguration(t *testing.T) {
 		{"token with a space", []string{"--metrics-token", "0123456789 abcdef"}, "metrics-token must be printable ASCII without spaces"},
 		{"listener not an address", []string{"--metrics-listen", "9090"}, `metrics-listen "9090" is not a host:port address`},
 		{"listener on the listen address", []string{"--listen", "127.0.0.1:8080", "--metrics-listen", "127.0.0.1:8080"}, "metrics-listen must differ from listen"},
+		{"plain listener off loopback", []string{"--metrics-listen", "0.0.0.0:9090"}, "metrics-listen 0.0.0.0:9090 is not a loopback address"},
+		{"plain listener off loopback, allowed", []string{"--metrics-listen", "0.0.0.0:9090", "--insecure-http"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseFlags(tc.args, func(string) string { return "" }, nil)
@@ -124,7 +138,7 @@ func TestMetricsConfiguration(t *testing.T) {
 	}
 }
 
-var metricsListening = regexp.MustCompile(`metrics listening" addr=(http://\S+)/metrics`)
+var metricsListening = regexp.MustCompile(`metrics listening" addr=(https?://\S+)/metrics`)
 
 // TestServeMetrics runs taxiid with each way of serving metrics, pushes
 // through it, and scrapes: the binary wires the ingester and the stores to
@@ -230,4 +244,27 @@ func scrapeMetrics(t *testing.T, base, token string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestServeMetricsTLS: with TLS configured the metrics listener speaks it
+// too, with the server's certificate.
+func TestServeMetricsTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, "taxiid test CA")
+	certFile, keyFile := tlsFiles(t, dir, ca.serverCert(t))
+	_, _, log := start(t, dir, "--tls-cert", certFile, "--tls-key", keyFile, "--metrics-listen", "127.0.0.1:0")
+	m := metricsListening.FindStringSubmatch(log.String())
+	if m == nil || !strings.HasPrefix(m[1], "https://") {
+		t.Fatalf("metrics listener %v; want https\n%s", m, log)
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool()}}}
+	resp, err := c.Get(m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "taxiid_build_info{") {
+		t.Errorf("GET %s/metrics = %d\n%.300s", m[1], resp.StatusCode, b)
+	}
 }
