@@ -60,24 +60,15 @@ type IngestConfig struct {
 // metrics implement it. Its methods are called from many goroutines at
 // once and must return quickly.
 type IngestObserver interface {
-	// Rejected: objects of a push failed validation. Each element holds
-	// the distinct rule codes of one object's failures (stix.Finding.Rule,
-	// or one of the Rule* codes of this package). It is called once the
-	// push is being stored, not for a push abandoned during validation.
-	Rejected(rules [][]string)
+	// Rejected: objects of a push failed validation; reasons holds why,
+	// one per object: the rule code of its first failing finding
+	// (stix.Finding.Rule) or a Reason constant. It is called once the push
+	// is being stored, not for a push abandoned during validation.
+	Rejected(reasons []string)
 	// Stored: the store settled a batch of pushed objects, one result per
 	// object (Added, Unchanged, Conflict or Refused).
 	Stored(results []AddResult)
 }
-
-// Rule codes of rejections that are not stix findings.
-const (
-	// RuleSpecVersion: the collection does not accept the object's STIX
-	// version.
-	RuleSpecVersion = "spec-version"
-	// RuleInternal: validation failed unexpectedly.
-	RuleInternal = "internal"
-)
 
 // Ingester is the add-objects service: it validates pushed objects, stores
 // the valid ones and keeps the request's status resource exact as it goes.
@@ -130,7 +121,9 @@ type entry struct {
 	detail StatusDetail // id and version for the status, message on failure
 	obj    NewObject
 	failed bool
-	rules  []string // distinct rule codes of the failures, when failed
+	// rule names why validation failed: the rule of the first failing
+	// finding, or one of the Reason constants.
+	rule string
 }
 
 // Ingest validates and stores objects pushed by owner to collection c and
@@ -152,13 +145,9 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 		return Status{}, ErrShutdown
 	}
 	log := in.log.With("request_id", RequestID(ctx), "api_root", c.APIRoot, "collection", c.ID)
-	level := in.level
-	if c.Validation != "" {
-		l, err := stix.ParseLevel(c.Validation)
-		if err != nil {
-			return Status{}, fmt.Errorf("collection %s: %w", c.ID, err)
-		}
-		level = l
+	level, err := in.levelOf(c)
+	if err != nil {
+		return Status{}, err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond) // as stored
 	st := Status{
@@ -186,13 +175,13 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 		return Status{}, fmt.Errorf("push abandoned before storing: %w", err)
 	}
 	if in.observer != nil && len(st.Failures) > 0 {
-		rejected := make([][]string, 0, len(st.Failures))
+		reasons := make([]string, 0, len(st.Failures))
 		for i := range entries {
 			if entries[i].failed {
-				rejected = append(rejected, entries[i].rules)
+				reasons = append(reasons, entries[i].rule)
 			}
 		}
-		in.observer.Rejected(rejected)
+		in.observer.Rejected(reasons)
 	}
 	opts := AddOptions{SkipVersionRules: level == stix.LevelPermissive}
 	batches := splitBatches(entries, valid)
@@ -269,6 +258,19 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 		in.background(context.WithoutCancel(ctx), log, c, st, entries, batches, opts)
 	}()
 	return pending, nil
+}
+
+// levelOf is the validation level of objects pushed to c: its own, else
+// the ingester's.
+func (in *Ingester) levelOf(c Collection) (stix.Level, error) {
+	if c.Validation == "" {
+		return in.level, nil
+	}
+	l, err := stix.ParseLevel(c.Validation)
+	if err != nil {
+		return 0, fmt.Errorf("collection %s: %w", c.ID, err)
+	}
+	return l, nil
 }
 
 // background stores the batches of a large push, one transaction each,
@@ -529,8 +531,7 @@ func (in *Ingester) checkSafely(log *slog.Logger, i int, raw json.RawMessage, le
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("validation panicked", "object", i, "panic", p, "stack", string(debug.Stack()))
-			e = entry{failed: true, detail: StatusDetail{ID: fmt.Sprintf("objects[%d]", i), Message: msgValidationPanic},
-				rules: []string{RuleInternal}}
+			e = entry{failed: true, rule: ReasonInternal, detail: StatusDetail{ID: fmt.Sprintf("objects[%d]", i), Message: msgValidationPanic}}
 		}
 	}()
 	return in.check(i, raw, level, accepted)
@@ -546,8 +547,8 @@ func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted
 	if !id.Version.IsZero() {
 		e.detail.Version = stix.FormatTimestamp(id.Version)
 	}
-	fail := func(msg string, rules ...string) entry {
-		e.failed, e.rules = true, rules
+	fail := func(rule, msg string) entry {
+		e.failed, e.rule = true, rule
 		if e.detail.ID == "" {
 			// TAXII 2.1 section 4.3.1 requires an id in each status
 			// detail; for an object without one, its place in the
@@ -559,14 +560,14 @@ func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted
 	}
 	if err != nil {
 		var ve *stix.ValidationError
-		if !errors.As(err, &ve) {
-			return fail(err.Error(), RuleInternal)
+		if !errors.As(err, &ve) || len(ve.Findings) == 0 {
+			return fail(ReasonInvalid, err.Error())
 		}
-		return fail(ve.Error(), failureRules(ve.Findings)...)
+		return fail(ve.Findings[0].Rule, ve.Error())
 	}
 	if accepted != nil && !accepted[id.SpecVersion] {
-		return fail(fmt.Sprintf("spec_version %s is not accepted by this collection (media types: %s)",
-			id.SpecVersion, strings.Join(stixMediaTypes(accepted), ", ")), RuleSpecVersion)
+		return fail(ReasonSpecVersion, fmt.Sprintf("spec_version %s is not accepted by this collection (media types: %s)",
+			id.SpecVersion, strings.Join(stixMediaTypes(accepted), ", ")))
 	}
 	// Objects are stored compacted. The HTTP layer hands them over
 	// compacted already: copy only those that are not, so that a large
@@ -575,26 +576,13 @@ func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted
 		var buf bytes.Buffer
 		buf.Grow(len(raw))
 		if err := json.Compact(&buf, raw); err != nil {
-			return fail("not valid JSON", RuleInternal)
+			return fail(ReasonInvalid, "not valid JSON")
 		}
 		raw = buf.Bytes()
 	}
 	e.obj = NewObject{ID: id.ID, Type: id.Type, SpecVersion: id.SpecVersion, Version: id.Version,
 		Created: id.Created, Revoked: id.Revoked, Raw: raw}
 	return e
-}
-
-// failureRules returns the distinct rule codes of findings, in order of
-// first appearance, leaving out the count of findings not reported (which
-// names no check).
-func failureRules(fs []stix.Finding) []string {
-	var rules []string
-	for _, f := range fs {
-		if f.Rule != "" && f.Rule != stix.RuleFindingsCapped && !slices.Contains(rules, f.Rule) {
-			rules = append(rules, f.Rule)
-		}
-	}
-	return rules
 }
 
 // acceptedSpecVersions maps a collection's media types to the STIX versions

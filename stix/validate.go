@@ -274,10 +274,6 @@ func (s *findingSet) add(o findingSet) {
 	s.atLeast = s.atLeast || o.atLeast
 }
 
-// RuleFindingsCapped is the rule of the finding that says how many
-// findings were left out; it names no check.
-const RuleFindingsCapped = "findings-capped"
-
 // finish returns the findings as Validate does. An object with any failure
 // is invalid, however many findings there are; what is reported is capped
 // at maxFindings, failures first, warnings in the room they leave, and a
@@ -296,7 +292,7 @@ func finish(id Identity, fs findingSet) (Identity, []Finding, error) {
 		fs.warns = firstOfEachRule(fs.warns, room)
 	}
 	if moreFails > 0 || moreWarns > 0 {
-		capped := Finding{Rule: RuleFindingsCapped, Message: cappedMessage(moreFails, moreWarns, fs.atLeast)}
+		capped := Finding{Rule: "findings-capped", Message: cappedMessage(moreFails, moreWarns, fs.atLeast)}
 		if invalid {
 			fs.fails = append(fs.fails, capped)
 		} else {

@@ -100,9 +100,9 @@ func newMetered(t *testing.T, opts meteredOptions) *metered {
 	return &metered{url: hs.URL, metrics: srv.MetricsHandler()}
 }
 
-// send makes a request as alice (unless header says otherwise) and
+// sendAsAlice makes a request as alice (unless header says otherwise) and
 // returns its status.
-func send(t *testing.T, method, url string, header map[string]string, body []byte) (int, http.Header, []byte) {
+func sendAsAlice(t *testing.T, method, url string, header map[string]string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -133,7 +133,7 @@ func send(t *testing.T, method, url string, header map[string]string, body []byt
 // scrape reads the metrics at url with the token and parses them.
 func scrape(t *testing.T, url, token string) map[string]*dto.MetricFamily {
 	t.Helper()
-	status, _, body := send(t, "GET", url, map[string]string{"Authorization": "Bearer " + token, "Accept": ""}, nil)
+	status, _, body := sendAsAlice(t, "GET", url, map[string]string{"Authorization": "Bearer " + token, "Accept": ""}, nil)
 	if status != http.StatusOK {
 		t.Fatalf("GET %s = %d; want 200\n%s", url, status, body)
 	}
@@ -208,7 +208,7 @@ func TestMetricsAfterPushAndPull(t *testing.T) {
 		{"GET", "/metrics", map[string]string{"Authorization": ""}, nil, 401},
 		{"GET", "/metrics", map[string]string{"Authorization": "Bearer not-the-metrics-token"}, nil, 401},
 	} {
-		status, _, body := send(t, step.method, s.url+step.path, step.header, step.body)
+		status, _, body := sendAsAlice(t, step.method, s.url+step.path, step.header, step.body)
 		if status != step.want {
 			t.Fatalf("%s %s = %d; want %d\n%s", step.method, step.path, status, step.want, body)
 		}
@@ -247,8 +247,8 @@ func TestMetricsAfterPushAndPull(t *testing.T) {
 		"taxiid_ingest_objects_total{outcome=stored}":                                    2,
 		"taxiid_ingest_objects_total{outcome=unchanged}":                                 1,
 		"taxiid_ingest_objects_total{outcome=rejected}":                                  2,
-		"taxiid_ingest_rejections_total{rule=modified-before-created}":                   1,
-		"taxiid_ingest_rejections_total{rule=conflict}":                                  1,
+		"taxiid_ingest_rejections_total{reason=modified-before-created}":                 1,
+		"taxiid_ingest_rejections_total{reason=conflict}":                                1,
 		"taxiid_pages_served_total{endpoint=objects}":                                    1,
 		"taxiid_pages_served_total{endpoint=manifest}":                                   1,
 		"taxiid_objects_served_total{endpoint=objects}":                                  2,
@@ -315,7 +315,7 @@ func TestMetricsAccess(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newMetered(t, tc.opts)
-			status, header, body := send(t, "GET", s.url+"/metrics", tc.header, nil)
+			status, header, body := sendAsAlice(t, "GET", s.url+"/metrics", tc.header, nil)
 			if status != tc.want {
 				t.Fatalf("GET /metrics = %d; want %d\n%s", status, tc.want, body)
 			}
@@ -327,13 +327,13 @@ func TestMetricsAccess(t *testing.T) {
 				header map[string]string
 				want   int
 			}{{bearer, tc.wantOwn}, {map[string]string{"Authorization": ""}, tc.wantOwnNoToken}} {
-				status, header, body := send(t, "GET", own.URL+"/metrics", c.header, nil)
+				status, header, body := sendAsAlice(t, "GET", own.URL+"/metrics", c.header, nil)
 				if status != c.want {
 					t.Errorf("metrics listener: GET /metrics with %v = %d; want %d\n%s", c.header, status, c.want, body)
 				}
 				checkMetricsAnswer(t, status, header, body)
 			}
-			if status, _, _ := send(t, "GET", own.URL+"/healthz", bearer, nil); status != 404 {
+			if status, _, _ := sendAsAlice(t, "GET", own.URL+"/healthz", bearer, nil); status != 404 {
 				t.Errorf("metrics listener: GET /healthz = %d; want 404 (it serves /metrics alone)", status)
 			}
 		})

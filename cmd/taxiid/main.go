@@ -4,6 +4,8 @@
 //	taxiid validate [flags] FILE... check STIX objects, bundles or envelopes
 //	taxiid admin RESOURCE VERB ...  manage organizations, users, tokens, grants,
 //	                                API roots and collections in the store
+//	taxiid import [flags] FILE...   store the objects of bundles in a collection
+//	taxiid export [flags]           write the objects of a collection as a bundle
 //	taxiid version                  print the version, commit and build date
 //	taxiid healthcheck [flags]      exit 0 if the configured server answers /healthz
 package main
@@ -70,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return validate(args, os.Stdin, os.Stdout, stderr)
 	case "admin":
 		return adminCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
+	case "import":
+		return importCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
+	case "export":
+		return exportCommand(ctx, args, getenv, os.Stdout, stderr)
 	case "version":
 		if len(args) > 0 {
 			return fmt.Errorf("version takes no arguments")
@@ -79,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	case "healthcheck":
 		return healthcheck(ctx, args, getenv, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, version, healthcheck)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export, version, healthcheck)", cmd)
 	}
 }
 
@@ -128,8 +134,12 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	}
 	// What serves requests reaches the store through its metrics.
 	m := newMetrics(cfg)
-	measured := m.CollectionsStore(store)
-	access, err := startAccessControl(ctx, m.AuthzStore(store), cfg, logger, retry)
+	measured, principals := m.CollectionsStore(store), m.AuthzStore(store)
+	limiter, err := newRateLimiter(cfg, principals, logger)
+	if err != nil {
+		return err
+	}
+	access, err := startAccessControl(ctx, principals, cfg, limiter, logger, retry)
 	if err != nil {
 		return err
 	}
@@ -169,6 +179,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 			MaxPageSize:    cfg.MaxPageSize,
 			MaxMemory:      cfg.requestMemory(),
 			Ready:          store.Ping,
+			RateLimiter:    limiter,
 
 			Metrics:            m,
 			MetricsToken:       cfg.MetricsToken,
@@ -243,15 +254,20 @@ type accessControl struct {
 
 // startAccessControl builds the access control of the store and loads its
 // policy, through retry; changes made by any process on the store are
-// enforced here within a second.
-func startAccessControl(ctx context.Context, store authz.Store, cfg Config, logger *slog.Logger,
+// enforced here within a second. limiter, when not nil, bounds failed
+// sign-ins per source address.
+func startAccessControl(ctx context.Context, store authz.Store, cfg Config, limiter *taxii.RateLimiter, logger *slog.Logger,
 	retry func(what string, step func(context.Context) error) error) (*accessControl, error) {
 	a := &accessControl{watcher: authz.NewWatcher(store, 0, logger)}
 	var err error
 	if a.authorizer, err = authz.NewAuthorizer(store, a.watcher, logger); err != nil {
 		return nil, err
 	}
-	if a.authenticator, err = authz.NewAuthenticator(authz.AuthenticatorConfig{Store: store, Watcher: a.watcher, Log: logger}); err != nil {
+	ac := authz.AuthenticatorConfig{Store: store, Watcher: a.watcher, Log: logger}
+	if limiter != nil {
+		ac.Admission = limiter // failed sign-ins are bounded per source address
+	}
+	if a.authenticator, err = authz.NewAuthenticator(ac); err != nil {
 		return nil, err
 	}
 	retention := time.Duration(cfg.AuditRetention)

@@ -62,8 +62,8 @@ type Metrics struct {
 	memoryLimit atomic.Int64
 	backlog     atomic.Pointer[func() (pushes, objects int)]
 
-	rules   boundedSet // rule codes of rejections
-	reasons boundedSet // reasons of refused credentials
+	reasons     boundedSet // reasons of rejections
+	authReasons boundedSet // reasons of refused credentials
 }
 
 // Latency buckets, in seconds. Requests range from a cached health probe
@@ -94,8 +94,8 @@ func New(build BuildInfo) *Metrics {
 		}, []string{"outcome"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "ingest_rejections_total",
-			Help: "Rejected pushed objects by rule code; an object breaking several rules counts once under each.",
-		}, []string{"rule"}),
+			Help: "Rejected pushed objects by reason: the rule code of the first failing check, or conflict, cross-version, spec-version, object, internal.",
+		}, []string{"reason"}),
 		pages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "pages_served_total",
 			Help: "Pages served by the reading endpoints (objects, object, manifest, versions).",
@@ -117,8 +117,8 @@ func New(build BuildInfo) *Metrics {
 			Namespace: namespace, Name: "authentication_failures_total",
 			Help: "Refused credentials, by scheme and reason.",
 		}, []string{"scheme", "reason"}),
-		rules:   boundedSet{max: 256},
-		reasons: boundedSet{max: 32},
+		reasons:     boundedSet{max: 256},
+		authReasons: boundedSet{max: 32},
 	}
 	build.Version = orUnknown(build.Version)
 	build.Commit = orUnknown(build.Commit)
@@ -236,30 +236,19 @@ func (m *Metrics) AuthFailure(scheme, reason string) {
 		scheme = other
 	}
 	reason, _, _ = strings.Cut(reason, ":")
-	m.authFailures.WithLabelValues(scheme, m.reasons.label(reason)).Inc()
+	m.authFailures.WithLabelValues(scheme, m.authReasons.label(reason)).Inc()
 }
 
 // Rejected implements collections.IngestObserver.
-func (m *Metrics) Rejected(rules [][]string) {
+func (m *Metrics) Rejected(reasons []string) {
 	if m == nil {
 		return
 	}
-	m.ingested.WithLabelValues("rejected").Add(float64(len(rules)))
-	for _, rs := range rules {
-		for _, r := range rs {
-			m.rejections.WithLabelValues(m.rules.label(r)).Inc()
-		}
+	m.ingested.WithLabelValues("rejected").Add(float64(len(reasons)))
+	for _, r := range reasons {
+		m.rejections.WithLabelValues(m.reasons.label(r)).Inc()
 	}
 }
-
-// Rule labels of objects the store refuses, not the validator.
-const (
-	// RuleConflict: another object with the same id and version is stored.
-	RuleConflict = "conflict"
-	// RuleVersion: a cross-version rule forbids the version (a changed
-	// created, a version after a revoked one, a reused UUID).
-	RuleVersion = "version-rules"
-)
 
 // Stored implements collections.IngestObserver.
 func (m *Metrics) Stored(results []collections.AddResult) {
@@ -287,8 +276,8 @@ func (m *Metrics) Stored(results []collections.AddResult) {
 	add(m.ingested, "stored", added)
 	add(m.ingested, "unchanged", unchanged)
 	add(m.ingested, "rejected", conflict+refused)
-	add(m.rejections, RuleConflict, conflict)
-	add(m.rejections, RuleVersion, refused)
+	add(m.rejections, collections.ReasonConflict, conflict)
+	add(m.rejections, collections.ReasonCrossVersion, refused)
 }
 
 var _ collections.IngestObserver = (*Metrics)(nil)
