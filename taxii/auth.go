@@ -57,8 +57,9 @@ const (
 )
 
 // openPaths are probes answered without looking at credentials: a load
-// balancer's health check must not depend on the store of principals.
-var openPaths = map[string]bool{"/healthz": true, "/readyz": true}
+// balancer's health check must not depend on the store of principals. So
+// is /metrics, whose handler checks a token of its own (metricsToken).
+var openPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // authenticate puts the requester's principal in the request's context
 // (authz.NewContext), on every route but the probes. Credentials come from
@@ -79,6 +80,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				return fmt.Errorf("authenticate: %w", err)
 			}
 			s.log.Info("authentication failed", "request_id", requestID(c), "source", sourceAddress(r), "err", err)
+			s.metrics.AuthFailure(ae.Scheme, ae.Reason)
 			s.record(c, authz.AuditEvent{
 				Action:   AuditAuthnFailure,
 				UserName: ae.UserName,

@@ -56,6 +56,11 @@ type Config struct {
 	Rate rateConfig
 	// TLS: certificate, key and client CAs, or plain HTTP (tls.go).
 	TLS tlsFlags
+	// MetricsToken is the bearer token /metrics requires; MetricsListen
+	// the address of a listener serving /metrics alone. With neither,
+	// metrics are neither kept nor served.
+	MetricsToken  string
+	MetricsListen string
 
 	File FileConfig // from ConfigFile, if any
 }
@@ -190,6 +195,8 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	rateFlags(fs, &cfg.Rate, getenv, &problems)
 	fs.Var(&cfg.AuditRetention, "audit-retention", "how long audit events are kept, a `duration` in days (365d) or as 720h; 0 keeps them for ever (env TAXIID_AUDIT_RETENTION)")
 	problems = append(problems, cfg.TLS.register(fs, getenv)...)
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", envStr("METRICS_TOKEN", ""), "bearer token /metrics requires (at least 16 characters); with it, metrics are served at /metrics on the listen address unless metrics-listen is set (env TAXIID_METRICS_TOKEN)")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", envStr("METRICS_LISTEN", ""), "address of a listener of its own serving /metrics alone, for a scrape network; the metrics token, if set, is required there too (env TAXIID_METRICS_LISTEN)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -262,6 +269,7 @@ func (cfg *Config) validate() []string {
 		add("max-connections-per-ip must be 0 (no cap) or more, not %d", cfg.MaxConnectionsPerIP)
 	}
 	problems = append(problems, cfg.TLS.validate(cfg.Listen)...)
+	problems = append(problems, cfg.validateMetrics()...)
 
 	// Each declaration is checked by the rules the store applies to it
 	// (collections' Validate); what only the file can get wrong, a name

@@ -6,6 +6,8 @@
 //	                                API roots and collections in the store
 //	taxiid import [flags] FILE...   store the objects of bundles in a collection
 //	taxiid export [flags]           write the objects of a collection as a bundle
+//	taxiid version                  print the version, commit and build date
+//	taxiid healthcheck [flags]      exit 0 if the configured server answers /healthz
 package main
 
 import (
@@ -74,8 +76,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return importCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
 	case "export":
 		return exportCommand(ctx, args, getenv, os.Stdout, stderr)
+	case "version":
+		if len(args) > 0 {
+			return fmt.Errorf("version takes no arguments")
+		}
+		printVersion(os.Stdout, currentBuild())
+		return nil
+	case "healthcheck":
+		return healthcheck(ctx, args, getenv, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export, version, healthcheck)", cmd)
 	}
 }
 
@@ -122,11 +132,14 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	if err != nil {
 		return fmt.Errorf("first user: %w", err)
 	}
-	limiter, err := newRateLimiter(cfg, store, logger)
+	// What serves requests reaches the store through its metrics.
+	m := newMetrics(cfg)
+	measured, principals := m.CollectionsStore(store), m.AuthzStore(store)
+	limiter, err := newRateLimiter(cfg, principals, logger)
 	if err != nil {
 		return err
 	}
-	access, err := startAccessControl(ctx, store, cfg, limiter, logger, retry)
+	access, err := startAccessControl(ctx, principals, cfg, limiter, logger, retry)
 	if err != nil {
 		return err
 	}
@@ -135,7 +148,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	if err != nil {
 		return err
 	}
-	ingester := collections.NewIngester(store, validator, ingestConfig(cfg, logger))
+	ingester := collections.NewIngester(measured, validator, observeIngest(ingestConfig(cfg, logger), m))
 
 	// Near the soft memory limit the collector works harder rather than
 	// let the heap grow past it; when the server is quiet its memory goes
@@ -151,7 +164,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	err = retry("pagination key", func(ctx context.Context) error {
 		var err error
 		srv, err = taxii.New(ctx, taxii.Config{
-			Store:          store,
+			Store:          measured,
 			Ingester:       ingester,
 			Authorizer:     access.authorizer,
 			Authenticator:  access.authenticator,
@@ -167,12 +180,21 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 			MaxMemory:      cfg.requestMemory(),
 			Ready:          store.Ping,
 			RateLimiter:    limiter,
+
+			Metrics:            m,
+			MetricsToken:       cfg.MetricsToken,
+			MetricsOwnListener: cfg.MetricsListen != "",
 		})
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := serveMetrics(ctx, cfg, srv, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
