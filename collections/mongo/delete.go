@@ -64,7 +64,7 @@ func (s *Store) deleteVersions(ctx context.Context, key, id string, versions col
 	typ, u := collections.SplitID(id)
 	var hd headDoc
 	var head *collections.Head
-	err = s.db.Collection(collHeads).FindOne(ctx, bson.D{{Key: "_id", Value: headID(key, u, typ)}}).Decode(&hd)
+	err = s.db.Collection(collHeads).FindOne(ctx, bson.D{{Key: "c", Value: key}, {Key: "_id", Value: headID(key, u, typ)}}).Decode(&hd)
 	switch {
 	case err == nil:
 		if head, err = hd.head(); err != nil {
@@ -74,7 +74,7 @@ func (s *Store) deleteVersions(ctx context.Context, key, id string, versions col
 		// Versions without a head: it is computed from them (its created
 		// from the first one pushed).
 		var first objDoc
-		if err := s.db.Collection(collObjects).FindOne(ctx, bson.D{{Key: "_id", Value: docs[0].ID}},
+		if err := s.db.Collection(collObjects).FindOne(ctx, bson.D{{Key: "c", Value: key}, {Key: "_id", Value: docs[0].ID}},
 			options.FindOne().SetProjection(bson.D{{Key: "raw", Value: 1}})).Decode(&first); err != nil {
 			return 0, err
 		}
@@ -104,7 +104,7 @@ func (s *Store) deleteVersions(ctx context.Context, key, id string, versions col
 				for _, i := range p.Delete[start:min(start+maxInList, len(p.Delete))] {
 					chunk = append(chunk, docs[i].ID)
 				}
-				dels = append(dels, mongo.NewDeleteManyModel().SetFilter(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}))
+				dels = append(dels, mongo.NewDeleteManyModel().SetFilter(bson.D{{Key: "c", Value: key}, {Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}))
 			}
 			if _, err := objects.BulkWrite(ctx, dels); err != nil {
 				return err
@@ -114,7 +114,7 @@ func (s *Store) deleteVersions(ctx context.Context, key, id string, versions col
 		for k, i := range p.Keep {
 			d := docs[i]
 			if int32(p.Marks[k]) != d.Marks {
-				marks = append(marks, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: d.ID}}).
+				marks = append(marks, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "c", Value: key}, {Key: "_id", Value: d.ID}}).
 					SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "m", Value: int32(p.Marks[k])},
 						{Key: "k", Value: tags(p.Marks[k], d.SpecVersion)}}}}))
 			}

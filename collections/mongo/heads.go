@@ -224,7 +224,7 @@ func (s *Store) writeHeads(ctx context.Context, key string, entries []*headEntry
 	if len(del) > 0 {
 		var models []mongo.WriteModel
 		for start := 0; start < len(del); start += maxInList {
-			models = append(models, mongo.NewDeleteManyModel().SetFilter(bson.D{{Key: "_id", Value: bson.D{
+			models = append(models, mongo.NewDeleteManyModel().SetFilter(bson.D{{Key: "c", Value: key}, {Key: "_id", Value: bson.D{
 				{Key: "$in", Value: del[start:min(start+maxInList, len(del))]}}}}))
 		}
 		if _, err := heads.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {

@@ -265,7 +265,7 @@ func (s *Store) repairIDs(ctx context.Context, key string, ids []string) error {
 		}
 		raws := make(map[string][]byte, len(firsts))
 		if len(firsts) > 0 {
-			cur, err := objects.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: firsts}}}},
+			cur, err := objects.Find(ctx, bson.D{{Key: "c", Value: key}, {Key: "_id", Value: bson.D{{Key: "$in", Value: firsts}}}},
 				options.Find().SetProjection(bson.D{{Key: "raw", Value: 1}}))
 			if err != nil {
 				return err
@@ -302,7 +302,7 @@ func (s *Store) repairIDs(ctx context.Context, key string, ids []string) error {
 			for i, d := range docs {
 				k := tags(marks[i], d.SpecVersion)
 				if int32(marks[i]) != d.Marks || !slices.Equal(k, d.Tags) {
-					models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: d.ID}}).
+					models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "c", Value: key}, {Key: "_id", Value: d.ID}}).
 						SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "m", Value: int32(marks[i])}, {Key: "k", Value: k}}}}))
 				}
 			}

@@ -326,7 +326,7 @@ func (b *batch) readAhead(ctx context.Context, objs []collections.NewObject) err
 	objects := b.s.db.Collection(collObjects)
 	for start := 0; start < len(want); start += maxInList {
 		chunk := want[start:min(start+maxInList, len(want))]
-		cur, err := objects.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}},
+		cur, err := objects.Find(ctx, bson.D{{Key: "c", Value: b.key}, {Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}},
 			options.Find().SetProjection(bson.D{{Key: "da", Value: 1}, {Key: "raw", Value: 1}}))
 		if err != nil {
 			return err
@@ -352,7 +352,7 @@ func (b *batch) storedVersion(ctx context.Context, id string, v time.Time) (coll
 	}
 	if !ok {
 		var doc objDoc
-		err := b.s.db.Collection(collObjects).FindOne(ctx, bson.D{{Key: "_id", Value: oid}},
+		err := b.s.db.Collection(collObjects).FindOne(ctx, bson.D{{Key: "c", Value: b.key}, {Key: "_id", Value: oid}},
 			options.FindOne().SetProjection(bson.D{{Key: "da", Value: 1}, {Key: "raw", Value: 1}})).Decode(&doc)
 		switch {
 		case errors.Is(err, mongo.ErrNoDocuments):
@@ -433,7 +433,7 @@ func (b *batch) write(ctx context.Context) error {
 	for _, g := range order {
 		oids := groups[g]
 		for start := 0; start < len(oids); start += maxInList {
-			models = append(models, mongo.NewUpdateManyModel().SetFilter(bson.D{{Key: "_id", Value: bson.D{
+			models = append(models, mongo.NewUpdateManyModel().SetFilter(bson.D{{Key: "c", Value: b.key}, {Key: "_id", Value: bson.D{
 				{Key: "$in", Value: oids[start:min(start+maxInList, len(oids))]}}}}).
 				SetUpdate(unmarkUpdate(g.lost, g.sv)))
 		}
