@@ -22,9 +22,9 @@ import (
 // without one, or with the anonymous principal, gets ErrUnauthenticated.
 // The rules:
 //   - admins may do everything;
-//   - org-admins manage the users (other than admins) and tokens of their
-//     own organization, and see their organization, its grants and its audit
-//     events; what belongs to another organization is ErrNotFound to them,
+//   - org-admins manage the users (other than admins), tokens and
+//     certificate bindings of their own organization, and see their
+//     organization, its grants and its audit events; what belongs to another organization is ErrNotFound to them,
 //     exactly as if it did not exist; anything else is ErrForbidden;
 //   - every authenticated user lists, creates, revokes and deletes its own
 //     tokens (a member's only admin right); anything else is ErrForbidden.
