@@ -197,7 +197,13 @@ func startAccessControl(ctx context.Context, store authz.Store, cfg Config, logg
 	if a.authorizer, err = authz.NewAuthorizer(store, a.watcher, logger); err != nil {
 		return nil, err
 	}
-	if a.authenticator, err = authz.NewAuthenticator(authz.AuthenticatorConfig{Store: store, Watcher: a.watcher, Log: logger}); err != nil {
+	ac := authz.AuthenticatorConfig{Store: store, Watcher: a.watcher, Log: logger}
+	if cfg.TLS.ClientCAFile != "" {
+		// Verified client certificates stand for the users their
+		// identities are bound to.
+		ac.Certificates = authz.NewCertificateMapper(store)
+	}
+	if a.authenticator, err = authz.NewAuthenticator(ac); err != nil {
 		return nil, err
 	}
 	retention := time.Duration(cfg.AuditRetention)
