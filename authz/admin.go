@@ -718,8 +718,9 @@ func (a *Admin) UpdateUser(ctx context.Context, id string, in UserInput) (UserVi
 	return v, a.record(ctx, p, "user", actionUpdate, "", "", viewUser(before), v)
 }
 
-// DeleteUser removes a user with its tokens and grants: admins any user
-// but themselves, org-admins the non-admin users of their organization.
+// DeleteUser removes a user with its tokens, grants and certificate
+// bindings: admins any user but themselves, org-admins the non-admin users
+// of their organization.
 func (a *Admin) DeleteUser(ctx context.Context, id string) error {
 	p, err := caller(ctx)
 	if err != nil {

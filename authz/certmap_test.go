@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,7 +23,7 @@ type certCA struct {
 	key  *ecdsa.PrivateKey
 }
 
-func newCertCA(t *testing.T, name string) *certCA {
+func newCertCA(t testing.TB, name string) *certCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -46,7 +47,7 @@ func newCertCA(t *testing.T, name string) *certCA {
 
 // chains signs a client certificate for tmpl's names and returns the
 // chains a TLS handshake verifying it against the CA would give.
-func (ca *certCA) chains(t *testing.T, tmpl x509.Certificate) [][]*x509.Certificate {
+func (ca *certCA) chains(t testing.TB, tmpl x509.Certificate) [][]*x509.Certificate {
 	t.Helper()
 	leaf := ca.sign(t, tmpl)
 	pool := x509.NewCertPool()
@@ -58,7 +59,7 @@ func (ca *certCA) chains(t *testing.T, tmpl x509.Certificate) [][]*x509.Certific
 	return chains
 }
 
-func (ca *certCA) sign(t *testing.T, tmpl x509.Certificate) *x509.Certificate {
+func (ca *certCA) sign(t testing.TB, tmpl x509.Certificate) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -377,5 +378,55 @@ func TestNormalizeIssuer(t *testing.T) {
 	}
 	if got, err := authz.NormalizeIssuer(""); err != nil || got != "" {
 		t.Errorf(`NormalizeIssuer("") = %q, %v; want ""`, got, err)
+	}
+}
+
+// BenchmarkAuthenticateCertificate measures the cost of a request's
+// client certificate: with the verdict cached (every request but the first
+// of a certificate per minute), and without the cache (the bindings of the
+// certificate's names looked up in the store, then its user).
+func BenchmarkAuthenticateCertificate(b *testing.B) {
+	ctx := context.Background()
+	s := openStore(b, "")
+	o, err := s.CreateOrganization(ctx, authz.Organization{Name: "A"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := s.CreateUser(ctx, authz.User{Name: "alice", OrganizationID: o.ID, Role: authz.RoleMember})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ca := newCertCA(b, "Partner A CA")
+	chains := ca.chains(b, x509.Certificate{Subject: pkix.Name{CommonName: "alice", Organization: []string{"Partner A"}},
+		DNSNames: []string{"alice.partner-a.example", "feed.partner-a.example"}})
+	if _, err := s.CreateCertificateBinding(ctx, authz.CertificateBinding{UserID: u.ID,
+		Identity: "subject:CN=alice,O=Partner A", Issuer: authz.KeyFingerprint(ca.cert)}); err != nil {
+		b.Fatal(err)
+	}
+	w := authz.NewWatcher(s, 0, nil)
+	if err := w.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cached", time.Hour}, {"uncached", time.Nanosecond}} {
+		an, err := authz.NewAuthenticator(authz.AuthenticatorConfig{Store: s, Watcher: w, VerdictTTL: bc.ttl,
+			Certificates: authz.NewCertificateMapper(s)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			if _, err := an.AuthenticateCertificate(ctx, chains); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := an.AuthenticateCertificate(ctx, chains); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		an.Close()
 	}
 }
