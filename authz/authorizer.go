@@ -39,6 +39,7 @@ type Authorizer struct {
 type policy struct {
 	gen       int64
 	e         *casbin.Enforcer // nil: deny everything
+	err       error            // why e is nil, when a load failed
 	decisions sync.Map         // decisionKey -> bool
 	n         atomic.Int64     // entries in decisions
 }
@@ -71,7 +72,7 @@ func NewAuthorizer(store Store, w *Watcher, log *slog.Logger) (*Authorizer, erro
 func (a *Authorizer) reload(ctx context.Context, gen int64) error {
 	m := a.model.Copy()
 	if err := a.adapter.LoadPolicyCtx(ctx, m); err != nil {
-		a.policy.Store(&policy{gen: gen})
+		a.policy.Store(&policy{gen: gen, err: err})
 		return err
 	}
 	e, err := casbin.NewEnforcer(m)
@@ -80,13 +81,21 @@ func (a *Authorizer) reload(ctx context.Context, gen int64) error {
 		err = e.BuildRoleLinks()
 	}
 	if err != nil {
-		a.policy.Store(&policy{gen: gen})
-		return fmt.Errorf("authz: build enforcer: %w", err)
+		err = fmt.Errorf("authz: build enforcer: %w", err)
+		a.policy.Store(&policy{gen: gen, err: err})
+		return err
 	}
 	a.policy.Store(&policy{gen: gen, e: e})
 	a.log.Debug("authz: policy loaded", "generation", gen)
 	return nil
 }
+
+// PolicyErr returns why no policy is in force (everything is denied): the
+// error of the last load when it failed, which wraps the store's error
+// (collections.ErrUnavailable when the store could not be reached), so
+// that a server can answer that it cannot decide now rather than deny.
+// nil while a policy is in force, and before the first load.
+func (a *Authorizer) PolicyErr() error { return a.policy.Load().err }
 
 // Generation returns the generation of the policy in force; -1 before the
 // first load.

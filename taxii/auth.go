@@ -94,9 +94,31 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			// a guesser.
 			return errorf(http.StatusUnauthorized, "the credentials were refused")
 		}
+		if err := s.policyUnavailable(); err != nil {
+			return err
+		}
 		c.SetRequest(r.WithContext(authz.NewContext(r.Context(), p)))
 		return next(c)
 	}
+}
+
+// policyErrer is an Authorizer that reports a failed policy load
+// (*authz.Authorizer does).
+type policyErrer interface{ PolicyErr() error }
+
+// policyUnavailable returns the authorizer's load error when its policy
+// could not be loaded because the store is unavailable: while it denies
+// everything, requests are answered 503, not 403 or 404. A policy that
+// failed for another reason keeps denying.
+func (s *Server) policyUnavailable() error {
+	pe, ok := s.authz.(policyErrer)
+	if !ok {
+		return nil
+	}
+	if err := pe.PolicyErr(); errors.Is(err, collections.ErrUnavailable) {
+		return fmt.Errorf("access policy: %w", err)
+	}
+	return nil
 }
 
 // principal authenticates the request.

@@ -62,6 +62,9 @@ type hubOptions struct {
 	// identities are bound to; url is then https and h.tls is the server.
 	clientCAs *x509.CertPool
 	log       io.Writer // the server's log; nil: discarded
+	// rateLimits, when set, configures a rate limiter of the server and
+	// of its authenticator (failed sign-ins).
+	rateLimits *taxii.RateLimitConfig
 }
 
 // newHub starts a hub whose organizations A and B each have a member
@@ -148,6 +151,14 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	if opts.clientCAs != nil {
 		ac.Certificates = authz.NewCertificateMapper(store)
 	}
+	var limiter *taxii.RateLimiter
+	if opts.rateLimits != nil {
+		rc := *opts.rateLimits
+		rc.Orgs, rc.Logger = store, logger
+		limiter, err = taxii.NewRateLimiter(rc)
+		must(t, err)
+		ac.Admission = limiter
+	}
 	h.authn, err = authz.NewAuthenticator(ac)
 	must(t, err)
 	if opts.audit {
@@ -161,7 +172,7 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	must(t, err)
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store: store, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,
-		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin,
+		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin, RateLimiter: limiter,
 	})
 	must(t, err)
 	hs := httptest.NewUnstartedServer(srv)

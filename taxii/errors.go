@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 
 	"github.com/labstack/echo/v5"
 
@@ -58,6 +59,11 @@ func writeJSONError(c *echo.Context, status int, res errorResource) error {
 	return c.Blob(status, echo.MIMEApplicationJSON, body)
 }
 
+// unavailableRetryAfter is the Retry-After (seconds) of the 503 answered
+// while the store is unavailable: long enough not to hammer a store that
+// is coming back, short enough that clients resume soon after it has.
+const unavailableRetryAfter = 5
+
 // writeError turns any error into an error response written by write. It
 // is the one place where failures meet HTTP: known errors keep their
 // status and description; anything else is an internal error whose detail
@@ -82,9 +88,23 @@ func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 	var mbe *http.MaxBytesError
 	var ie *authz.InvalidError
 	var ce *authz.ConflictError
+	var rle *RateLimitError
 	switch {
 	case errors.As(err, &te):
 		status, res.Description = te.Status, te.Description
+	case errors.As(err, &rle):
+		status, res.Description = http.StatusTooManyRequests, rle.Description
+		rle.header(c.Response().Header())
+	case errors.Is(err, collections.ErrUnavailable):
+		// The store's server is down, unreachable or too slow: the request
+		// may succeed later. Authentication that needs the store ends here
+		// too, never in a 401. The cause, in the store's words, stays in
+		// the log.
+		s.log.Warn("store unavailable", "request_id", requestID(c), "method", c.Request().Method,
+			"path", c.Request().URL.Path, "err", err)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
+		status, res.Description = http.StatusServiceUnavailable,
+			fmt.Sprintf("the service is temporarily unavailable: its store does not answer; retry in %d seconds", unavailableRetryAfter)
 	case errors.As(err, &ie):
 		status, res.Description, res.Field = http.StatusBadRequest, ie.Reason, ie.Field
 		if ie.Field != "" {

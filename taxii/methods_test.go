@@ -32,6 +32,7 @@ func TestHeadOptionsAllow(t *testing.T) {
 		{objects + id + "/versions/", readOnly},
 		{"/api1/collections/" + collID + "/objects/indicator--00000000-0000-4000-8000-000000000000/", objectRW}, // 404
 		{"/healthz", readOnly},
+		{"/readyz", readOnly},
 	}
 	headers := []string{"Content-Type", "X-Taxii-Date-Added-First", "X-Taxii-Date-Added-Last", "Allow"}
 	for _, tt := range tests {

@@ -1,12 +1,14 @@
 package taxii
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,7 +48,7 @@ func (s *Server) taxiiRoutes() *echo.Echo {
 	// the final status; this only catches what escapes it.
 	e.HTTPErrorHandler = func(c *echo.Context, err error) { s.writeError(c, err, writeTAXIIError) }
 	e.Pre(trailingSlash)
-	e.Use(s.observe(writeTAXIIError), s.limitHeader, s.authenticate, negotiate)
+	e.Use(s.observe(writeTAXIIError), s.limitHeader, s.authenticate, s.limitRate, negotiate)
 
 	get(e, "/taxii2/", s.discovery)
 	get(e, "/:root/", s.apiRoot)
@@ -78,9 +80,10 @@ func (s *Server) opsRoutes() *echo.Echo {
 	e.Logger = s.log
 	e.HTTPErrorHandler = func(c *echo.Context, err error) { s.writeError(c, err, writeJSONError) }
 	e.Pre(noTrailingSlash)
-	e.Use(s.observe(writeJSONError), s.limitHeader, s.authenticate)
+	e.Use(s.observe(writeJSONError), s.limitHeader, s.authenticate, s.limitRate)
 
 	get(e, "/healthz", s.healthz)
+	get(e, "/readyz", s.readyz)
 	s.adminRoutes(e)
 	return e
 }
@@ -88,6 +91,25 @@ func (s *Server) opsRoutes() *echo.Echo {
 // healthz answers that the process serves requests.
 func (s *Server) healthz(c *echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, []byte(`{"status":"ok"}`))
+}
+
+// readyz answers whether the server can serve requests now: whether its
+// store answers within the readiness deadline. A load balancer sends
+// requests elsewhere while it answers 503.
+func (s *Server) readyz(c *echo.Context) error {
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.readyTimeout)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			if c.Request().Context().Err() != nil {
+				return c.Request().Context().Err() // the prober went away
+			}
+			s.log.Warn("not ready: the store does not answer", "request_id", requestID(c), "err", err)
+			c.Response().Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
+			return errorf(http.StatusServiceUnavailable, "not ready: the store does not answer")
+		}
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, []byte(`{"status":"ready"}`))
 }
 
 // trailingSlash serves a path without its trailing slash as if it had one:

@@ -30,6 +30,7 @@ func TestOperationsRoutes(t *testing.T) {
 		{"health, no Accept", "GET", "/healthz", "", 200, map[string]any{"status": "ok"}},
 		{"health, trailing slash", "GET", "/healthz/", "application/json", 200, map[string]any{"status": "ok"}},
 		{"health, TAXII accepted", "GET", "/healthz", "application/taxii+json;version=2.1", 200, map[string]any{"status": "ok"}},
+		{"readiness, store answers", "GET", "/readyz", "application/json", 200, map[string]any{"status": "ready"}},
 		{"unknown operations path", "GET", "/healthz/deep", "application/json", 404, nil},
 		{"unknown admin path", "GET", "/admin/nothing", "application/json", 404, nil},
 		{"wrong method", "POST", "/healthz", "application/json", 405, nil},

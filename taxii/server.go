@@ -42,6 +42,12 @@ type Config struct {
 	// Admin serves the administration API under /admin/; nil: none.
 	Admin *authz.Admin
 
+	// Ready checks that the store answers, for /readyz, which answers 503
+	// when it fails or takes longer than ReadyTimeout (default
+	// DefaultReadyTimeout); nil: ready whenever the process serves.
+	Ready        func(ctx context.Context) error
+	ReadyTimeout time.Duration
+
 	// Discovery resource (TAXII 2.1 section 4.1.1).
 	Title       string
 	Description string
@@ -85,12 +91,21 @@ type Config struct {
 	// IdleTimeout still apply.
 	MinTransferRate int64
 	TransferGrace   time.Duration
+	// RateLimiter limits the requests and request body bytes of each
+	// principal, after authentication; nil: no limits. Give it to the
+	// Authenticator too (AuthenticatorConfig.Admission), so that failed
+	// credential checks are bounded per source address.
+	RateLimiter *RateLimiter
 }
 
 // Defaults of Config.
 const (
 	DefaultMaxPageBytes   = 16 << 20
 	DefaultMaxHeaderBytes = 64 << 10
+	// DefaultReadyTimeout is shorter than the probe timeouts load
+	// balancers use by default, so that a slow store reads as not ready
+	// rather than as a probe that timed out.
+	DefaultReadyTimeout = 2 * time.Second
 )
 
 // Server serves the TAXII 2.1 API and, beside it, the operations routes
@@ -117,6 +132,9 @@ type Server struct {
 	maxObjects   int
 	memory       *memoryBudget
 	rate         transferRate
+	limiter      *RateLimiter
+	ready        func(ctx context.Context) error
+	readyTimeout time.Duration
 }
 
 // tokenSecret names the pagination token key in the store.
@@ -158,6 +176,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = DefaultReadyTimeout
+	}
 	key, err := cfg.Store.Secret(ctx, tokenSecret, func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
@@ -186,6 +207,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		maxObjects:   cfg.MaxObjects,
 		memory:       &memoryBudget{size: cfg.MaxMemory},
 		rate:         transferRate{grace: cfg.TransferGrace, perSecond: cfg.MinTransferRate},
+		limiter:      cfg.RateLimiter,
+		ready:        cfg.Ready,
+		readyTimeout: cfg.ReadyTimeout,
 	}
 	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil

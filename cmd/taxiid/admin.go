@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -21,7 +20,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/taxiid/taxiid/authz"
-	"github.com/taxiid/taxiid/collections/sqlite"
 )
 
 // declaredSet is what the configuration file declares, which the admin
@@ -42,17 +40,20 @@ func declaredSet(f FileConfig) authz.DeclaredSet {
 // the watcher's Refresh, so that changes take effect at once) and that of
 // `taxiid admin` (refresh nil: running servers see changes within their
 // watch interval).
-func adminService(store *sqlite.Store, f FileConfig, refresh func(context.Context) error, logger *slog.Logger) (*authz.Admin, error) {
+func adminService(store Store, f FileConfig, refresh func(context.Context) error, logger *slog.Logger) (*authz.Admin, error) {
 	return authz.NewAdmin(authz.AdminConfig{
 		Store: store, Collections: store, Declared: declaredSet(f), Refresh: refresh, Log: logger,
 	})
 }
 
 // adminUsage is the help of `taxiid admin`.
-const adminUsage = `usage: taxiid admin [--data DIR] [--config FILE] [-o json|table] RESOURCE VERB [ARGS] [FLAGS]
+const adminUsage = `usage: taxiid admin [--data DIR | --mongo-uri URI [--mongo-database NAME]] [--config FILE]
+                    [-o json|table] RESOURCE VERB [ARGS] [FLAGS]
 
 Manages the store directly, without a running server (running servers see
-the changes within a second). ORG and USER are ids or names.
+the changes within a second): the embedded store in --data (env
+TAXIID_DATA), or MongoDB when --mongo-uri (env TAXIID_MONGO_URI) is set.
+ORG and USER are ids or names.
 
   orgs list | get ORG | create --name NAME [--description TEXT]
        update ORG [--name NAME] [--description TEXT] | delete ORG
@@ -90,12 +91,13 @@ exit status 1.
 
 // adminCLI is one run of `taxiid admin`.
 type adminCLI struct {
-	data, config, output string
-	stdin                io.Reader
-	stdout, stderr       io.Writer
-	getenv               func(string) string
+	data, config, output    string
+	mongoURI, mongoDatabase string
+	stdin                   io.Reader
+	stdout, stderr          io.Writer
+	getenv                  func(string) string
 
-	store *sqlite.Store
+	store Store
 	admin *authz.Admin
 	ctx   context.Context
 }
@@ -103,6 +105,8 @@ type adminCLI struct {
 // commonFlags binds the flags every admin command takes.
 func (c *adminCLI) commonFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.data, "data", c.data, "directory of the embedded store (env TAXIID_DATA)")
+	fs.StringVar(&c.mongoURI, "mongo-uri", c.mongoURI, "MongoDB connection string; when set, the store is there and --data is not used (env TAXIID_MONGO_URI)")
+	fs.StringVar(&c.mongoDatabase, "mongo-database", c.mongoDatabase, "MongoDB database of the store (env TAXIID_MONGO_DATABASE)")
 	fs.StringVar(&c.config, "config", c.config, "configuration file: its API roots and collections cannot be changed here (env TAXIID_CONFIG)")
 	fs.StringVar(&c.output, "o", c.output, "output: json or table")
 	fs.StringVar(&c.output, "output", c.output, "output: json or table")
@@ -110,9 +114,14 @@ func (c *adminCLI) commonFlags(fs *flag.FlagSet) {
 
 // adminCommand runs `taxiid admin ARGS`.
 func adminCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	c := &adminCLI{data: defaultData, output: "json", stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	c := &adminCLI{data: defaultData, mongoDatabase: defaultMongoDatabase, output: "json",
+		stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	if v := getenv("TAXIID_DATA"); v != "" {
 		c.data = v
+	}
+	c.mongoURI = getenv("TAXIID_MONGO_URI")
+	if v := getenv("TAXIID_MONGO_DATABASE"); v != "" {
+		c.mongoDatabase = v
 	}
 	c.config = getenv("TAXIID_CONFIG")
 	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
@@ -203,13 +212,8 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// open opens the store, which must exist: a mistyped --data must not
-// create an empty store that changes go to unseen.
+// open opens the store, which must exist (see openAdminStore).
 func (c *adminCLI) open(ctx context.Context) error {
-	path := filepath.Join(c.data, "taxiid.db")
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("admin: no store at %s (start taxiid serve --data %s once, or give the right --data): %w", path, c.data, err)
-	}
 	var f FileConfig
 	if c.config != "" {
 		b, err := os.ReadFile(c.config)
@@ -220,9 +224,15 @@ func (c *adminCLI) open(ctx context.Context) error {
 			return fmt.Errorf("admin: config file %s: %w", c.config, err)
 		}
 	}
-	store, err := sqlite.Open(ctx, path)
+	loc := storeLocation{data: c.data, mongoURI: c.mongoURI, mongoDatabase: c.mongoDatabase}
+	if loc.mongo() {
+		if err := checkMongoDatabase(loc.mongoDatabase); err != nil {
+			return fmt.Errorf("admin: --mongo-database: %w", err)
+		}
+	}
+	store, err := openAdminStore(ctx, loc)
 	if err != nil {
-		return fmt.Errorf("admin: open store: %w", err)
+		return fmt.Errorf("admin: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	admin, err := adminService(store, f, nil, logger)

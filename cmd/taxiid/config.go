@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/collections/mongo"
 	"github.com/taxiid/taxiid/stix"
 )
 
@@ -20,13 +21,21 @@ import (
 // environment variable TAXIID_<NAME>, and an optional YAML file declaring
 // API roots and collections.
 type Config struct {
-	Listen      string
-	Data        string
-	ConfigFile  string
-	PageSize    int
-	MaxPageSize int
-	Validation  string // validation level: strict, default or permissive
-	SchemaDir   string
+	Listen string
+	// Data is the directory of the embedded store, unused when MongoURI
+	// is set.
+	Data string
+	// MongoURI, when set, puts the store on MongoDB: the database
+	// MongoDatabase of the deployment it names. MongoTimeout bounds one
+	// MongoDB call (0: the backend's default).
+	MongoURI      string
+	MongoDatabase string
+	MongoTimeout  time.Duration
+	ConfigFile    string
+	PageSize      int
+	MaxPageSize   int
+	Validation    string // validation level: strict, default or permissive
+	SchemaDir     string
 
 	// MaxConnections caps the connections open at once (further bounded
 	// by the limit of open files); MaxConnectionsPerIP caps those from one
@@ -43,6 +52,8 @@ type Config struct {
 	// AuditRetention is how long audit events are kept; 0 keeps them for
 	// ever.
 	AuditRetention days
+	// Rate holds the rate limits (ratelimit.go).
+	Rate rateConfig
 	// TLS: certificate, key and client CAs, or plain HTTP (tls.go).
 	TLS tlsFlags
 
@@ -56,6 +67,7 @@ type FileConfig struct {
 	Contact        string          `yaml:"contact"`
 	DefaultAPIRoot string          `yaml:"default_api_root"`
 	APIRoots       []APIRootConfig `yaml:"api_roots"`
+	RateLimits     RateLimitsFile  `yaml:"rate_limits"`
 }
 
 // APIRootConfig declares one API root and its collections.
@@ -91,6 +103,8 @@ const (
 	defaultMaxConnections      = 4096
 	defaultMaxConnectionsPerIP = 256
 	defaultShutdownTimeout     = 15 * time.Second
+	defaultMongoDatabase       = mongo.DefaultDatabase
+	defaultMongoTimeout        = mongo.DefaultOpTimeout
 	defaultAuditRetention      = days(365 * 24 * time.Hour)
 	// minMaxMemory is the least max-memory accepted: below it the garbage
 	// collector would run all the time.
@@ -154,6 +168,9 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	}
 	fs.StringVar(&cfg.Listen, "listen", envStr("LISTEN", defaultListen), "address to listen on (env TAXIID_LISTEN)")
 	fs.StringVar(&cfg.Data, "data", envStr("DATA", defaultData), "directory of the embedded store (env TAXIID_DATA)")
+	fs.StringVar(&cfg.MongoURI, "mongo-uri", envStr("MONGO_URI", ""), "MongoDB connection string, mongodb://... or mongodb+srv://...; when set, the store is that MongoDB deployment and --data is not used (env TAXIID_MONGO_URI)")
+	fs.StringVar(&cfg.MongoDatabase, "mongo-database", envStr("MONGO_DATABASE", defaultMongoDatabase), "MongoDB database of the store (env TAXIID_MONGO_DATABASE)")
+	fs.DurationVar(&cfg.MongoTimeout, "mongo-timeout", envDuration("MONGO_TIMEOUT", defaultMongoTimeout), "deadline of one MongoDB call, three times that for a batch of pushed objects; a request that meets it gets a 503 (env TAXIID_MONGO_TIMEOUT)")
 	fs.StringVar(&cfg.ConfigFile, "config", envStr("CONFIG", ""), "YAML file declaring API roots and collections (env TAXIID_CONFIG)")
 	fs.IntVar(&cfg.PageSize, "page-size", envInt("PAGE_SIZE", defaultPageSize), "objects per page when a request sets no limit (env TAXIID_PAGE_SIZE)")
 	fs.IntVar(&cfg.MaxPageSize, "max-page-size", envInt("MAX_PAGE_SIZE", defaultMaxPageSize), "largest page served, whatever the limit (env TAXIID_MAX_PAGE_SIZE)")
@@ -170,6 +187,7 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 			problems = append(problems, fmt.Sprintf("TAXIID_AUDIT_RETENTION: %v", err))
 		}
 	}
+	rateFlags(fs, &cfg.Rate, getenv, &problems)
 	fs.Var(&cfg.AuditRetention, "audit-retention", "how long audit events are kept, a `duration` in days (365d) or as 720h; 0 keeps them for ever (env TAXIID_AUDIT_RETENTION)")
 	problems = append(problems, cfg.TLS.register(fs, getenv)...)
 	if err := fs.Parse(args); err != nil {
@@ -203,8 +221,21 @@ func (cfg *Config) validate() []string {
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		add("listen %q is not a host:port address", cfg.Listen)
 	}
-	if cfg.Data == "" {
+	if cfg.MongoURI == "" && cfg.Data == "" {
 		add("data must name a directory")
+	}
+	if cfg.MongoURI != "" {
+		// The URI itself is read by the driver at start; it may hold a
+		// password, so no message quotes it.
+		if !strings.HasPrefix(cfg.MongoURI, "mongodb://") && !strings.HasPrefix(cfg.MongoURI, "mongodb+srv://") {
+			add("mongo-uri must begin with mongodb:// or mongodb+srv://")
+		}
+		if err := checkMongoDatabase(cfg.MongoDatabase); err != nil {
+			add("mongo-database: %v", err)
+		}
+		if cfg.MongoTimeout < 100*time.Millisecond {
+			add("mongo-timeout must be at least 100ms, not %s", cfg.MongoTimeout)
+		}
 	}
 	if cfg.PageSize < 1 {
 		add("page-size must be at least 1, not %d", cfg.PageSize)
@@ -288,7 +319,27 @@ func (cfg *Config) validate() []string {
 	if f.DefaultAPIRoot != "" && !paths[f.DefaultAPIRoot] {
 		add("default_api_root %q is not one of the declared api_roots", f.DefaultAPIRoot)
 	}
+	problems = append(problems, cfg.validateRates()...)
 	return problems
+}
+
+// store is where the store of the configuration is.
+func (cfg *Config) store() storeLocation {
+	return storeLocation{data: cfg.Data, mongoURI: cfg.MongoURI, mongoDatabase: cfg.MongoDatabase, mongoTimeout: cfg.MongoTimeout}
+}
+
+// checkMongoDatabase checks a MongoDB database name against the server's
+// rules: at most 63 bytes, none of the characters /\. "$*<>:|? and no NUL.
+func checkMongoDatabase(name string) error {
+	switch {
+	case name == "":
+		return errors.New("a database name is required")
+	case len(name) > 63:
+		return fmt.Errorf("a name of %d bytes is longer than the 63 MongoDB accepts", len(name))
+	case strings.ContainsAny(name, "/\\. \"$*<>:|?\x00"):
+		return fmt.Errorf("%q holds a character MongoDB refuses in database names (/\\. \"$*<>:|?)", name)
+	}
+	return nil
 }
 
 // defaultMaxMemory is the default of max-memory: GOMEMLIMIT when the

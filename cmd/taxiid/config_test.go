@@ -185,3 +185,110 @@ func TestGCPercentFor(t *testing.T) {
 		}
 	}
 }
+
+// TestParseMongoFlags checks the flags that put the store on MongoDB, with
+// their environment overrides, and that no message quotes the URI, which
+// may hold a password.
+func TestParseMongoFlags(t *testing.T) {
+	type mongoCfg struct {
+		URI, Database string
+		Timeout       time.Duration
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		want     mongoCfg
+		wantErrs []string
+	}{
+		{name: "defaults: the embedded store", want: mongoCfg{"", "taxiid", 10 * time.Second}},
+		{
+			name: "flags",
+			args: []string{"--mongo-uri", "mongodb://db1:27017,db2:27017/?replicaSet=rs0", "--mongo-database", "hub", "--mongo-timeout", "3s"},
+			want: mongoCfg{"mongodb://db1:27017,db2:27017/?replicaSet=rs0", "hub", 3 * time.Second},
+		},
+		{
+			name: "environment",
+			env:  map[string]string{"TAXIID_MONGO_URI": "mongodb+srv://cluster0.example.net/", "TAXIID_MONGO_DATABASE": "intel", "TAXIID_MONGO_TIMEOUT": "2s"},
+			want: mongoCfg{"mongodb+srv://cluster0.example.net/", "intel", 2 * time.Second},
+		},
+		{
+			name: "flag over environment",
+			args: []string{"--mongo-database", "hub"},
+			env:  map[string]string{"TAXIID_MONGO_URI": "mongodb://db1/", "TAXIID_MONGO_DATABASE": "intel"},
+			want: mongoCfg{"mongodb://db1/", "hub", 10 * time.Second},
+		},
+		{
+			name: "no data directory needed on MongoDB",
+			args: []string{"--mongo-uri", "mongodb://db1/", "--data", ""},
+			want: mongoCfg{"mongodb://db1/", "taxiid", 10 * time.Second},
+		},
+		{
+			name: "bad values",
+			args: []string{"--mongo-uri", "http://user:s3cret@db1/", "--mongo-database", "a.b", "--mongo-timeout", "10ms"},
+			wantErrs: []string{"mongo-uri must begin with mongodb:// or mongodb+srv://", `mongo-database: "a.b" holds a character`,
+				"mongo-timeout must be at least 100ms, not 10ms"},
+		},
+		{
+			name:     "database name too long",
+			args:     []string{"--mongo-uri", "mongodb://db1/", "--mongo-database", strings.Repeat("d", 64)},
+			wantErrs: []string{"mongo-database: a name of 64 bytes is longer than the 63 MongoDB accepts"},
+		},
+		{
+			name:     "empty database name",
+			env:      map[string]string{"TAXIID_MONGO_URI": "mongodb://db1/"},
+			args:     []string{"--mongo-database", ""},
+			wantErrs: []string{"mongo-database: a database name is required"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseFlags(tt.args, env(tt.env), nil)
+			if len(tt.wantErrs) > 0 {
+				if err == nil {
+					t.Fatalf("no error; want %q", tt.wantErrs)
+				}
+				for _, w := range tt.wantErrs {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error does not mention %q:\n%v", w, err)
+					}
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("error quotes the URI's password:\n%v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := mongoCfg{cfg.MongoURI, cfg.MongoDatabase, cfg.MongoTimeout}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("MongoDB settings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRedactURI: what the log shows of a MongoDB URI names its hosts and
+// never its credentials or options.
+func TestRedactURI(t *testing.T) {
+	tests := []struct{ uri, want string }{
+		{"mongodb://db1:27017", "mongodb://db1:27017"},
+		{"mongodb://taxiid:pa%40ss@db1:27017,db2:27017/admin?replicaSet=rs0&authSource=admin", "mongodb://***@db1:27017,db2:27017"},
+		{"mongodb+srv://taxiid:secret@cluster0.example.net/?retryWrites=true", "mongodb+srv://***@cluster0.example.net"},
+		{"mongodb://db1/?tlsCertificateKeyFilePassword=secret", "mongodb://db1"},
+		{"mongodb://[::1]:27017/", "mongodb://[::1]:27017"},
+		// A '?' in a password is taken as the driver takes it.
+		{"mongodb://taxiid:se?cret@db1/", "mongodb://***@db1"},
+		// An unescaped '@' in a password: the driver refuses the URI, and
+		// nothing of the password shows.
+		{"mongodb://taxiid:se@cret@db1/", "mongodb://(malformed)"},
+		{"http://taxiid:secret@db1/", "(not a MongoDB URI)"},
+		{"taxiid:secret@db1", "(not a MongoDB URI)"},
+	}
+	for _, tt := range tests {
+		if got := redactURI(tt.uri); got != tt.want {
+			t.Errorf("redactURI(%q) = %q; want %q", tt.uri, got, tt.want)
+		}
+	}
+}

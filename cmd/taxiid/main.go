@@ -4,6 +4,8 @@
 //	taxiid validate [flags] FILE... check STIX objects, bundles or envelopes
 //	taxiid admin RESOURCE VERB ...  manage organizations, users, tokens, grants,
 //	                                API roots and collections in the store
+//	taxiid import [flags] FILE...   store the objects of bundles in a collection
+//	taxiid export [flags]           write the objects of a collection as a bundle
 package main
 
 import (
@@ -17,14 +19,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
-	"github.com/taxiid/taxiid/collections/sqlite"
 	"github.com/taxiid/taxiid/stix"
 	"github.com/taxiid/taxiid/taxii"
 )
@@ -70,31 +70,63 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return validate(args, os.Stdin, os.Stdout, stderr)
 	case "admin":
 		return adminCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
+	case "import":
+		return importCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
+	case "export":
+		return exportCommand(ctx, args, getenv, os.Stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, validate, admin)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export)", cmd)
 	}
 }
 
 // serve runs the server until ctx is cancelled, then shuts down (see
 // shutdown) and closes the store. getenv and stderr serve the first start
 // of a new store (bootstrapAdmin).
+//
+// While MongoDB is unreachable at start, every step that needs it is
+// retried (untilAvailable) until it answers or the process is told to
+// stop, which then ends it without an error.
 func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(string) string, stderr io.Writer) error {
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	loc := cfg.store()
+	store, err := openServeStore(ctx, loc, logger)
+	if errors.Is(err, errStopped) {
+		logger.Info("stopped before the store could be reached", loc.logAttrs()...)
+		return nil
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.Data, "taxiid.db"))
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer store.Close()
-
-	if err := declare(ctx, store, cfg.File); err != nil {
 		return err
 	}
-	if err := bootstrapAdmin(ctx, store, getenv, stderr, logger); err != nil {
+	defer store.Close()
+	err = serveStore(ctx, cfg, loc, store, logger, getenv, stderr)
+	if errors.Is(err, errStopped) {
+		logger.Info("stopped before the store could be reached", loc.logAttrs()...)
+		return nil
+	}
+	return err
+}
+
+// serveStore runs the server on an open store.
+func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store, logger *slog.Logger, getenv func(string) string, stderr io.Writer) error {
+	retry := func(what string, step func(context.Context) error) error {
+		return untilAvailable(ctx, logger, loc, what, step)
+	}
+	err := retry("declare API roots and collections", func(ctx context.Context) error {
+		return declare(ctx, store, cfg.File)
+	})
+	if err != nil {
+		return err
+	}
+	err = retry("first user", func(ctx context.Context) error {
+		return bootstrapAdmin(ctx, store, getenv, stderr, logger)
+	})
+	if err != nil {
 		return fmt.Errorf("first user: %w", err)
 	}
-	access, err := startAccessControl(ctx, store, cfg, logger)
+	limiter, err := newRateLimiter(cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	access, err := startAccessControl(ctx, store, cfg, limiter, logger, retry)
 	if err != nil {
 		return err
 	}
@@ -115,21 +147,28 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 	if err != nil {
 		return err
 	}
-	srv, err := taxii.New(ctx, taxii.Config{
-		Store:          store,
-		Ingester:       ingester,
-		Authorizer:     access.authorizer,
-		Authenticator:  access.authenticator,
-		Audit:          access.audit,
-		Admin:          admin,
-		Logger:         logger,
-		Title:          cfg.File.Title,
-		Description:    cfg.File.Description,
-		Contact:        cfg.File.Contact,
-		DefaultAPIRoot: cfg.File.DefaultAPIRoot,
-		PageSize:       cfg.PageSize,
-		MaxPageSize:    cfg.MaxPageSize,
-		MaxMemory:      cfg.requestMemory(),
+	var srv *taxii.Server
+	err = retry("pagination key", func(ctx context.Context) error {
+		var err error
+		srv, err = taxii.New(ctx, taxii.Config{
+			Store:          store,
+			Ingester:       ingester,
+			Authorizer:     access.authorizer,
+			Authenticator:  access.authenticator,
+			Audit:          access.audit,
+			Admin:          admin,
+			Logger:         logger,
+			Title:          cfg.File.Title,
+			Description:    cfg.File.Description,
+			Contact:        cfg.File.Contact,
+			DefaultAPIRoot: cfg.File.DefaultAPIRoot,
+			PageSize:       cfg.PageSize,
+			MaxPageSize:    cfg.MaxPageSize,
+			MaxMemory:      cfg.requestMemory(),
+			Ready:          store.Ping,
+			RateLimiter:    limiter,
+		})
+		return err
 	})
 	if err != nil {
 		return err
@@ -157,14 +196,17 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(str
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("taxiid listening", "addr", scheme+"://"+ln.Addr().String()+"/taxii2/", "data", cfg.Data,
-		"max_connections", ln.max, "max_connections_per_ip", ln.perIP, "max_memory", cfg.MaxMemory)
+	logger.Info("taxiid listening", append(append([]any{"addr", scheme + "://" + ln.Addr().String() + "/taxii2/"}, loc.logAttrs()...),
+		"max_connections", ln.max, "max_connections_per_ip", ln.perIP, "max_memory", cfg.MaxMemory)...)
 
 	// Finish pushes a previous run left pending, and keep watching for
 	// those of replicas that stop. Started last, so that every return
 	// above leaves nothing running.
-	if err := ingester.Start(ctx); err != nil {
+	if err := retry("recover interrupted pushes", ingester.Start); err != nil {
 		ln.Close()
+		if errors.Is(err, errStopped) {
+			return err
+		}
 		return fmt.Errorf("recover interrupted pushes: %w", err)
 	}
 	errc := make(chan error, 1)
@@ -189,15 +231,20 @@ type accessControl struct {
 }
 
 // startAccessControl builds the access control of the store and loads its
-// policy; changes made by any process on the store are enforced here
-// within a second.
-func startAccessControl(ctx context.Context, store authz.Store, cfg Config, logger *slog.Logger) (*accessControl, error) {
+// policy, through retry; changes made by any process on the store are
+// enforced here within a second. limiter, when not nil, bounds failed
+// sign-ins per source address.
+func startAccessControl(ctx context.Context, store authz.Store, cfg Config, limiter *taxii.RateLimiter, logger *slog.Logger,
+	retry func(what string, step func(context.Context) error) error) (*accessControl, error) {
 	a := &accessControl{watcher: authz.NewWatcher(store, 0, logger)}
 	var err error
 	if a.authorizer, err = authz.NewAuthorizer(store, a.watcher, logger); err != nil {
 		return nil, err
 	}
 	ac := authz.AuthenticatorConfig{Store: store, Watcher: a.watcher, Log: logger}
+	if limiter != nil {
+		ac.Admission = limiter // failed sign-ins are bounded per source address
+	}
 	if cfg.TLS.ClientCAFile != "" {
 		// Verified client certificates stand for the users their
 		// identities are bound to.
@@ -214,8 +261,11 @@ func startAccessControl(ctx context.Context, store authz.Store, cfg Config, logg
 		a.authenticator.Close()
 		return nil, err
 	}
-	if err := a.watcher.Start(ctx); err != nil {
+	if err := retry("load access policy", a.watcher.Start); err != nil {
 		a.close()
+		if errors.Is(err, errStopped) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("load access policy: %w", err)
 	}
 	return a, nil

@@ -87,12 +87,29 @@ func launchShell(t testing.TB, dir, script string) (*exec.Cmd, string, *syncLog,
 
 // launchCmd starts cmd, a taxiid process, and waits until it listens.
 func launchCmd(t testing.TB, cmd *exec.Cmd) (*exec.Cmd, string, *syncLog, error) {
-	stderr, err := cmd.StderrPipe()
+	log, found, err := begin(t, cmd)
 	if err != nil {
 		return nil, "", nil, err
 	}
+	select {
+	case u := <-found:
+		return cmd, u, log, nil
+	case <-log.done:
+		return nil, "", nil, fmt.Errorf("taxiid exited without listening:\n%s", log)
+	case <-time.After(30 * time.Second):
+		return nil, "", nil, fmt.Errorf("taxiid did not start:\n%s", log)
+	}
+}
+
+// begin starts cmd, a taxiid process killed when the test ends, and
+// returns its log and a channel that gets its base URL once it listens.
+func begin(t testing.TB, cmd *exec.Cmd) (*syncLog, <-chan string, error) {
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := cmd.Start(); err != nil {
-		return nil, "", nil, err
+		return nil, nil, err
 	}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
@@ -112,14 +129,7 @@ func launchCmd(t testing.TB, cmd *exec.Cmd) (*exec.Cmd, string, *syncLog, error)
 			}
 		}
 	}()
-	select {
-	case u := <-found:
-		return cmd, u, log, nil
-	case <-log.done:
-		return nil, "", nil, fmt.Errorf("taxiid exited without listening:\n%s", log)
-	case <-time.After(30 * time.Second):
-		return nil, "", nil, fmt.Errorf("taxiid did not start:\n%s", log)
-	}
+	return log, found, nil
 }
 
 // syncLog collects a process's log lines while the test reads them.

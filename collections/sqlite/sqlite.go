@@ -136,6 +136,15 @@ func (s *Store) init(ctx context.Context, path, common string) error {
 	return nil
 }
 
+// Ping checks that the store answers a read, within ctx.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
 // Close closes the store. Writes are already durable when their methods
 // return, so nothing is pending. Calling Close again returns the first
 // result.

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,14 +45,51 @@ func Start(tb testing.TB) Server {
 	if uri := os.Getenv(EnvURI); uri != "" {
 		return Server{URI: uri}
 	}
+	return StartAt(tb, "127.0.0.1:0").Server
+}
+
+// Embedded is an embedded FerretDB that a test can stop and start again on
+// the same address and data, to take the server away and bring it back.
+type Embedded struct {
+	Server
+	// Addr is the host:port it listens on.
+	Addr string
+
+	tb   testing.TB
+	dir  string
+	mu   sync.Mutex
+	stop func() // nil while stopped
+}
+
+// StartAt starts an embedded FerretDB listening on addr ("127.0.0.1:0":
+// a free port, then named by Addr), with its data in a new temporary
+// directory of tb, whatever TAXIID_TEST_MONGO_URI says: a test cannot stop
+// an external server. It stops when tb ends.
+func StartAt(tb testing.TB, addr string) *Embedded {
+	tb.Helper()
+	e := &Embedded{tb: tb, dir: tb.TempDir(), Addr: addr}
+	e.Start()
+	tb.Cleanup(e.Stop)
+	return e
+}
+
+// Start starts the server again after Stop, on the same address and data.
+// It does nothing while the server runs.
+func (e *Embedded) Start() {
+	e.tb.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stop != nil {
+		return
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + tb.TempDir() + "/",
+		SQLiteURL: "file:" + e.dir + "/",
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
-		tb.Fatalf("start embedded FerretDB: %v", err)
+		e.tb.Fatalf("start embedded FerretDB: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -60,18 +98,30 @@ func Start(tb testing.TB) Server {
 		f.Run(ctx)
 	}()
 	backend := strings.TrimSuffix(strings.TrimPrefix(f.MongoDBURI(), "mongodb://"), "/")
-	r, err := startRelay(backend)
+	r, err := startRelay(e.Addr, backend)
 	if err != nil {
 		cancel()
 		<-done
-		tb.Fatalf("start relay to embedded FerretDB: %v", err)
+		e.tb.Fatalf("listen on %s for the embedded FerretDB: %v", e.Addr, err)
 	}
-	tb.Cleanup(func() {
+	e.stop = func() {
 		r.close()
 		cancel()
 		<-done
-	})
-	return Server{URI: "mongodb://" + r.addr() + "/", Embedded: true}
+	}
+	e.Addr = r.addr()
+	e.Server = Server{URI: "mongodb://" + e.Addr + "/", Embedded: true}
+}
+
+// Stop stops the server: it stops listening and closes the connections of
+// its clients at once. It does nothing while the server is stopped.
+func (e *Embedded) Stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stop != nil {
+		e.stop()
+		e.stop = nil
+	}
 }
 
 // Database returns a database name no other test uses. On an external

@@ -29,8 +29,9 @@ type relay struct {
 	conns map[net.Conn]struct{}
 }
 
-func startRelay(backend string) (*relay, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startRelay listens on addr and relays to the server at backend.
+func startRelay(addr, backend string) (*relay, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
