@@ -267,6 +267,11 @@ func startAccessControl(ctx context.Context, store authz.Store, cfg Config, limi
 	if limiter != nil {
 		ac.Admission = limiter // failed sign-ins are bounded per source address
 	}
+	if cfg.TLS.ClientCAFile != "" {
+		// Verified client certificates stand for the users their
+		// identities are bound to.
+		ac.Certificates = authz.NewCertificateMapper(store)
+	}
 	if a.authenticator, err = authz.NewAuthenticator(ac); err != nil {
 		return nil, err
 	}
