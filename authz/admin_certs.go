@@ -7,11 +7,12 @@ import (
 )
 
 // Certificate bindings: which TLS client certificates stand for a user
-// (see certmap.go). They are managed like the user's other credentials by
-// those who manage the user: admins for every user, org-admins for the
-// users (other than admins) of their organization. Users may read their
-// own, not change them: a binding decides which certificates sign in as
-// whom.
+// (see certmap.go). Only admins bind: client CAs and the names they sign
+// are not tied to organizations, so an org-admin could otherwise bind
+// another partner's names to a user of their own, and learn from the
+// conflict which names are bound. Org-admins read and remove the bindings
+// of the users (other than admins) of their organization; users may read
+// their own: a binding decides which certificates sign in as whom.
 
 // CertificateBindingView is a certificate binding as the admin API shows
 // it.
@@ -104,6 +105,9 @@ func (a *Admin) CreateCertificateBinding(ctx context.Context, userID string, in 
 	}
 	if _, err := a.manageableUser(ctx, p, userID); err != nil {
 		return CertificateBindingView{}, err
+	}
+	if !p.IsAdmin() {
+		return CertificateBindingView{}, forbidden("only admins bind certificates")
 	}
 	if in.Identity == nil {
 		return CertificateBindingView{}, invalid("identity", "missing")

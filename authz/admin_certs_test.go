@@ -26,7 +26,7 @@ func TestAdminCertificateBindings(t *testing.T) {
 	if b1.Identity != "dns:feed.partner-a.example" || b1.Issuer != issuer || b1.UserID != e.amy.ID {
 		t.Errorf("CreateCertificateBinding = %+v; want dns:feed.partner-a.example of amy, issuer %s", b1, issuer)
 	}
-	b2, err := e.admin.CreateCertificateBinding(alice, e.amy.ID, authz.CertificateBindingInput{
+	b2, err := e.admin.CreateCertificateBinding(root, e.amy.ID, authz.CertificateBindingInput{
 		Identity: ptr("subject:CN=amy,O=Partner A")})
 	mustDo(t, err)
 	if b2.Issuer != "" {
@@ -36,9 +36,9 @@ func TestAdminCertificateBindings(t *testing.T) {
 		t.Errorf("%d refreshes after two bindings; want 2", e.refreshes.Load())
 	}
 
-	// Who may do what: admins and the org-admins of the user's
-	// organization; the user reads its own; the rest do not learn the
-	// user's bindings exist.
+	// Who may do what: admins bind; the org-admins of the user's
+	// organization read and remove; the user reads its own; the rest do
+	// not learn the user's bindings exist.
 	in := authz.CertificateBindingInput{Identity: ptr("email:amy@partner-a.example")}
 	for _, tc := range []struct {
 		who          string
@@ -66,8 +66,11 @@ func TestAdminCertificateBindings(t *testing.T) {
 	wantErrIs(t, "alice binds for ben of B", err, authz.ErrNotFound)
 	_, err = e.admin.CreateCertificateBinding(alice, e.root.ID, in)
 	wantErrIs(t, "alice binds for the admin", err, authz.ErrNotFound)
+	// Nor does it bind at all: names are not tied to organizations.
+	_, err = e.admin.CreateCertificateBinding(alice, e.amy.ID, in)
+	wantErrIs(t, "alice binds for amy of A", err, authz.ErrForbidden)
 	_, err = e.admin.CreateCertificateBinding(bob, e.bob.ID, authz.CertificateBindingInput{Identity: ptr("dns:bob.partner-b.example")})
-	wantErrIs(t, "bob binds for himself", err, nil)
+	wantErrIs(t, "bob binds for himself", err, authz.ErrForbidden)
 
 	// A binding is addressed under its user only.
 	_, err = e.admin.CertificateBinding(root, e.ben.ID, b1.ID)
@@ -133,9 +136,9 @@ func TestAdminCertificateBindings(t *testing.T) {
 	for _, ev := range events.Items {
 		who = append(who, ev.UserName)
 	}
-	// Newest first: root's binding for ben, bob's own, alice's and root's
-	// for amy.
-	if d := cmp.Diff([]string{"root", "bob", "alice", "root"}, who); d != "" {
+	// Newest first: root's binding for ben and root's two for amy; the
+	// refused ones left none.
+	if d := cmp.Diff([]string{"root", "root", "root"}, who); d != "" {
 		t.Errorf("create events by (-want +got):\n%s", d)
 	}
 }

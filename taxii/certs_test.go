@@ -45,11 +45,13 @@ func TestAdminCertificateRoutes(t *testing.T) {
 				}
 				b1, _ = r.body["id"].(string)
 			}},
-		{who: "olga", method: "POST", path: certs("alice"),
+		{who: "root", method: "POST", path: certs("alice"),
 			body: map[string]any{"identity": "subject:CN=alice,O=A", "issuer": strings.ToUpper(issuer)}, want: 201, save: "b2",
 			check: func(t *testing.T, r response) { wantBody(t, r, "issuer", issuer) }},
 		// Refusals: who may not, and bad input.
 		{who: "olga", method: "POST", path: certs("bob"), body: map[string]any{"identity": "dns:b.example"}, want: 404, field: "-"},
+		// Org-admins do not bind: names are not tied to organizations.
+		{who: "olga", method: "POST", path: certs("alice"), body: map[string]any{"identity": "dns:olga.example"}, want: 403, field: "-"},
 		{who: "alice", method: "POST", path: certs("alice"), body: map[string]any{"identity": "dns:mine.example"}, want: 403, field: "-"},
 		{who: "bob", method: "GET", path: certs("alice"), want: 403, field: "-"},
 		{who: "", method: "GET", path: certs("alice"), want: 401, field: "-"},
