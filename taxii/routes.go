@@ -98,6 +98,9 @@ func (s *Server) healthz(c *echo.Context) error {
 // store answers within the readiness deadline. A load balancer sends
 // requests elsewhere while it answers 503.
 func (s *Server) readyz(c *echo.Context) error {
+	if s.draining.Load() {
+		return errorf(http.StatusServiceUnavailable, "not ready: the server is shutting down")
+	}
 	if s.ready != nil {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.readyTimeout)
 		defer cancel()

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -151,9 +152,15 @@ type Server struct {
 	limiter      *RateLimiter
 	ready        func(ctx context.Context) error
 	readyTimeout time.Duration
+	draining     atomic.Bool
 	metrics      *metrics.Metrics
 	scrape       scrapeAccess
 }
+
+// Drain makes /readyz answer 503 from now on, while every other route is
+// served as before: a load balancer probing it stops sending new requests
+// before the server stops accepting them.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // tokenSecret names the pagination token key in the store.
 const tokenSecret = "pagination-token-key"

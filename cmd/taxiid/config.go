@@ -45,6 +45,9 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for requests in flight and
 	// background ingestion when the server stops.
 	ShutdownTimeout time.Duration
+	// DrainDelay is how long /readyz answers 503 before the server stops
+	// accepting connections.
+	DrainDelay time.Duration
 	// MaxMemory is the memory the process aims to stay under: the Go
 	// runtime's soft memory limit, of which requestMemory is the budget of
 	// requests in flight.
@@ -184,6 +187,7 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("MAX_CONNECTIONS", defaultMaxConnections), "connections open at once, at most; more are answered 503 and closed (env TAXIID_MAX_CONNECTIONS)")
 	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", envInt("MAX_CONNECTIONS_PER_IP", defaultMaxConnectionsPerIP), "connections open at once from one IPv4 address or IPv6 /64, at most; 0: no cap (env TAXIID_MAX_CONNECTIONS_PER_IP)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", defaultShutdownTimeout), "on SIGTERM or SIGINT, the longest wait for requests in flight and background ingestion before their connections are closed (env TAXIID_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&cfg.DrainDelay, "drain-delay", envDuration("DRAIN_DELAY", 0), "on SIGTERM or SIGINT, how long /readyz answers 503 while requests are still served, before the server stops accepting: set it above the load balancer's probe interval (env TAXIID_DRAIN_DELAY)")
 	cfg.MaxMemory = envBytes("MAX_MEMORY", defaultMaxMemory(getenv))
 	fs.Var(&cfg.MaxMemory, "max-memory", "memory the server aims to stay under, a `size` such as 2GiB: the Go runtime's soft memory limit, half of it the budget of requests in flight (env TAXIID_MAX_MEMORY; default GOMEMLIMIT, else half the memory of the machine or container)")
 	cfg.AuditRetention = defaultAuditRetention
@@ -255,6 +259,9 @@ func (cfg *Config) validate() []string {
 	}
 	if cfg.MaxConnections < 1 {
 		add("max-connections must be at least 1, not %d", cfg.MaxConnections)
+	}
+	if cfg.DrainDelay < 0 {
+		add("drain-delay must not be negative, not %s", cfg.DrainDelay)
 	}
 	if cfg.ShutdownTimeout < 0 {
 		add("shutdown-timeout must not be negative, not %s", cfg.ShutdownTimeout)

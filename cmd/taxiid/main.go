@@ -237,6 +237,14 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	select {
 	case serveErr = <-errc:
 	case <-ctx.Done():
+		if cfg.DrainDelay > 0 {
+			srv.Drain()
+			logger.Info("draining: not ready, still serving", "for", cfg.DrainDelay)
+			select {
+			case serveErr = <-errc:
+			case <-time.After(cfg.DrainDelay):
+			}
+		}
 	}
 	shutdown(hs, ln, ingester, cfg.ShutdownTimeout, logger)
 	return serveErr
