@@ -1,7 +1,6 @@
 package mongo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -24,18 +23,8 @@ import (
 
 // openAuthz opens two handles on one new database, as two processes would.
 func openAuthz(t *testing.T) (a, b *Store) {
-	t.Helper()
-	srv := mongotest.Start(t)
-	db := mongotest.Database(t, srv)
-	open := func() *Store {
-		s, err := Open(context.Background(), srv.URI, Options{Database: db})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	return open(), open()
+	s := openHandles(t, 2)
+	return s[0], s[1]
 }
 
 func generation(t *testing.T, s *Store) int64 {

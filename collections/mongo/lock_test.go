@@ -18,7 +18,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/taxiid/taxiid/collections"
-	"github.com/taxiid/taxiid/collections/mongo/mongotest"
 	"github.com/taxiid/taxiid/collections/storetest"
 )
 
@@ -35,17 +34,7 @@ func at(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 // testRoot with collection testColl.
 func testStores(t *testing.T, n int) []*Store {
 	t.Helper()
-	srv := mongotest.Start(t)
-	db := mongotest.Database(t, srv)
-	var stores []*Store
-	for range n {
-		s, err := Open(t.Context(), srv.URI, Options{Database: db})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		stores = append(stores, s)
-	}
+	stores := openHandles(t, n)
 	if err := stores[0].PutAPIRoot(t.Context(), collections.APIRoot{Path: testRoot, Title: "API 1", MaxContentLength: 1 << 20}); err != nil {
 		t.Fatalf("PutAPIRoot: %v", err)
 	}
