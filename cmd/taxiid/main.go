@@ -4,6 +4,7 @@
 //	taxiid validate [flags] FILE... check STIX objects, bundles or envelopes
 //	taxiid admin RESOURCE VERB ...  manage organizations, users, tokens, grants,
 //	                                API roots and collections in the store
+//	taxiid bench [flags]            measure a running server under load
 package main
 
 import (
@@ -68,8 +69,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return validate(args, os.Stdin, os.Stdout, stderr)
 	case "admin":
 		return adminCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
+	case "bench":
+		return bench(ctx, args, getenv, os.Stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, validate, admin)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, bench)", cmd)
 	}
 }
 
