@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -133,7 +134,8 @@ func (r *benchReport) failed() bool {
 // yardstickAnswer is what the yardstick serves in the twin of the phase:
 // an answer of the phase's median size built from its sample. A page
 // keeps as many of the sample's objects as fit; a pull's page says more,
-// so that its clients go on following next, and the rest is whitespace,
+// with the sample's next, so that its clients go on following next; the
+// rest is whitespace,
 // which JSON allows after the value.
 func (p *phaseResult) yardstickAnswer() yardstickAnswer {
 	status, body := 200, p.sample
@@ -142,12 +144,16 @@ func (p *phaseResult) yardstickAnswer() yardstickAnswer {
 		status = 202
 	default:
 		var page struct {
+			Next    string            `json:"next"`
 			Objects []json.RawMessage `json:"objects"`
 		}
 		json.Unmarshal(p.sample, &page)
 		head := "{"
 		if p.kind == "pull" {
-			head = `{"more":true,"next":"yardstick"`
+			// The server's own token, when the sample has one, so that
+			// the requests are as long as the server's.
+			next, _ := json.Marshal(cmp.Or(page.Next, "yardstick"))
+			head = `{"more":true,"next":` + string(next)
 		}
 		build := func(objs []json.RawMessage) []byte {
 			var b bytes.Buffer
