@@ -528,7 +528,7 @@ func (r *benchRun) pull(ctx context.Context, t *benchTarget, limit int, model *p
 	first := t.collPath + "objects/?limit=" + strconv.Itoa(limit)
 	st, elapsed := runWorkers(ctx, t, cfg.PullClients, func(ctx context.Context, w *benchWorker) {
 		next := ""
-		for n := 0; walkOnce || n < perClient; n++ {
+		for n := 0; walkOnce || perClient == 0 || n < perClient; n++ {
 			u := first
 			if next != "" {
 				u += "&next=" + url.QueryEscape(next)

@@ -211,7 +211,7 @@ func (r *benchReport) writeTable(w io.Writer) error {
 			rss = fmt.Sprintf("%.0f (%.0f) MiB", p.ServerRSSMiB, p.ServerPeakRSSMiB)
 		}
 		rows = append(rows, []string{
-			p.Name, p.Target, strconv.Itoa(p.Clients), fmt.Sprintf("%.1f s", p.Duration), rate(float64(p.Requests)),
+			p.Name, p.Target, strconv.Itoa(p.Clients), fmt.Sprintf("%.1f s", p.Duration), count(p.Requests),
 			rate(p.RequestsPerSec), rate(p.PagesPerSec), rate(p.ObjectsPerSec), byteString(p.MedianBytes),
 			latency(p.Latency.P50), latency(p.Latency.P90), latency(p.Latency.P99), latency(p.Latency.Max),
 			errorString(p.Errors), rss,
@@ -256,7 +256,12 @@ func rate(v float64) string {
 	case v < 100:
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
-	s := strconv.FormatInt(int64(v+0.5), 10)
+	return count(int64(v + 0.5))
+}
+
+// count prints n with its thousands separated.
+func count(n int64) string {
+	s := strconv.FormatInt(n, 10)
 	for i := len(s) - 3; i > 0; i -= 3 {
 		s = s[:i] + "," + s[i:]
 	}

@@ -340,3 +340,30 @@ func TestBenchTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchBoundedByDuration: a phase given a duration runs that long,
+// its clients walking the collection again from the start as often as
+// they can, and its pollers polling until it is over.
+func TestBenchBoundedByDuration(t *testing.T) {
+	_, base, _ := start(t, t.TempDir())
+	rep, stderr, code := runBench(t, benchAsAdmin(base), "--push", "--push-objects", "150", "--envelope", "150",
+		"--pull", "--limit", "100", "--pull-clients", "2", "--pull-duration", "500ms",
+		"--poll", "--pollers", "2", "--poll-duration", "500ms", "--json")
+	if code != 0 {
+		t.Fatalf("exit status %d\n%s", code, stderr)
+	}
+	for _, p := range rep.Phases[1:] {
+		if len(p.Errors) != 0 || p.Duration < 0.5 || p.Duration > 2 {
+			t.Errorf("%s: %.2f s, errors %v; want about 0.5 s without errors", p.Name, p.Duration, p.Errors)
+		}
+	}
+	// Each walk is a page of 100 objects and one of 50; the phase may
+	// end between them.
+	pull := findPhase(t, rep, "pull limit=100", "server")
+	if pull.Pages < 4 || pull.Objects < 50*pull.Pages || pull.Objects > 100*pull.Pages {
+		t.Errorf("pull: %d pages of %d objects in all; want two walks or more, of 150 objects in two pages each", pull.Pages, pull.Objects)
+	}
+	if poll := findPhase(t, rep, "poll", "server"); poll.Requests < 4 || poll.Objects != 0 || poll.EmptyAnswers != poll.Pages {
+		t.Errorf("poll: %d requests, %d objects, %d of %d answers empty; want several empty answers", poll.Requests, poll.Objects, poll.EmptyAnswers, poll.Pages)
+	}
+}
