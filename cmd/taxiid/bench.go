@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -346,16 +347,23 @@ func (r *benchRun) measured(ctx context.Context, t *benchTarget, phase func(cont
 	if t == r.server {
 		pid = r.cfg.ServerPID
 	}
+	var serverCPU time.Duration
 	if pid > 0 {
 		resetPeakRSS(pid)
+		serverCPU, _ = procCPU(pid)
 	}
+	benchCPU := selfCPU()
 	res := phase(ctx, t, nil)
+	res.BenchCPU = seconds(selfCPU() - benchCPU)
 	if pid > 0 {
 		if kib, err := procStatusKiB(pid, "VmRSS"); err == nil {
 			res.ServerRSSMiB = mib(kib)
 		}
 		if kib, err := procStatusKiB(pid, "VmHWM"); err == nil {
 			res.ServerPeakRSSMiB = mib(kib)
+		}
+		if cpu, err := procCPU(pid); err == nil {
+			res.ServerCPU = seconds(cpu - serverCPU)
 		}
 	}
 	if la := loadAverage(); len(la) > 0 {
@@ -382,6 +390,42 @@ func procStatusKiB(pid int, field string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// procCPU is the CPU time process pid has used, user and system, all its
+// threads (proc_pid_stat(5): utime and stime, in clock ticks of 1/100 s,
+// the USER_HZ of Linux).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: fields count
+	// from the last parenthesis, the state being the first after it.
+	i := strings.LastIndexByte(string(b), ')')
+	var f []string
+	if i >= 0 {
+		f = strings.Fields(string(b[i+1:]))
+	}
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(utime+stime) * (time.Second / 100), nil
+}
+
+// selfCPU is the CPU time the bench process has used: its clients, and
+// the yardstick.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // resetPeakRSS sets the process's peak resident memory (VmHWM) to its

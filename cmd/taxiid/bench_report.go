@@ -69,8 +69,14 @@ type phaseResult struct {
 	// end of the phase, ServerPeakRSSMiB its peak during the phase.
 	ServerRSSMiB     float64 `json:"server_rss_mib,omitempty"`
 	ServerPeakRSSMiB float64 `json:"server_peak_rss_mib,omitempty"`
-	LoadAverage      float64 `json:"load_average"`
-	Interrupted      bool    `json:"interrupted,omitempty"`
+	// ServerCPU is the CPU time of the server process during the phase
+	// (when its process id is known), in seconds; BenchCPU that of the
+	// bench process (its clients and, on the yardstick, the yardstick).
+	// On a shared machine, CPU time per operation moves less than rates.
+	ServerCPU   float64 `json:"server_cpu_s,omitempty"`
+	BenchCPU    float64 `json:"bench_cpu_s"`
+	LoadAverage float64 `json:"load_average"`
+	Interrupted bool    `json:"interrupted,omitempty"`
 
 	kind   string // push, pull or poll
 	sample []byte
@@ -109,6 +115,22 @@ func newPhaseResult(name string, t *benchTarget, clients int, st phaseStats, ela
 		res.ObjectsPerSec = float64(st.objects) / s
 	}
 	return res
+}
+
+// serverCPUPerOp is the server's CPU time per object pushed, page
+// pulled or request polled.
+func (p *phaseResult) serverCPUPerOp() string {
+	n, unit := p.Requests, "request"
+	switch p.kind {
+	case "push":
+		n, unit = p.Objects, "object"
+	case "pull":
+		n, unit = p.Pages, "page"
+	}
+	if n == 0 {
+		return ""
+	}
+	return latency(p.ServerCPU*1000/float64(n)) + "/" + unit
 }
 
 // failures is the number of failed requests of the phase.
@@ -204,17 +226,18 @@ func (r *benchReport) writeTable(w io.Writer) error {
 		b.WriteString("interrupted: the last phase was cut short\n")
 	}
 	b.WriteByte('\n')
-	rows := [][]string{{"phase", "target", "clients", "time", "requests", "req/s", "pages/s", "objects/s", "answer", "p50", "p90", "p99", "max", "errors", "server RSS (peak)"}}
+	rows := [][]string{{"phase", "target", "clients", "time", "requests", "req/s", "pages/s", "objects/s", "answer", "p50", "p90", "p99", "max", "errors", "server CPU", "server RSS (peak)"}}
 	for _, p := range r.Phases {
-		rss := ""
+		rss, cpu := "", ""
 		if p.ServerRSSMiB > 0 {
 			rss = fmt.Sprintf("%.0f (%.0f) MiB", p.ServerRSSMiB, p.ServerPeakRSSMiB)
+			cpu = p.serverCPUPerOp()
 		}
 		rows = append(rows, []string{
 			p.Name, p.Target, strconv.Itoa(p.Clients), fmt.Sprintf("%.1f s", p.Duration), count(p.Requests),
 			rate(p.RequestsPerSec), rate(p.PagesPerSec), rate(p.ObjectsPerSec), byteString(p.MedianBytes),
 			latency(p.Latency.P50), latency(p.Latency.P90), latency(p.Latency.P99), latency(p.Latency.Max),
-			errorString(p.Errors), rss,
+			errorString(p.Errors), cpu, rss,
 		})
 	}
 	writeColumns(&b, rows, 2)
