@@ -45,6 +45,21 @@ type AuthenticatorConfig struct {
 	// DefaultPasswordParams); a sign-in with an unknown name checks a dummy
 	// hash of that cost, so that it takes as long as a known one.
 	PasswordParams PasswordParams
+	// Admission, when set, is asked before each credential check the
+	// verdict cache does not answer (a password hash, a token lookup), so
+	// that a flood of wrong credentials is refused before it costs any.
+	Admission Admission
+}
+
+// Admission bounds the credential checks made for a source address.
+// Admit is called with the source (as given to Authenticate) before a
+// check; its error refuses the check, and Authenticate returns that error
+// as it is (not an *AuthError: the credential was not judged). Refund is
+// called after an admitted check that did not refuse the credential, so
+// that only failed checks count in the end.
+type Admission interface {
+	Admit(source string) error
+	Refund(source string)
 }
 
 // CertificateMapper maps a TLS client certificate, already verified
@@ -94,6 +109,7 @@ type Authenticator struct {
 	hashes   chan struct{} // semaphore of password hashes
 	throttle *throttle
 	dummy    string // hash checked for unknown users, so they cost the same
+	admit    Admission
 
 	macs     sync.Pool // hash.Hash: HMAC-SHA256 under the process key
 	verdicts verdictCache
@@ -146,6 +162,7 @@ func NewAuthenticator(cfg AuthenticatorConfig) (*Authenticator, error) {
 		hashes:   make(chan struct{}, cfg.MaxHashes),
 		throttle: newThrottle(cfg.Throttle),
 		dummy:    dummy,
+		admit:    cfg.Admission,
 		macs:     sync.Pool{New: func() any { return hmac.New(sha256.New, key) }},
 		verdicts: verdictCache{max: cfg.MaxVerdicts, m: make(map[[32]byte]verdict)},
 		touched:  make(map[string]time.Time),
@@ -220,6 +237,11 @@ func (a *Authenticator) authenticate(ctx context.Context, scheme, name, secret, 
 		return v.p, nil
 	}
 
+	if a.admit != nil {
+		if err := a.admit.Admit(source); err != nil {
+			return Principal{}, err
+		}
+	}
 	addr := addressKey(source)
 	if d := a.throttle.delay(name, addr, now); d > 0 {
 		t := time.NewTimer(d)
@@ -245,8 +267,13 @@ func (a *Authenticator) authenticate(ctx context.Context, scheme, name, secret, 
 		if errors.As(err, &ae) {
 			ae.Scheme = scheme
 			a.throttle.failed(name, addr, time.Now())
+		} else if a.admit != nil {
+			a.admit.Refund(source) // the store failed, not the credential
 		}
 		return Principal{}, err
+	}
+	if a.admit != nil {
+		a.admit.Refund(source)
 	}
 	a.throttle.succeeded(name, addr, time.Now())
 	v.gen = gen

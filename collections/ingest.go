@@ -104,6 +104,9 @@ type entry struct {
 	detail StatusDetail // id and version for the status, message on failure
 	obj    NewObject
 	failed bool
+	// rule names why validation failed: the rule of the first failing
+	// finding, or one of the Reason constants.
+	rule string
 }
 
 // Ingest validates and stores objects pushed by owner to collection c and
@@ -125,13 +128,9 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 		return Status{}, ErrShutdown
 	}
 	log := in.log.With("request_id", RequestID(ctx), "api_root", c.APIRoot, "collection", c.ID)
-	level := in.level
-	if c.Validation != "" {
-		l, err := stix.ParseLevel(c.Validation)
-		if err != nil {
-			return Status{}, fmt.Errorf("collection %s: %w", c.ID, err)
-		}
-		level = l
+	level, err := in.levelOf(c)
+	if err != nil {
+		return Status{}, err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond) // as stored
 	st := Status{
@@ -233,6 +232,19 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 		in.background(context.WithoutCancel(ctx), log, c, st, entries, batches, opts)
 	}()
 	return pending, nil
+}
+
+// levelOf is the validation level of objects pushed to c: its own, else
+// the ingester's.
+func (in *Ingester) levelOf(c Collection) (stix.Level, error) {
+	if c.Validation == "" {
+		return in.level, nil
+	}
+	l, err := stix.ParseLevel(c.Validation)
+	if err != nil {
+		return 0, fmt.Errorf("collection %s: %w", c.ID, err)
+	}
+	return l, nil
 }
 
 // background stores the batches of a large push, one transaction each,
@@ -490,7 +502,7 @@ func (in *Ingester) checkSafely(log *slog.Logger, i int, raw json.RawMessage, le
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("validation panicked", "object", i, "panic", p, "stack", string(debug.Stack()))
-			e = entry{failed: true, detail: StatusDetail{ID: fmt.Sprintf("objects[%d]", i), Message: msgValidationPanic}}
+			e = entry{failed: true, rule: ReasonInternal, detail: StatusDetail{ID: fmt.Sprintf("objects[%d]", i), Message: msgValidationPanic}}
 		}
 	}()
 	return in.check(i, raw, level, accepted)
@@ -506,8 +518,8 @@ func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted
 	if !id.Version.IsZero() {
 		e.detail.Version = stix.FormatTimestamp(id.Version)
 	}
-	fail := func(msg string) entry {
-		e.failed = true
+	fail := func(rule, msg string) entry {
+		e.failed, e.rule = true, rule
 		if e.detail.ID == "" {
 			// TAXII 2.1 section 4.3.1 requires an id in each status
 			// detail; for an object without one, its place in the
@@ -519,13 +531,13 @@ func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted
 	}
 	if err != nil {
 		var ve *stix.ValidationError
-		if !errors.As(err, &ve) {
-			return fail(err.Error())
+		if !errors.As(err, &ve) || len(ve.Findings) == 0 {
+			return fail(ReasonInvalid, err.Error())
 		}
-		return fail(ve.Error())
+		return fail(ve.Findings[0].Rule, ve.Error())
 	}
 	if accepted != nil && !accepted[id.SpecVersion] {
-		return fail(fmt.Sprintf("spec_version %s is not accepted by this collection (media types: %s)",
+		return fail(ReasonSpecVersion, fmt.Sprintf("spec_version %s is not accepted by this collection (media types: %s)",
 			id.SpecVersion, strings.Join(stixMediaTypes(accepted), ", ")))
 	}
 	// Objects are stored compacted. The HTTP layer hands them over
@@ -535,7 +547,7 @@ func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted
 		var buf bytes.Buffer
 		buf.Grow(len(raw))
 		if err := json.Compact(&buf, raw); err != nil {
-			return fail("not valid JSON")
+			return fail(ReasonInvalid, "not valid JSON")
 		}
 		raw = buf.Bytes()
 	}

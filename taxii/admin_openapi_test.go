@@ -69,9 +69,9 @@ func TestOpenAPIRoutes(t *testing.T) {
 			if op.OperationID == "" || op.Summary == "" {
 				t.Errorf("%s %s: no operationId or summary", method, path)
 			}
-			// Every operation answers a refused sign-in; those with a
-			// body also its refusals.
-			for _, code := range []string{"401"} {
+			// Every operation answers a refused sign-in and a requester
+			// over its rate limit; those with a body also its refusals.
+			for _, code := range []string{"401", "429"} {
 				if op.Responses.Value(code) == nil {
 					t.Errorf("%s %s: no %s response", method, path, code)
 				}

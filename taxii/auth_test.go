@@ -53,6 +53,9 @@ type hub struct {
 
 type hubOptions struct {
 	audit bool
+	// rateLimits, when set, configures a rate limiter of the server and
+	// of its authenticator (failed sign-ins).
+	rateLimits *taxii.RateLimitConfig
 }
 
 // newHub starts a hub whose organizations A and B each have a member
@@ -129,10 +132,19 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	h.watcher = authz.NewWatcher(store, time.Hour, logger) // changes are applied with Refresh, as the admin API does
 	az, err := authz.NewAuthorizer(store, h.watcher, logger)
 	must(t, err)
-	h.authn, err = authz.NewAuthenticator(authz.AuthenticatorConfig{
+	ac := authz.AuthenticatorConfig{
 		Store: store, Watcher: h.watcher, Log: logger, PasswordParams: authztest.CheapPasswords,
 		Throttle: authz.ThrottleConfig{BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
-	})
+	}
+	var limiter *taxii.RateLimiter
+	if opts.rateLimits != nil {
+		rc := *opts.rateLimits
+		rc.Orgs, rc.Logger = store, logger
+		limiter, err = taxii.NewRateLimiter(rc)
+		must(t, err)
+		ac.Admission = limiter
+	}
+	h.authn, err = authz.NewAuthenticator(ac)
 	must(t, err)
 	if opts.audit {
 		h.audit, err = authz.NewAuditLog(authz.AuditLogConfig{Store: store, Log: logger})
@@ -145,7 +157,7 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	must(t, err)
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store: store, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,
-		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin,
+		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin, RateLimiter: limiter,
 	})
 	must(t, err)
 	hs := httptest.NewServer(srv)

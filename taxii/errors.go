@@ -88,9 +88,13 @@ func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 	var mbe *http.MaxBytesError
 	var ie *authz.InvalidError
 	var ce *authz.ConflictError
+	var rle *RateLimitError
 	switch {
 	case errors.As(err, &te):
 		status, res.Description = te.Status, te.Description
+	case errors.As(err, &rle):
+		status, res.Description = http.StatusTooManyRequests, rle.Description
+		rle.header(c.Response().Header())
 	case errors.Is(err, collections.ErrUnavailable):
 		// The store's server is down, unreachable or too slow: the request
 		// may succeed later. Authentication that needs the store ends here

@@ -48,7 +48,7 @@ func (s *Server) taxiiRoutes() *echo.Echo {
 	// the final status; this only catches what escapes it.
 	e.HTTPErrorHandler = func(c *echo.Context, err error) { s.writeError(c, err, writeTAXIIError) }
 	e.Pre(trailingSlash)
-	e.Use(s.observe(writeTAXIIError), s.limitHeader, s.authenticate, negotiate)
+	e.Use(s.observe(writeTAXIIError), s.limitHeader, s.authenticate, s.limitRate, negotiate)
 
 	get(e, "/taxii2/", s.discovery)
 	get(e, "/:root/", s.apiRoot)
@@ -80,7 +80,7 @@ func (s *Server) opsRoutes() *echo.Echo {
 	e.Logger = s.log
 	e.HTTPErrorHandler = func(c *echo.Context, err error) { s.writeError(c, err, writeJSONError) }
 	e.Pre(noTrailingSlash)
-	e.Use(s.observe(writeJSONError), s.limitHeader, s.authenticate)
+	e.Use(s.observe(writeJSONError), s.limitHeader, s.authenticate, s.limitRate)
 
 	get(e, "/healthz", s.healthz)
 	get(e, "/readyz", s.readyz)

@@ -91,6 +91,11 @@ type Config struct {
 	// IdleTimeout still apply.
 	MinTransferRate int64
 	TransferGrace   time.Duration
+	// RateLimiter limits the requests and request body bytes of each
+	// principal, after authentication; nil: no limits. Give it to the
+	// Authenticator too (AuthenticatorConfig.Admission), so that failed
+	// credential checks are bounded per source address.
+	RateLimiter *RateLimiter
 }
 
 // Defaults of Config.
@@ -127,6 +132,7 @@ type Server struct {
 	maxObjects   int
 	memory       *memoryBudget
 	rate         transferRate
+	limiter      *RateLimiter
 	ready        func(ctx context.Context) error
 	readyTimeout time.Duration
 }
@@ -201,6 +207,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		maxObjects:   cfg.MaxObjects,
 		memory:       &memoryBudget{size: cfg.MaxMemory},
 		rate:         transferRate{grace: cfg.TransferGrace, perSecond: cfg.MinTransferRate},
+		limiter:      cfg.RateLimiter,
 		ready:        cfg.Ready,
 		readyTimeout: cfg.ReadyTimeout,
 	}

@@ -52,6 +52,8 @@ type Config struct {
 	// AuditRetention is how long audit events are kept; 0 keeps them for
 	// ever.
 	AuditRetention days
+	// Rate holds the rate limits (ratelimit.go).
+	Rate rateConfig
 	// TLS: certificate, key and client CAs, or plain HTTP (tls.go).
 	TLS tlsFlags
 
@@ -65,6 +67,7 @@ type FileConfig struct {
 	Contact        string          `yaml:"contact"`
 	DefaultAPIRoot string          `yaml:"default_api_root"`
 	APIRoots       []APIRootConfig `yaml:"api_roots"`
+	RateLimits     RateLimitsFile  `yaml:"rate_limits"`
 }
 
 // APIRootConfig declares one API root and its collections.
@@ -184,6 +187,7 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 			problems = append(problems, fmt.Sprintf("TAXIID_AUDIT_RETENTION: %v", err))
 		}
 	}
+	rateFlags(fs, &cfg.Rate, getenv, &problems)
 	fs.Var(&cfg.AuditRetention, "audit-retention", "how long audit events are kept, a `duration` in days (365d) or as 720h; 0 keeps them for ever (env TAXIID_AUDIT_RETENTION)")
 	problems = append(problems, cfg.TLS.register(fs, getenv)...)
 	if err := fs.Parse(args); err != nil {
@@ -315,6 +319,7 @@ func (cfg *Config) validate() []string {
 	if f.DefaultAPIRoot != "" && !paths[f.DefaultAPIRoot] {
 		add("default_api_root %q is not one of the declared api_roots", f.DefaultAPIRoot)
 	}
+	problems = append(problems, cfg.validateRates()...)
 	return problems
 }
 

@@ -4,6 +4,8 @@
 //	taxiid validate [flags] FILE... check STIX objects, bundles or envelopes
 //	taxiid admin RESOURCE VERB ...  manage organizations, users, tokens, grants,
 //	                                API roots and collections in the store
+//	taxiid import [flags] FILE...   store the objects of bundles in a collection
+//	taxiid export [flags]           write the objects of a collection as a bundle
 //	taxiid bench [flags]            measure a running server under load
 package main
 
@@ -69,10 +71,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return validate(args, os.Stdin, os.Stdout, stderr)
 	case "admin":
 		return adminCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
+	case "import":
+		return importCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
+	case "export":
+		return exportCommand(ctx, args, getenv, os.Stdout, stderr)
 	case "bench":
 		return bench(ctx, args, getenv, os.Stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, bench)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export, bench)", cmd)
 	}
 }
 
@@ -119,7 +125,11 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	if err != nil {
 		return fmt.Errorf("first user: %w", err)
 	}
-	access, err := startAccessControl(ctx, store, cfg, logger, retry)
+	limiter, err := newRateLimiter(cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	access, err := startAccessControl(ctx, store, cfg, limiter, logger, retry)
 	if err != nil {
 		return err
 	}
@@ -159,6 +169,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 			MaxPageSize:    cfg.MaxPageSize,
 			MaxMemory:      cfg.requestMemory(),
 			Ready:          store.Ping,
+			RateLimiter:    limiter,
 		})
 		return err
 	})
@@ -224,15 +235,20 @@ type accessControl struct {
 
 // startAccessControl builds the access control of the store and loads its
 // policy, through retry; changes made by any process on the store are
-// enforced here within a second.
-func startAccessControl(ctx context.Context, store authz.Store, cfg Config, logger *slog.Logger,
+// enforced here within a second. limiter, when not nil, bounds failed
+// sign-ins per source address.
+func startAccessControl(ctx context.Context, store authz.Store, cfg Config, limiter *taxii.RateLimiter, logger *slog.Logger,
 	retry func(what string, step func(context.Context) error) error) (*accessControl, error) {
 	a := &accessControl{watcher: authz.NewWatcher(store, 0, logger)}
 	var err error
 	if a.authorizer, err = authz.NewAuthorizer(store, a.watcher, logger); err != nil {
 		return nil, err
 	}
-	if a.authenticator, err = authz.NewAuthenticator(authz.AuthenticatorConfig{Store: store, Watcher: a.watcher, Log: logger}); err != nil {
+	ac := authz.AuthenticatorConfig{Store: store, Watcher: a.watcher, Log: logger}
+	if limiter != nil {
+		ac.Admission = limiter // failed sign-ins are bounded per source address
+	}
+	if a.authenticator, err = authz.NewAuthenticator(ac); err != nil {
 		return nil, err
 	}
 	retention := time.Duration(cfg.AuditRetention)

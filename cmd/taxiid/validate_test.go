@@ -8,75 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
 )
-
-// TestSplitDocuments: the splitter hands out each object of a bundle,
-// envelope or list, or the document when it is one object, with its exact
-// bytes, whatever the sizes of the reads.
-func TestSplitDocuments(t *testing.T) {
-	tricky := `{"type":"x-acme","id":"x-acme--1","note":"braces } ] and \"quotes\\\" [ {","n":[1,{"a":[]}]}`
-	tests := []struct {
-		name string
-		doc  string
-		want []string // "where raw" or "where problem"
-	}{
-		{"bundle", `{"type":"bundle","id":"bundle--1","objects":[{"a":1}, {"b":[2,3]} ]}`,
-			[]string{"f: objects[0] {\"a\":1}", "f: objects[1] {\"b\":[2,3]}"}},
-		{"bundle with type last", ` {"objects" : [ {"a":1} ] , "id":"bundle--1", "type" : "bundle"} `,
-			[]string{"f: objects[0] {\"a\":1}"}},
-		{"envelope", `{"more":false,"objects":[` + tricky + `]}`, []string{"f: objects[0] " + tricky}},
-		{"empty bundle", `{"type":"bundle","id":"bundle--1","objects":[]}`, nil},
-		{"list", `[` + tricky + `, {"c":"]"}]`, []string{"f: objects[0] " + tricky, `f: objects[1] {"c":"]"}`}},
-		{"single object", tricky, []string{"f: objects[0] " + tricky}},
-		{"observed-data with its objects dictionary", `{"type":"observed-data","objects":{"0":{"type":"ipv4-addr"}},"id":"observed-data--1"}`,
-			[]string{`f: objects[0] {"type":"observed-data","objects":{"0":{"type":"ipv4-addr"}},"id":"observed-data--1"}`}},
-		{"custom object with an objects list, type first", `{"type":"x-acme-set","objects":[1,2]}`, []string{`f: objects[0] {"type":"x-acme-set","objects":[1,2]}`}},
-		{"custom object with an objects list, type last", `{"objects":[{"a":1}],"type":"x-acme-set"}`,
-			[]string{`f: objects[0] {"a":1}`, `f: not a STIX bundle, envelope, list or object: type "x-acme-set" follows an objects list`}},
-		{"object without members", `{}`, []string{"f: objects[0] {}"}},
-		{"duplicate member kept for the validator", `{"type":"x-a","type":"x-b"}`, []string{`f: objects[0] {"type":"x-a","type":"x-b"}`}},
-		{"scalar members", `{"n":-1.5e3,"t":true,"z":null}`, []string{`f: objects[0] {"n":-1.5e3,"t":true,"z":null}`}},
-		{"truncated", `{"type":"bundle","objects":[{"a":1},{"b":`, []string{`f: objects[0] {"a":1}`, "f: not a STIX bundle, envelope, list or object: unexpected end of input"}},
-		{"missing comma", `[{"a":1} {"b":2}]`, []string{`f: objects[0] {"a":1}`, "f: not a STIX bundle, envelope, list or object: expected ',' or ']'"}},
-		{"empty list item", `[{"a":1},,{"b":2}]`, []string{`f: objects[0] {"a":1}`, "f: not a STIX bundle, envelope, list or object: expected a value"}},
-		{"data after the document", `{"a":1} {"b":2}`, []string{`f: objects[0] {"a":1}`, "f: not a STIX bundle, envelope, list or object: data after the document"}},
-		{"not an object", `"bundle"`, []string{"f: not a STIX bundle, envelope, list or object: the document is neither"}},
-		{"empty", ``, []string{"f: not a STIX bundle, envelope, list or object: unexpected end of input"}},
-	}
-	for _, tt := range tests {
-		for _, oneByte := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/one byte reads %v", tt.name, oneByte), func(t *testing.T) {
-				r := strings.NewReader(tt.doc)
-				s := &jsonSplitter{r: r, buf: make([]byte, 0, 8)}
-				if oneByte {
-					s.r = iotest.OneByteReader(r)
-				}
-				var got []string
-				err := s.document("f", func(where string, raw []byte, problem string) {
-					got = append(got, where+" "+string(raw))
-				})
-				if err != nil {
-					var se *splitError
-					if !errors.As(err, &se) {
-						t.Fatalf("document error %v, want a *splitError", err)
-					}
-					got = append(got, "f: "+err.Error())
-				}
-				if len(got) != len(tt.want) {
-					t.Fatalf("got %q, want %q", got, tt.want)
-				}
-				for i := range got {
-					if !strings.HasPrefix(got[i], tt.want[i]) {
-						t.Errorf("item %d = %q, want it to start with %q", i, got[i], tt.want[i])
-					}
-				}
-			})
-		}
-	}
-}
 
 // TestValidateStreaming: the command checks a bundle of many objects on
 // several workers and reports them in input order, the same as one worker,
