@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -110,10 +111,28 @@ func (s *phaseStats) merge(o *phaseStats) {
 
 // benchWorker is one load client.
 type benchWorker struct {
-	t   *benchTarget
-	hc  *http.Client
-	st  phaseStats
-	buf bytes.Buffer
+	t    *benchTarget
+	hc   *http.Client
+	st   phaseStats
+	live *liveCounts
+	buf  bytes.Buffer
+}
+
+// liveCounts are the counts of a phase while it runs, which its progress
+// lines show.
+type liveCounts struct {
+	requests, objects, failed atomic.Int64
+}
+
+func (w *benchWorker) fail(kind, detail string) {
+	w.st.fail(kind, detail)
+	w.live.failed.Add(1)
+}
+
+// count adds n objects pushed or read.
+func (w *benchWorker) count(n int64) {
+	w.st.objects += n
+	w.live.objects.Add(n)
 }
 
 // answer is a response read whole; body is valid until the worker's next
@@ -136,7 +155,7 @@ func (w *benchWorker) do(ctx context.Context, method, path string, body []byte) 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, w.t.base+path, rd)
 	if err != nil {
-		w.st.fail("request", err.Error())
+		w.fail("request", err.Error())
 		return answer{}, false
 	}
 	req.Header.Set("Accept", taxii.MediaTypeTAXII)
@@ -162,15 +181,17 @@ func (w *benchWorker) do(ctx context.Context, method, path string, body []byte) 
 			return answer{}, false
 		}
 		w.st.requests++
-		w.st.fail(errorKind(err), err.Error())
+		w.live.requests.Add(1)
+		w.fail(errorKind(err), err.Error())
 		// A server that is down refuses at once: pause rather than spin.
 		sleep(ctx, 100*time.Millisecond)
 		return answer{}, false
 	}
 	w.st.requests++
+	w.live.requests.Add(1)
 	w.st.bytesIn += int64(w.buf.Len())
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		w.st.fail(strconv.Itoa(resp.StatusCode), fmt.Sprintf("%s %s: %s", method, path, bytes.TrimSpace(w.buf.Bytes())))
+		w.fail(strconv.Itoa(resp.StatusCode), fmt.Sprintf("%s %s: %s", method, path, bytes.TrimSpace(w.buf.Bytes())))
 		return answer{}, false
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: w.buf.Bytes(), elapsed: elapsed}, true
@@ -201,19 +222,42 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
+// progressInterval is the time between two progress lines of a phase.
+const progressInterval = 10 * time.Second
+
 // runWorkers runs n load clients on t until each returns or ctx ends, and
-// returns what they measured together and the time they took.
-func runWorkers(ctx context.Context, t *benchTarget, n int, work func(ctx context.Context, w *benchWorker)) (phaseStats, time.Duration) {
+// returns what they measured together and the time they took. While they
+// run, a line on progress every progressInterval tells how far the phase
+// called name is.
+func (r *benchRun) runWorkers(ctx context.Context, name string, t *benchTarget, n int, work func(ctx context.Context, w *benchWorker)) (phaseStats, time.Duration) {
+	live := &liveCounts{}
 	workers := make([]*benchWorker, n)
 	for i := range workers {
-		workers[i] = &benchWorker{t: t, hc: t.newClient()}
+		workers[i] = &benchWorker{t: t, hc: t.newClient(), live: live}
 	}
 	var wg sync.WaitGroup
 	start := time.Now()
 	for _, w := range workers {
 		wg.Go(func() { work(ctx, w) })
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(progressInterval)
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-tick.C:
+			s := time.Since(start).Seconds()
+			fmt.Fprintf(r.progress, "bench: %s on the %s: %.0f s, %s objects (%s/s), %s requests (%s/s), %s failed\n",
+				name, t.name, s, count(live.objects.Load()), rate(float64(live.objects.Load())/s),
+				count(live.requests.Load()), rate(float64(live.requests.Load())/s), count(live.failed.Load()))
+		}
+	}
+	tick.Stop()
 	elapsed := time.Since(start)
 	var st phaseStats
 	for _, w := range workers {
@@ -277,7 +321,7 @@ func (r *benchRun) push(ctx context.Context, t *benchTarget, model *phaseResult)
 			return res
 		}
 	}
-	st, elapsed := runWorkers(ctx, t, cfg.PushClients, func(ctx context.Context, w *benchWorker) {
+	st, elapsed := r.runWorkers(ctx, "push", t, cfg.PushClients, func(ctx context.Context, w *benchWorker) {
 		for {
 			var env pushEnvelope
 			select {
@@ -298,9 +342,9 @@ func (r *benchRun) push(ctx context.Context, t *benchTarget, model *phaseResult)
 			w.st.pages++
 			w.st.sizes.record(int64(len(body)))
 			if t.name == "yardstick" {
-				w.st.objects += int64(env.objects)
+				w.count(int64(env.objects))
 			} else {
-				w.st.objects += int64(status.SuccessCount)
+				w.count(int64(status.SuccessCount))
 				w.st.rejected += int64(status.FailureCount)
 			}
 			w.st.keep(body, status.SuccessCount)
@@ -334,12 +378,12 @@ func (w *benchWorker) pushOne(ctx context.Context, envelope []byte, deadline tim
 		return st, nil, false
 	}
 	if err := json.Unmarshal(a.body, &st); err != nil {
-		w.st.fail("bad answer", "status: "+err.Error())
+		w.fail("bad answer", "status: "+err.Error())
 		return st, nil, false
 	}
 	for delay := 20 * time.Millisecond; st.Status == "pending"; delay = min(2*delay, time.Second) {
 		if time.Now().Add(delay).After(deadline) {
-			w.st.fail("status timeout", "status "+st.ID+" still pending")
+			w.fail("status timeout", "status "+st.ID+" still pending")
 			return st, nil, false
 		}
 		sleep(ctx, delay)
@@ -348,7 +392,7 @@ func (w *benchWorker) pushOne(ctx context.Context, envelope []byte, deadline tim
 		}
 		st = pushStatus{}
 		if err := json.Unmarshal(a.body, &st); err != nil {
-			w.st.fail("bad answer", "status: "+err.Error())
+			w.fail("bad answer", "status: "+err.Error())
 			return st, nil, false
 		}
 	}
@@ -526,7 +570,8 @@ func (r *benchRun) pull(ctx context.Context, t *benchTarget, limit int, model *p
 		walkOnce = false
 	}
 	first := t.collPath + "objects/?limit=" + strconv.Itoa(limit)
-	st, elapsed := runWorkers(ctx, t, cfg.PullClients, func(ctx context.Context, w *benchWorker) {
+	name := "pull limit=" + strconv.Itoa(limit)
+	st, elapsed := r.runWorkers(ctx, name, t, cfg.PullClients, func(ctx context.Context, w *benchWorker) {
 		next := ""
 		for n := 0; walkOnce || perClient == 0 || n < perClient; n++ {
 			u := first
@@ -541,10 +586,10 @@ func (r *benchRun) pull(ctx context.Context, t *benchTarget, limit int, model *p
 			if ok {
 				var err error
 				if sum, err = scanEnvelope(a.body); err != nil {
-					w.st.fail("bad answer", "page: "+err.Error())
+					w.fail("bad answer", "page: "+err.Error())
 					ok = false
 				} else if sum.more && sum.next == "" {
-					w.st.fail("bad answer", "page: more without next")
+					w.fail("bad answer", "page: more without next")
 					ok = false
 				}
 			}
@@ -557,7 +602,7 @@ func (r *benchRun) pull(ctx context.Context, t *benchTarget, limit int, model *p
 			}
 			w.st.latency.record(int64(a.elapsed))
 			w.st.pages++
-			w.st.objects += int64(sum.objects)
+			w.count(int64(sum.objects))
 			w.st.sizes.record(int64(len(a.body)))
 			w.st.keep(a.body, sum.objects)
 			next = ""
@@ -568,7 +613,7 @@ func (r *benchRun) pull(ctx context.Context, t *benchTarget, limit int, model *p
 			}
 		}
 	})
-	res := newPhaseResult("pull limit="+strconv.Itoa(limit), t, cfg.PullClients, st, elapsed)
+	res := newPhaseResult(name, t, cfg.PullClients, st, elapsed)
 	res.kind, res.Limit = "pull", limit
 	return res
 }
@@ -586,6 +631,10 @@ func (r *benchRun) poll(ctx context.Context, t *benchTarget, model *phaseResult)
 	cfg := r.cfg
 	ctx, cancel := phaseContext(ctx, cfg.PollDuration)
 	defer cancel()
+	name := "poll"
+	if cfg.PollInterval > 0 {
+		name += " every " + cfg.PollInterval.String()
+	}
 	from := cfg.PollFrom
 	switch from {
 	case "now":
@@ -593,7 +642,7 @@ func (r *benchRun) poll(ctx context.Context, t *benchTarget, model *phaseResult)
 	case "start":
 		from = ""
 	}
-	st, elapsed := runWorkers(ctx, t, cfg.Pollers, func(ctx context.Context, w *benchWorker) {
+	st, elapsed := r.runWorkers(ctx, name, t, cfg.Pollers, func(ctx context.Context, w *benchWorker) {
 		after := from
 		for n := 0; cfg.PollRequests == 0 || n < cfg.PollRequests; n++ {
 			u := t.collPath + "objects/"
@@ -607,11 +656,11 @@ func (r *benchRun) poll(ctx context.Context, t *benchTarget, model *phaseResult)
 			if ok {
 				sum, err := scanEnvelope(a.body)
 				if err != nil {
-					w.st.fail("bad answer", "page: "+err.Error())
+					w.fail("bad answer", "page: "+err.Error())
 				} else {
 					w.st.latency.record(int64(a.elapsed))
 					w.st.pages++
-					w.st.objects += int64(sum.objects)
+					w.count(int64(sum.objects))
 					if sum.objects == 0 {
 						w.st.empty++
 					}
@@ -628,10 +677,6 @@ func (r *benchRun) poll(ctx context.Context, t *benchTarget, model *phaseResult)
 			sleep(ctx, cfg.PollInterval)
 		}
 	})
-	name := "poll"
-	if cfg.PollInterval > 0 {
-		name += " every " + cfg.PollInterval.String()
-	}
 	res := newPhaseResult(name, t, cfg.Pollers, st, elapsed)
 	res.kind = "poll"
 	return res
