@@ -301,8 +301,10 @@ func latency(msv float64) string {
 		return strconv.FormatFloat(msv, 'f', 2, 64) + " ms"
 	case msv < 100:
 		return strconv.FormatFloat(msv, 'f', 1, 64) + " ms"
-	case msv < 10_000:
+	case msv < 1000:
 		return strconv.FormatFloat(msv, 'f', 0, 64) + " ms"
+	case msv < 10_000:
+		return strconv.FormatFloat(msv/1000, 'f', 2, 64) + " s"
 	}
 	return strconv.FormatFloat(msv/1000, 'f', 1, 64) + " s"
 }
