@@ -165,20 +165,25 @@ func benchFlags(args []string, getenv func(string) string, stderr io.Writer) (be
 	if c.Timeout <= 0 {
 		add("timeout must be positive")
 	}
-	positive := map[string]int{"envelope": c.Envelope, "push-clients": c.PushClients, "pull-clients": c.PullClients, "pollers": c.Pollers}
-	for _, name := range []string{"envelope", "push-clients", "pull-clients", "pollers"} {
-		if positive[name] < 1 {
-			add("%s must be at least 1", name)
-		}
+	type bound struct {
+		name string
+		v    int64
+		min  int64
 	}
-	for name, v := range map[string]int{"push-objects": c.PushObjects, "pull-pages": c.PullPages, "poll-requests": c.PollRequests, "server-pid": c.ServerPID} {
-		if v < 0 {
-			add("%s must not be negative", name)
-		}
-	}
-	for name, d := range map[string]time.Duration{"push-duration": c.PushDuration, "pull-duration": c.PullDuration, "poll-duration": c.PollDuration, "poll-interval": c.PollInterval} {
-		if d < 0 {
-			add("%s must not be negative", name)
+	for _, b := range []bound{
+		{"envelope", int64(c.Envelope), 1}, {"push-clients", int64(c.PushClients), 1},
+		{"pull-clients", int64(c.PullClients), 1}, {"pollers", int64(c.Pollers), 1},
+		{"push-objects", int64(c.PushObjects), 0}, {"pull-pages", int64(c.PullPages), 0},
+		{"poll-requests", int64(c.PollRequests), 0}, {"server-pid", int64(c.ServerPID), 0},
+		{"push-duration", int64(c.PushDuration), 0}, {"pull-duration", int64(c.PullDuration), 0},
+		{"poll-duration", int64(c.PollDuration), 0}, {"poll-interval", int64(c.PollInterval), 0},
+	} {
+		if b.v < b.min {
+			if b.min == 0 {
+				add("%s must not be negative", b.name)
+			} else {
+				add("%s must be at least %d", b.name, b.min)
+			}
 		}
 	}
 	if c.PollFrom != "now" && c.PollFrom != "start" {
