@@ -239,7 +239,7 @@ func (c benchConfig) tlsConfig() (*tls.Config, error) {
 }
 
 // errBenchFailed makes bench exit with status 1 once the report is out.
-var errBenchFailed = errors.New("bench: requests failed (see the report)")
+var errBenchFailed = errors.New("bench: requests failed or the push file could not be read (see the report)")
 
 // bench is `taxiid bench`: it runs the phases the flags choose against a
 // running server, then prints the report, also when ctx is cancelled

@@ -300,6 +300,15 @@ type pushStatus struct {
 // objects counted are those sent.
 func (r *benchRun) push(ctx context.Context, t *benchTarget, model *phaseResult) *phaseResult {
 	cfg := r.cfg
+	var ids *idWriter
+	if model == nil && cfg.PushIDs != "" {
+		var err error
+		if ids, err = newIDWriter(cfg.PushIDs); err != nil {
+			res := newPhaseResult("push", t, cfg.PushClients, phaseStats{}, 0)
+			res.SourceError = err.Error()
+			return res
+		}
+	}
 	ctx, cancel := phaseContext(ctx, cfg.PushDuration)
 	defer cancel()
 	envelopes := make(chan pushEnvelope, cfg.PushClients)
@@ -312,15 +321,6 @@ func (r *benchRun) push(ctx context.Context, t *benchTarget, model *phaseResult)
 			syntheticEnvelopes(ctx, cfg.Envelope, cfg.PushObjects, envelopes)
 		}
 	}()
-	var ids *idWriter
-	if model == nil && cfg.PushIDs != "" {
-		var err error
-		if ids, err = newIDWriter(cfg.PushIDs); err != nil {
-			res := newPhaseResult("push", t, cfg.PushClients, phaseStats{}, 0)
-			res.SourceError = err.Error()
-			return res
-		}
-	}
 	st, elapsed := r.runWorkers(ctx, "push", t, cfg.PushClients, func(ctx context.Context, w *benchWorker) {
 		for {
 			var env pushEnvelope

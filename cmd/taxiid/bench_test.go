@@ -222,26 +222,62 @@ func TestBenchPushPullPoll(t *testing.T) {
 	}
 }
 
-// TestBenchWrongPassword: a run whose password is refused reports the
-// 401 of every request and exits with status 1.
-func TestBenchWrongPassword(t *testing.T) {
-	_, base, _ := start(t, t.TempDir())
-	env := []string{"TAXIID_URL=" + base, "TAXIID_USER=" + adminUser, "TAXIID_PASSWORD=not the password"}
-	rep, stderr, code := runBench(t, env, "--push", "--push-objects", "20", "--envelope", "10",
-		"--pull", "--pull-clients", "1", "--json")
-	if code != 1 || !strings.Contains(stderr, "requests failed") {
-		t.Errorf("exit status %d, stderr %q; want 1 and a word on failed requests", code, stderr)
+// TestBenchFailures: a run whose password is refused reports the 401 of
+// every request; a push file cut short is pushed up to its break, and the
+// report names the file. Both exit with status 1.
+func TestBenchFailures(t *testing.T) {
+	dir := t.TempDir()
+	_, base, _ := start(t, dir)
+	broken := filepath.Join(dir, "broken.json")
+	writeFile(t, broken, []byte(`{"type":"bundle","objects":[{"type":"identity","spec_version":"2.1",`+
+		`"id":"identity--f431f809-377b-45e0-aa1c-6a4751cae5ff","created":"2023-02-10T08:00:00.000Z",`+
+		`"modified":"2023-02-10T08:00:00.000Z","name":"Example CERT","identity_class":"organization"},{"type":`))
+	tests := []struct {
+		name     string
+		password string
+		args     []string
+		// wantErrors are the failed requests of each phase.
+		wantErrors  map[string]map[string]int64
+		wantObjects map[string]int64
+		wantSource  string // in the push's source error
+	}{
+		{
+			name:        "wrong password",
+			password:    "not the password",
+			args:        []string{"--push", "--push-objects", "20", "--envelope", "10", "--pull", "--pull-clients", "1"},
+			wantErrors:  map[string]map[string]int64{"push": {"401": 2}, "pull limit=100": {"401": 1}},
+			wantObjects: map[string]int64{"push": 0, "pull limit=100": 0},
+		},
+		{
+			name:        "push file cut short",
+			password:    testAdminPassword,
+			args:        []string{"--push-file", broken, "--envelope", "1"},
+			wantErrors:  map[string]map[string]int64{"push": {}},
+			wantObjects: map[string]int64{"push": 1},
+			wantSource:  broken,
+		},
 	}
-	want := map[string]map[string]int64{"push": {"401": 2}, "pull limit=100": {"401": 1}}
-	got := map[string]map[string]int64{}
-	for _, p := range rep.Phases {
-		got[p.Name] = p.Errors
-		if p.Objects != 0 || p.Pages != 0 {
-			t.Errorf("%s: %d objects, %d pages counted on refused requests", p.Name, p.Objects, p.Pages)
-		}
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("errors by phase (-want +got):\n%s", diff)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := []string{"TAXIID_URL=" + base, "TAXIID_USER=" + adminUser, "TAXIID_PASSWORD=" + tt.password}
+			rep, stderr, code := runBench(t, env, append(tt.args, "--json")...)
+			if code != 1 || !strings.Contains(stderr, "failed") {
+				t.Errorf("exit status %d, stderr %q; want 1 and a word on the failure", code, stderr)
+			}
+			gotErrors, gotObjects := map[string]map[string]int64{}, map[string]int64{}
+			for _, p := range rep.Phases {
+				gotErrors[p.Name], gotObjects[p.Name] = p.Errors, p.Objects
+				if !strings.Contains(p.SourceError, tt.wantSource) || (tt.wantSource == "") != (p.SourceError == "") {
+					t.Errorf("%s: source error %q; want one naming %q", p.Name, p.SourceError, tt.wantSource)
+				}
+			}
+			if diff := cmp.Diff(tt.wantErrors, gotErrors); diff != "" {
+				t.Errorf("errors by phase (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantObjects, gotObjects); diff != "" {
+				t.Errorf("objects by phase (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
