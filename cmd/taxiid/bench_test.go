@@ -381,11 +381,15 @@ func TestBenchTLS(t *testing.T) {
 // its clients walking the collection again from the start as often as
 // they can, and its pollers polling until it is over.
 func TestBenchBoundedByDuration(t *testing.T) {
-	_, base, _ := start(t, t.TempDir())
+	// As fast as they can, the clients pass the default rate limits.
+	_, base, _ := start(t, t.TempDir(), "--rate-requests", "0")
 	rep, stderr, code := runBench(t, benchAsAdmin(base), "--push", "--push-objects", "150", "--envelope", "150",
 		"--pull", "--limit", "100", "--pull-clients", "2", "--pull-duration", "500ms",
 		"--poll", "--pollers", "2", "--poll-duration", "500ms", "--json")
 	if code != 0 {
+		for _, p := range rep.Phases {
+			t.Logf("%s: errors %v %v", p.Name, p.Errors, p.ErrorSamples)
+		}
 		t.Fatalf("exit status %d\n%s", code, stderr)
 	}
 	for _, p := range rep.Phases[1:] {
