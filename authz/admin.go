@@ -22,9 +22,9 @@ import (
 // without one, or with the anonymous principal, gets ErrUnauthenticated.
 // The rules:
 //   - admins may do everything;
-//   - org-admins manage the users (other than admins) and tokens of their
-//     own organization, and see their organization, its grants and its audit
-//     events; what belongs to another organization is ErrNotFound to them,
+//   - org-admins manage the users (other than admins), tokens and
+//     certificate bindings of their own organization, and see their
+//     organization, its grants and its audit events; what belongs to another organization is ErrNotFound to them,
 //     exactly as if it did not exist; anything else is ErrForbidden;
 //   - every authenticated user lists, creates, revokes and deletes its own
 //     tokens (a member's only admin right); anything else is ErrForbidden.
@@ -718,8 +718,9 @@ func (a *Admin) UpdateUser(ctx context.Context, id string, in UserInput) (UserVi
 	return v, a.record(ctx, p, "user", actionUpdate, "", "", viewUser(before), v)
 }
 
-// DeleteUser removes a user with its tokens and grants: admins any user
-// but themselves, org-admins the non-admin users of their organization.
+// DeleteUser removes a user with its tokens, grants and certificate
+// bindings: admins any user but themselves, org-admins the non-admin users
+// of their organization.
 func (a *Admin) DeleteUser(ctx context.Context, id string) error {
 	p, err := caller(ctx)
 	if err != nil {

@@ -23,12 +23,14 @@ type AuthenticatorConfig struct {
 	Store   Store
 	Watcher *Watcher
 	Log     *slog.Logger
-	// VerdictTTL is how long a verified credential is trusted without
-	// checking it again (default one minute). A change to users, tokens or
-	// grants drops every verdict at once in the process that made it (after
-	// Watcher.Refresh) and within the watch interval in the others.
+	// VerdictTTL is how long a verified credential, or a client
+	// certificate's verdict, is trusted without checking it again (default
+	// one minute). A change to users, tokens, grants or certificate
+	// bindings drops every verdict at once in the process that made it
+	// (after Watcher.Refresh) and within the watch interval in the others.
 	VerdictTTL time.Duration
-	// MaxVerdicts bounds the verdict cache (default 100,000).
+	// MaxVerdicts bounds the verdict cache of credentials, and that of
+	// client certificates (default 100,000 each).
 	MaxVerdicts int
 	// MaxHashes bounds the password hashes computed at once (default
 	// GOMAXPROCS): each takes the argon2 memory cost, so unbounded
@@ -64,9 +66,13 @@ type Admission interface {
 
 // CertificateMapper maps a TLS client certificate, already verified
 // against the configured client CAs, to the id of the user it stands for.
-// It returns ErrNotFound when the certificate stands for nobody.
+// chains are the handshake's verified chains (tls.ConnectionState's
+// VerifiedChains): each starts with the client's certificate and ends with
+// a client CA. It returns ErrNotFound when the certificate stands for
+// nobody; any other error of ErrConflict or ErrInvalid when it cannot
+// stand for anyone (it is ambiguous, or too large to judge).
 type CertificateMapper interface {
-	UserForCertificate(ctx context.Context, cert *x509.Certificate) (userID string, err error)
+	UserForCertificate(ctx context.Context, chains [][]*x509.Certificate) (userID string, err error)
 }
 
 // AuthError is why an authentication failed. It matches ErrUnauthenticated
@@ -76,13 +82,31 @@ type AuthError struct {
 	Scheme   string // "basic", "bearer", "token", "certificate" or the unknown scheme
 	UserName string // the user name claimed, for Basic
 	Reason   string
+	// Identities and Issuers describe a refused client certificate: its
+	// names (at most maxLoggedIdentities) and the KeyFingerprint of the
+	// client CAs it chains to, as a binding would name them, so that an
+	// administrator can copy them from the log.
+	Identities []string
+	Issuers    []string
 }
 
 func (e *AuthError) Error() string {
+	var b strings.Builder
 	if e.UserName != "" {
-		return fmt.Sprintf("authentication failed (%s, user %q): %s", e.Scheme, e.UserName, e.Reason)
+		fmt.Fprintf(&b, "authentication failed (%s, user %q): %s", e.Scheme, e.UserName, e.Reason)
+	} else {
+		fmt.Fprintf(&b, "authentication failed (%s): %s", e.Scheme, e.Reason)
 	}
-	return fmt.Sprintf("authentication failed (%s): %s", e.Scheme, e.Reason)
+	if len(e.Identities) > 0 {
+		b.WriteString("; certificate identities:")
+		for _, id := range e.Identities {
+			fmt.Fprintf(&b, " %q", id)
+		}
+	}
+	if len(e.Issuers) > 0 {
+		b.WriteString("; client CA key sha256: " + strings.Join(e.Issuers, ", "))
+	}
+	return b.String()
 }
 
 // Is makes errors.Is(err, ErrUnauthenticated) true.
@@ -113,6 +137,10 @@ type Authenticator struct {
 
 	macs     sync.Pool // hash.Hash: HMAC-SHA256 under the process key
 	verdicts verdictCache
+	// certVerdicts are the verdicts on client certificates, refusals
+	// included: a certificate is no secret, and mapping it costs a store
+	// lookup whatever the answer.
+	certVerdicts verdictCache
 
 	touchMu sync.Mutex
 	touched map[string]time.Time // token id -> last use, not yet written
@@ -154,20 +182,21 @@ func NewAuthenticator(cfg AuthenticatorConfig) (*Authenticator, error) {
 		return nil, err
 	}
 	a := &Authenticator{
-		store:    cfg.Store,
-		watcher:  cfg.Watcher,
-		log:      cfg.Log,
-		ttl:      cfg.VerdictTTL,
-		certs:    cfg.Certificates,
-		hashes:   make(chan struct{}, cfg.MaxHashes),
-		throttle: newThrottle(cfg.Throttle),
-		dummy:    dummy,
-		admit:    cfg.Admission,
-		macs:     sync.Pool{New: func() any { return hmac.New(sha256.New, key) }},
-		verdicts: verdictCache{max: cfg.MaxVerdicts, m: make(map[[32]byte]verdict)},
-		touched:  make(map[string]time.Time),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		store:        cfg.Store,
+		watcher:      cfg.Watcher,
+		log:          cfg.Log,
+		ttl:          cfg.VerdictTTL,
+		certs:        cfg.Certificates,
+		hashes:       make(chan struct{}, cfg.MaxHashes),
+		throttle:     newThrottle(cfg.Throttle),
+		dummy:        dummy,
+		admit:        cfg.Admission,
+		macs:         sync.Pool{New: func() any { return hmac.New(sha256.New, key) }},
+		verdicts:     verdictCache{max: cfg.MaxVerdicts, m: make(map[[32]byte]verdict)},
+		certVerdicts: verdictCache{max: cfg.MaxVerdicts, m: make(map[[32]byte]verdict)},
+		touched:      make(map[string]time.Time),
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 	go a.touchLoop(cfg.TouchInterval)
 	return a, nil
@@ -213,11 +242,16 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization, source 
 	return Principal{}, &AuthError{Scheme: scheme, Reason: "unsupported scheme"}
 }
 
-// verdict is a verified credential.
+// verdict is a verified credential, or the judgement of a client
+// certificate.
 type verdict struct {
 	p       Principal
 	gen     int64
 	expires time.Time
+	// For certificates: refusal is why the certificate was refused (nil:
+	// it stands for p); unmapped that it stands for no user at all.
+	refusal  *AuthError
+	unmapped bool
 }
 
 func (a *Authenticator) authenticate(ctx context.Context, scheme, name, secret, source string) (Principal, error) {
@@ -371,33 +405,165 @@ func (a *Authenticator) checkToken(ctx context.Context, secret string) (verdict,
 }
 
 // AuthenticateCertificate returns the principal of a verified TLS client
-// certificate, through the configured CertificateMapper. It is the one
-// place where certificates become users.
-func (a *Authenticator) AuthenticateCertificate(ctx context.Context, cert *x509.Certificate) (Principal, error) {
-	fail := func(reason string) (Principal, error) {
-		return Principal{}, &AuthError{Scheme: "certificate", Reason: reason}
+// certificate, given as the handshake's verified chains, through the
+// configured CertificateMapper. It is the one place where certificates
+// become users. A certificate that stands for no user, for several, for a
+// disabled user, or that has expired since the handshake, gives an
+// *AuthError (ErrUnauthenticated) listing the certificate's identities
+// and client CAs; other errors come from the store.
+//
+// Verdicts, refusals included, are kept per certificate and client CAs
+// for VerdictTTL (and no later than the certificate's expiry), and
+// dropped when the policy generation moves.
+func (a *Authenticator) AuthenticateCertificate(ctx context.Context, chains [][]*x509.Certificate) (Principal, error) {
+	p, _, err := a.certificate(ctx, chains)
+	return p, err
+}
+
+// certificate is AuthenticateCertificate; mapped is false when the
+// certificate stands for no user at all (or certificates are not
+// accepted), as opposed to standing for one or being refused for another
+// reason.
+func (a *Authenticator) certificate(ctx context.Context, chains [][]*x509.Certificate) (p Principal, mapped bool, err error) {
+	leaf, issuers := clientCertificate(chains)
+	if a.certs == nil || leaf == nil {
+		return Principal{}, false, &AuthError{Scheme: "certificate", Reason: "client certificates are not accepted"}
 	}
-	if a.certs == nil || cert == nil {
-		return fail("client certificates are not accepted")
+	now := time.Now()
+	if now.After(leaf.NotAfter) {
+		// The handshake checked it; a connection kept open may outlive it.
+		return Principal{}, true, certRefusal("certificate expired", leaf, issuers)
 	}
-	id, err := a.certs.UserForCertificate(ctx, cert)
-	if errors.Is(err, ErrNotFound) {
-		return fail("certificate maps to no user")
+	gen := a.watcher.Generation()
+	key := certVerdictKey(leaf, issuers)
+	v, ok := a.certVerdicts.get(key, gen, now)
+	if !ok {
+		if v, err = a.checkCertificate(ctx, leaf, issuers, chains); err != nil {
+			return Principal{}, true, err
+		}
+		v.gen = gen
+		v.expires = now.Add(a.ttl)
+		if leaf.NotAfter.Before(v.expires) {
+			v.expires = leaf.NotAfter
+		}
+		a.certVerdicts.put(key, v, now)
 	}
-	if err != nil {
-		return Principal{}, fmt.Errorf("authz: map certificate: %w", err)
+	if v.refusal != nil {
+		e := *v.refusal // the caller may change it
+		return Principal{}, !v.unmapped, &e
+	}
+	return v.p, true, nil
+}
+
+// checkCertificate judges a certificate without the verdict cache.
+func (a *Authenticator) checkCertificate(ctx context.Context, leaf *x509.Certificate, issuers []string,
+	chains [][]*x509.Certificate) (verdict, error) {
+	id, err := a.certs.UserForCertificate(ctx, chains)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return verdict{refusal: certRefusal("certificate maps to no user", leaf, issuers), unmapped: true}, nil
+	case errors.Is(err, ErrConflict):
+		return verdict{refusal: certRefusal("certificate maps to several users", leaf, issuers)}, nil
+	case errors.Is(err, ErrInvalid):
+		return verdict{refusal: certRefusal("certificate not judged", leaf, issuers)}, nil
+	case err != nil:
+		return verdict{}, fmt.Errorf("authz: map certificate: %w", err)
 	}
 	u, err := a.store.User(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return fail("certificate maps to a deleted user")
+		return verdict{refusal: certRefusal("certificate maps to a deleted user", leaf, issuers)}, nil
 	}
 	if err != nil {
-		return Principal{}, fmt.Errorf("authz: look up user: %w", err)
+		return verdict{}, fmt.Errorf("authz: look up user: %w", err)
 	}
 	if u.Disabled {
-		return fail("user disabled")
+		r := certRefusal("user disabled", leaf, issuers)
+		r.UserName = u.Name
+		return verdict{refusal: r}, nil
 	}
-	return principalOf(u, ""), nil
+	return verdict{p: principalOf(u, "")}, nil
+}
+
+// maxLoggedIdentities bounds the identities a refusal lists, each cut at
+// MaxCertIdentityLen: a refusal is logged and audited, and the names are
+// the client's choice (within what its CA signs).
+const maxLoggedIdentities = 20
+
+// certRefusal is the refusal of a certificate, with what an
+// administrator needs to bind it.
+func certRefusal(reason string, leaf *x509.Certificate, issuers []string) *AuthError {
+	e := &AuthError{Scheme: "certificate", Reason: reason, Issuers: issuers}
+	ids := CertificateIdentities(leaf)
+	for i, id := range ids {
+		if i == maxLoggedIdentities {
+			e.Identities = append(e.Identities, fmt.Sprintf("... %d more", len(ids)-i))
+			break
+		}
+		if len(id) > MaxCertIdentityLen {
+			id = strings.ToValidUTF8(id[:MaxCertIdentityLen], "") + "..."
+		}
+		e.Identities = append(e.Identities, id)
+	}
+	return e
+}
+
+// certVerdictKey identifies a certificate and the client CAs it was
+// verified against: the same certificate may chain to other CAs once the
+// client CA file changes.
+func certVerdictKey(leaf *x509.Certificate, issuers []string) [32]byte {
+	h := sha256.New()
+	h.Write(leaf.Raw)
+	for _, is := range issuers {
+		h.Write([]byte{0})
+		h.Write([]byte(is))
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// AuthenticateRequest returns the principal of a request: its
+// Authorization header value (authorization, "" for none, as
+// Authenticate takes it) and the verified chains of its TLS client
+// certificate (nil without one).
+//
+//   - Credentials alone: Authenticate decides.
+//   - A certificate alone: AuthenticateCertificate decides.
+//   - Both: the credentials must be valid, and when the certificate
+//     stands for a user, it must be the same user; a certificate that
+//     stands for a user other than the credentials', or that is refused
+//     for any reason but standing for no user (ambiguous, disabled user,
+//     expired), refuses the request. A certificate that stands for no user
+//     only proves the TLS client, and the credentials decide.
+func (a *Authenticator) AuthenticateRequest(ctx context.Context, authorization, source string,
+	chains [][]*x509.Certificate) (Principal, error) {
+	if len(chains) == 0 {
+		return a.Authenticate(ctx, authorization, source)
+	}
+	if authorization == "" {
+		return a.AuthenticateCertificate(ctx, chains)
+	}
+	p, err := a.Authenticate(ctx, authorization, source)
+	if err != nil {
+		return Principal{}, err
+	}
+	cp, mapped, err := a.certificate(ctx, chains)
+	var ae *AuthError
+	switch {
+	case err == nil && cp.UserID == p.UserID:
+		return p, nil
+	case err == nil:
+		leaf, issuers := clientCertificate(chains)
+		r := certRefusal("certificate and credentials stand for different users", leaf, issuers)
+		r.UserName = p.UserName
+		return Principal{}, r
+	case !mapped:
+		return p, nil
+	case errors.As(err, &ae):
+		ae.UserName = p.UserName
+		return Principal{}, ae
+	}
+	return Principal{}, err
 }
 
 func principalOf(u User, tokenID string) Principal {

@@ -2,8 +2,6 @@ package authz_test
 
 import (
 	"context"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"path/filepath"
@@ -235,48 +233,5 @@ func TestTokenLastUsed(t *testing.T) {
 	}
 	if got, _ := s.Token(ctx, idle.ID); !got.LastUsedAt.IsZero() {
 		t.Errorf("LastUsedAt of an unused token: %v", got.LastUsedAt)
-	}
-}
-
-// cnMapper maps a certificate to the user named by its common name.
-type cnMapper struct{ s authz.Store }
-
-func (m cnMapper) UserForCertificate(ctx context.Context, cert *x509.Certificate) (string, error) {
-	u, err := m.s.UserByName(ctx, cert.Subject.CommonName)
-	return u.ID, err
-}
-
-func TestAuthenticateCertificate(t *testing.T) {
-	ctx := t.Context()
-	s := openStore(t, "")
-	f := newFixture(t, s)
-	f.org("A")
-	alice := f.user("alice", "A", authz.RoleMember, "")
-	w := authz.NewWatcher(s, time.Hour, nil)
-	defer w.Close()
-	cert := &x509.Certificate{Subject: pkix.Name{CommonName: "alice"}}
-	stranger := &x509.Certificate{Subject: pkix.Name{CommonName: "mallory"}}
-
-	without, err := authz.NewAuthenticator(authz.AuthenticatorConfig{Store: s, Watcher: w, PasswordParams: cheap})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer without.Close()
-	if _, err := without.AuthenticateCertificate(ctx, cert); !errors.Is(err, authz.ErrUnauthenticated) {
-		t.Errorf("certificate without a mapper: error %v, want ErrUnauthenticated", err)
-	}
-	with, err := authz.NewAuthenticator(authz.AuthenticatorConfig{Store: s, Watcher: w, PasswordParams: cheap,
-		Certificates: cnMapper{s}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer with.Close()
-	got, err := with.AuthenticateCertificate(ctx, cert)
-	want := authz.Principal{UserID: alice.ID, UserName: "alice", OrganizationID: alice.OrganizationID, Role: authz.RoleMember}
-	if err != nil || got != want {
-		t.Errorf("AuthenticateCertificate = %+v, %v; want %+v", got, err, want)
-	}
-	if _, err := with.AuthenticateCertificate(ctx, stranger); !errors.Is(err, authz.ErrUnauthenticated) {
-		t.Errorf("certificate of nobody: error %v, want ErrUnauthenticated", err)
 	}
 }

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Store keeps organizations, users, tokens, grants, the policy generation
-// and the audit log.
+// Store keeps organizations, users, tokens, grants, certificate bindings,
+// the policy generation and the audit log.
 //
 // Contract, held by the suite in authz/authztest:
 //   - Implementations are safe for concurrent use, also by several
@@ -20,10 +20,10 @@ import (
 //     id or unique name that is taken.
 //   - Methods addressing one record by id or name return ErrNotFound when
 //     it does not exist.
-//   - Every write to organizations, users, tokens or grants (not
-//     TouchTokens, not the audit log) increments the generation in the same
-//     transaction, so that a process that sees the new generation also
-//     sees the change.
+//   - Every write to organizations, users, tokens, grants or certificate
+//     bindings (not TouchTokens, not the audit log) increments the
+//     generation in the same transaction, so that a process that sees the
+//     new generation also sees the change.
 //   - List methods return at most the filter's Limit records (at least 1;
 //     above MaxListLimit, MaxListLimit), in the order each method states,
 //     starting strictly after the After key, so that a caller pages with
@@ -59,7 +59,8 @@ type Store interface {
 	// UpdateUser replaces the user id with what update returns from the
 	// stored one, atomically; ID and CreatedAt are kept.
 	UpdateUser(ctx context.Context, id string, update func(User) (User, error)) (User, error)
-	// DeleteUser removes the user, its tokens and its grants.
+	// DeleteUser removes the user, its tokens, its grants and its
+	// certificate bindings.
 	DeleteUser(ctx context.Context, id string) error
 
 	// CreateToken stores a new token (ID from NewID when empty) and returns
@@ -98,8 +99,29 @@ type Store interface {
 	// DeleteGrant removes the grant.
 	DeleteGrant(ctx context.Context, id string) error
 
+	// CreateCertificateBinding stores a new binding (ID from NewID when
+	// empty) and returns it as stored. The user must exist; ErrConflict
+	// when the identity is bound with the same issuer already, to any user.
+	CreateCertificateBinding(ctx context.Context, b CertificateBinding) (CertificateBinding, error)
+	// CertificateBinding returns the binding with the id.
+	CertificateBinding(ctx context.Context, id string) (CertificateBinding, error)
+	// CertificateBindings lists bindings ordered by ID (creation order), of
+	// one user when f.UserID is set; After is an id.
+	CertificateBindings(ctx context.Context, f CertificateBindingFilter) ([]CertificateBinding, error)
+	// DeleteCertificateBinding removes the binding.
+	DeleteCertificateBinding(ctx context.Context, id string) error
+	// MatchCertificateBindings returns, ordered by ID, the bindings of any
+	// of identities whose Issuer is empty or one of issuers: those a
+	// certificate with these names, verified against these client CAs,
+	// may use. At most MaxCertificateIdentities identities and
+	// MaxCertificateIssuers issuers (CheckMatch), else an *InvalidError;
+	// the answer is bounded by their product, as (identity, issuer) is
+	// unique.
+	MatchCertificateBindings(ctx context.Context, identities, issuers []string) ([]CertificateBinding, error)
+
 	// Generation returns the policy generation: a counter that every change
-	// to organizations, users, tokens and grants increments. A process
+	// to organizations, users, tokens, grants and certificate bindings
+	// increments. A process
 	// watches it to know when what it derived from them (a policy, cached
 	// verdicts) is stale. A new store starts at 0 or more.
 	Generation(ctx context.Context) (int64, error)

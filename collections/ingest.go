@@ -52,6 +52,22 @@ type IngestConfig struct {
 	Logger     *slog.Logger
 	// Level is the validation level of collections whose Validation is "".
 	Level stix.Level
+	// Observer, when set, is told what becomes of pushed objects.
+	Observer IngestObserver
+}
+
+// IngestObserver learns what becomes of pushed objects: the server's
+// metrics implement it. Its methods are called from many goroutines at
+// once and must return quickly.
+type IngestObserver interface {
+	// Rejected: objects of a push failed validation; reasons holds why,
+	// one per object: the rule code of its first failing finding
+	// (stix.Finding.Rule) or a Reason constant. It is called once the push
+	// is being stored, not for a push abandoned during validation.
+	Rejected(reasons []string)
+	// Stored: the store settled a batch of pushed objects, one result per
+	// object (Added, Unchanged, Conflict or Refused).
+	Stored(results []AddResult)
 }
 
 // Ingester is the add-objects service: it validates pushed objects, stores
@@ -64,6 +80,7 @@ type Ingester struct {
 	staleAfter time.Duration
 	log        *slog.Logger
 	level      stix.Level
+	observer   IngestObserver // nil: none
 
 	// stop is closed by Shutdown once its deadline passes: background
 	// pushes stop between batches.
@@ -95,7 +112,7 @@ func NewIngester(store Store, v *stix.Validator, cfg IngestConfig) *Ingester {
 		cfg.Logger = slog.Default()
 	}
 	return &Ingester{store: store, validator: v, syncLimit: cfg.SyncLimit, statusTTL: cfg.StatusTTL,
-		staleAfter: cfg.StaleAfter, log: cfg.Logger, level: cfg.Level,
+		staleAfter: cfg.StaleAfter, log: cfg.Logger, level: cfg.Level, observer: cfg.Observer,
 		stop: make(chan struct{}), inFlight: make(map[[2]string]bool)}
 }
 
@@ -156,6 +173,15 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 	if err := ctx.Err(); err != nil {
 		log.Info("client disconnected during validation; nothing stored", "objects", len(objs))
 		return Status{}, fmt.Errorf("push abandoned before storing: %w", err)
+	}
+	if in.observer != nil && len(st.Failures) > 0 {
+		reasons := make([]string, 0, len(st.Failures))
+		for i := range entries {
+			if entries[i].failed {
+				reasons = append(reasons, entries[i].rule)
+			}
+		}
+		in.observer.Rejected(reasons)
 	}
 	opts := AddOptions{SkipVersionRules: level == stix.LevelPermissive}
 	batches := splitBatches(entries, valid)
@@ -305,6 +331,9 @@ func (in *Ingester) writeBatch(ctx context.Context, c Collection, st *Status, en
 	results, err := in.store.AddObjects(ctx, c.APIRoot, c.ID, objs, opts)
 	if err != nil {
 		return fmt.Errorf("add objects: %w", err)
+	}
+	if in.observer != nil {
+		in.observer.Stored(results)
 	}
 	for j, r := range results {
 		d := st.Pendings[j]

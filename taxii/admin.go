@@ -126,6 +126,27 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 		return reply(c, http.StatusOK)(a.RevokeToken(ctx, c.Param("user"), c.Param("token")))
 	}))
 
+	get(e, "/admin/users/:user/certificates", s.adminCall(func(c *echo.Context, ctx context.Context) error {
+		pg, err := pageQuery(c)
+		if err != nil {
+			return err
+		}
+		return reply(c, http.StatusOK)(a.CertificateBindings(ctx, c.Param("user"), pg))
+	}))
+	e.POST("/admin/users/:user/certificates", s.adminCall(func(c *echo.Context, ctx context.Context) error {
+		var in authz.CertificateBindingInput
+		if err := decodeBody(c, &in); err != nil {
+			return err
+		}
+		return reply(c, http.StatusCreated)(a.CreateCertificateBinding(ctx, c.Param("user"), in))
+	}))
+	get(e, "/admin/users/:user/certificates/:binding", s.adminCall(func(c *echo.Context, ctx context.Context) error {
+		return reply(c, http.StatusOK)(a.CertificateBinding(ctx, c.Param("user"), c.Param("binding")))
+	}))
+	e.DELETE("/admin/users/:user/certificates/:binding", s.adminCall(func(c *echo.Context, ctx context.Context) error {
+		return noContent(c, a.DeleteCertificateBinding(ctx, c.Param("user"), c.Param("binding")))
+	}))
+
 	get(e, "/admin/grants", s.adminCall(func(c *echo.Context, ctx context.Context) error {
 		pg, err := pageQuery(c, "subject_kind", "subject_id", "api_root", "collection", "action")
 		if err != nil {

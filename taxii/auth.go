@@ -57,15 +57,17 @@ const (
 )
 
 // openPaths are probes answered without looking at credentials: a load
-// balancer's health check must not depend on the store of principals.
-var openPaths = map[string]bool{"/healthz": true, "/readyz": true}
+// balancer's health check must not depend on the store of principals. So
+// is /metrics, whose handler checks a token of its own (metricsToken).
+var openPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // authenticate puts the requester's principal in the request's context
 // (authz.NewContext), on every route but the probes. Credentials come from
-// the Authorization header (Basic, Bearer, Token) or, when the header is
-// absent, from a verified TLS client certificate. Without either the
-// principal is anonymous and each handler decides what anonymous may see.
-// Refused credentials end the request with a 401.
+// the Authorization header (Basic, Bearer, Token) and from a verified TLS
+// client certificate; with both, they must stand for the same user (see
+// authz.Authenticator.AuthenticateRequest). Without either the principal
+// is anonymous and each handler decides what anonymous may see. Refused
+// credentials end the request with a 401.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		r := c.Request()
@@ -79,10 +81,15 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				return fmt.Errorf("authenticate: %w", err)
 			}
 			s.log.Info("authentication failed", "request_id", requestID(c), "source", sourceAddress(r), "err", err)
+			s.metrics.AuthFailure(ae.Scheme, ae.Reason)
+			d := map[string]any{"scheme": ae.Scheme, "reason": ae.Reason}
+			if len(ae.Identities) > 0 {
+				d["identities"], d["issuers"] = ae.Identities, ae.Issuers
+			}
 			s.record(c, authz.AuditEvent{
 				Action:   AuditAuthnFailure,
 				UserName: ae.UserName,
-				Details:  details(map[string]any{"scheme": ae.Scheme, "reason": ae.Reason}),
+				Details:  details(d),
 			})
 			// The reason stays in the log and the audit log: telling the
 			// client whether the name or the password was wrong would help
@@ -122,26 +129,28 @@ func (s *Server) principal(r *http.Request) (authz.Principal, error) {
 	if len(headers) > 1 {
 		return authz.Principal{}, &authz.AuthError{Scheme: "unknown", Reason: "several Authorization headers"}
 	}
-	if len(headers) == 0 || headers[0] == "" {
-		if cert := verifiedClientCertificate(r); cert != nil && s.authn != nil {
-			return s.authn.AuthenticateCertificate(r.Context(), cert)
+	header := ""
+	if len(headers) == 1 {
+		header = headers[0]
+	}
+	if s.authn == nil {
+		if header != "" {
+			return authz.Principal{}, &authz.AuthError{Scheme: "unknown", Reason: "this server checks no credentials"}
 		}
 		return authz.Principal{}, nil
 	}
-	if s.authn == nil {
-		return authz.Principal{}, &authz.AuthError{Scheme: "unknown", Reason: "this server checks no credentials"}
-	}
-	return s.authn.Authenticate(r.Context(), headers[0], r.RemoteAddr)
+	return s.authn.AuthenticateRequest(r.Context(), header, r.RemoteAddr, verifiedChains(r))
 }
 
-// verifiedClientCertificate returns the client's certificate when the TLS
-// handshake verified it against the configured client CAs; nil otherwise
-// (no TLS, no certificate, or a certificate requested but not verified).
-func verifiedClientCertificate(r *http.Request) *x509.Certificate {
+// verifiedChains returns the chains the TLS handshake verified the
+// client's certificate with, against the configured client CAs; nil
+// otherwise (no TLS, no certificate, or a certificate requested but not
+// verified).
+func verifiedChains(r *http.Request) [][]*x509.Certificate {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
 		return nil
 	}
-	return r.TLS.VerifiedChains[0][0]
+	return r.TLS.VerifiedChains
 }
 
 // sourceAddress is the client's address without its port.

@@ -2,8 +2,11 @@ package taxii_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -49,10 +52,16 @@ type hub struct {
 	orgs    map[string]authz.Organization
 	users   map[string]authz.User
 	tokens  map[string]string // user name -> token secret
+	tls     *httptest.Server  // with hubOptions.clientCAs
 }
 
 type hubOptions struct {
 	audit bool
+	// clientCAs, when set, serve the hub over TLS asking for client
+	// certificates of these CAs, which stand for the users their
+	// identities are bound to; url is then https and h.tls is the server.
+	clientCAs *x509.CertPool
+	log       io.Writer // the server's log; nil: discarded
 	// rateLimits, when set, configures a rate limiter of the server and
 	// of its authenticator (failed sign-ins).
 	rateLimits *taxii.RateLimitConfig
@@ -129,12 +138,18 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	}
 
 	logger := slog.New(slog.DiscardHandler)
+	if opts.log != nil {
+		logger = slog.New(slog.NewTextHandler(opts.log, nil))
+	}
 	h.watcher = authz.NewWatcher(store, time.Hour, logger) // changes are applied with Refresh, as the admin API does
 	az, err := authz.NewAuthorizer(store, h.watcher, logger)
 	must(t, err)
 	ac := authz.AuthenticatorConfig{
 		Store: store, Watcher: h.watcher, Log: logger, PasswordParams: authztest.CheapPasswords,
 		Throttle: authz.ThrottleConfig{BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
+	}
+	if opts.clientCAs != nil {
+		ac.Certificates = authz.NewCertificateMapper(store)
 	}
 	var limiter *taxii.RateLimiter
 	if opts.rateLimits != nil {
@@ -160,7 +175,14 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin, RateLimiter: limiter,
 	})
 	must(t, err)
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewUnstartedServer(srv)
+	if opts.clientCAs != nil {
+		hs.TLS = &tls.Config{ClientCAs: opts.clientCAs, ClientAuth: tls.VerifyClientCertIfGiven}
+		hs.StartTLS()
+		h.tls = hs
+	} else {
+		hs.Start()
+	}
 	t.Cleanup(func() {
 		hs.Close()
 		ing.Wait()

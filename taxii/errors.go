@@ -144,7 +144,8 @@ func (s *Server) writeError(c *echo.Context, err error, write errorWriter) {
 		res.Description = "the server could not complete the request; quote error_id when reporting it"
 		res.ErrorID = requestID(c)
 	}
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && c.Response().Header().Get("WWW-Authenticate") == "" {
+		// A handler with credentials of its own (/metrics) sets its own.
 		c.Response().Header().Set("WWW-Authenticate", authChallenge)
 	}
 	res.Title = http.StatusText(status)

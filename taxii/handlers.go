@@ -634,8 +634,9 @@ func (s *Server) addObjects(c *echo.Context) error {
 	return writeJSON(c, http.StatusAccepted, newStatusResource(st))
 }
 
-// recordRead audits records served from a collection.
+// recordRead audits and counts records served from a collection.
 func (s *Server) recordRead(c *echo.Context, endpoint string, col collections.Collection, served int) {
+	s.metrics.Served(endpoint, served)
 	if s.audit == nil {
 		return
 	}

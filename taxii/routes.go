@@ -84,6 +84,7 @@ func (s *Server) opsRoutes() *echo.Echo {
 
 	get(e, "/healthz", s.healthz)
 	get(e, "/readyz", s.readyz)
+	s.metricsRoute(e)
 	s.adminRoutes(e)
 	return e
 }
@@ -97,6 +98,9 @@ func (s *Server) healthz(c *echo.Context) error {
 // store answers within the readiness deadline. A load balancer sends
 // requests elsewhere while it answers 503.
 func (s *Server) readyz(c *echo.Context) error {
+	if s.draining.Load() {
+		return errorf(http.StatusServiceUnavailable, "not ready: the server is shutting down")
+	}
 	if s.ready != nil {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.readyTimeout)
 		defer cancel()
@@ -200,8 +204,10 @@ func (s *Server) observe(write errorWriter) echo.MiddlewareFunc {
 				s.writeError(c, err, write)
 			}
 			_, status := echo.ResolveResponseStatus(c.Response(), nil)
+			took := time.Since(start)
 			s.log.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path,
-				"status", status, "duration", time.Since(start), "request_id", id)
+				"status", status, "duration", took, "request_id", id)
+			s.metrics.Request(routeLabel(c, status), c.Request().Method, status, took)
 			if abort {
 				// The response had started: end the connection so that the
 				// client cannot take a cut-off body for a whole one.

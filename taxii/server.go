@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v5"
 
 	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/taxii/metrics"
 )
 
 // Authorizer decides whether the requester (found in ctx, see
@@ -31,7 +33,8 @@ type Config struct {
 	Ingester   *collections.Ingester
 	Authorizer Authorizer // required
 	// Authenticator checks the credentials of every request but the
-	// probes (/healthz) and puts the principal in the request's context.
+	// probes (/healthz) and /metrics (which has a token of its own), and
+	// puts the principal in the request's context.
 	// nil: every request is anonymous, and one with credentials is refused.
 	Authenticator *authz.Authenticator
 	// Audit records pushes, reads, denied requests and refused credentials;
@@ -96,6 +99,20 @@ type Config struct {
 	// Authenticator too (AuthenticatorConfig.Admission), so that failed
 	// credential checks are bounded per source address.
 	RateLimiter *RateLimiter
+
+	// Metrics records requests, served pages, refused credentials, the
+	// memory held by requests and the ingester's backlog; nil: none. (The
+	// ingester and the stores report to it through their own wiring.)
+	Metrics *metrics.Metrics
+	// MetricsToken, when set, is the bearer token /metrics requires,
+	// wherever it is served. Metrics are served at /metrics beside the
+	// other routes only when it is set, and MetricsOwnListener is false;
+	// otherwise /metrics answers 404 there.
+	MetricsToken string
+	// MetricsOwnListener: the metrics are served by MetricsHandler on a
+	// listener of their own (a scrape network), not beside the other
+	// routes.
+	MetricsOwnListener bool
 }
 
 // Defaults of Config.
@@ -135,7 +152,15 @@ type Server struct {
 	limiter      *RateLimiter
 	ready        func(ctx context.Context) error
 	readyTimeout time.Duration
+	draining     atomic.Bool
+	metrics      *metrics.Metrics
+	scrape       scrapeAccess
 }
+
+// Drain makes /readyz answer 503 from now on, while every other route is
+// served as before: a load balancer probing it stops sending new requests
+// before the server stops accepting them.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // tokenSecret names the pagination token key in the store.
 const tokenSecret = "pagination-token-key"
@@ -210,6 +235,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		limiter:      cfg.RateLimiter,
 		ready:        cfg.Ready,
 		readyTimeout: cfg.ReadyTimeout,
+		metrics:      cfg.Metrics,
+		scrape:       newScrapeAccess(cfg),
+	}
+	cfg.Metrics.ReportRequestMemory(s.MemoryInUse, cfg.MaxMemory)
+	if cfg.Ingester != nil {
+		cfg.Metrics.ReportBacklog(cfg.Ingester.Backlog)
 	}
 	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil

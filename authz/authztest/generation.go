@@ -8,9 +8,9 @@ import (
 	"github.com/taxiid/taxiid/authz"
 )
 
-// testGeneration checks that every change to principals and grants moves
-// the generation, and that reads, failed writes, token uses and audit
-// events do not.
+// testGeneration checks that every change to principals, grants and
+// certificate bindings moves the generation, and that reads, failed
+// writes, token uses and audit events do not.
 func testGeneration(t *testing.T, s authz.Store) {
 	ctx := t.Context()
 	var (
@@ -18,6 +18,7 @@ func testGeneration(t *testing.T, s authz.Store) {
 		u    authz.User
 		tok  authz.Token
 		g    authz.Grant
+		cb   authz.CertificateBinding
 	)
 	steps := []struct {
 		name   string
@@ -86,6 +87,24 @@ func testGeneration(t *testing.T, s authz.Store) {
 			return
 		}},
 		{"DeleteGrant", true, func() error { return s.DeleteGrant(ctx, g.ID) }},
+		{"CreateCertificateBinding", true, func() (err error) {
+			cb, err = s.CreateCertificateBinding(ctx, authz.CertificateBinding{UserID: u.ID, Identity: "dns:u.example"})
+			return
+		}},
+		{"CreateCertificateBinding duplicate", false, func() error {
+			_, err := s.CreateCertificateBinding(ctx, authz.CertificateBinding{UserID: u.ID, Identity: "dns:u.example"})
+			return ignore(err)
+		}},
+		{"MatchCertificateBindings", false, func() error {
+			_, err := s.MatchCertificateBindings(ctx, []string{"dns:u.example"}, nil)
+			return err
+		}},
+		{"DeleteCertificateBinding", true, func() error { return s.DeleteCertificateBinding(ctx, cb.ID) }},
+		{"DeleteCertificateBinding missing", false, func() error { return ignore(s.DeleteCertificateBinding(ctx, cb.ID)) }},
+		{"CreateCertificateBinding again", true, func() (err error) {
+			_, err = s.CreateCertificateBinding(ctx, authz.CertificateBinding{UserID: u.ID, Identity: "dns:u.example"})
+			return
+		}},
 		{"DeleteUser", true, func() error { return s.DeleteUser(ctx, u.ID) }},
 		{"DeleteOrganization", true, func() error { return s.DeleteOrganization(ctx, a.ID) }},
 	}

@@ -64,6 +64,10 @@ ORG and USER are ids or names.
        update USER [--name NAME] [--org ORG] [--role ROLE] [--disabled=true|false]
        password USER [--password-stdin]  (a new password is made and shown without it)
        delete USER
+       certs list USER                 the certificate identities that stand for the user
+       certs add USER IDENTITY [--issuer SHA256 | --issuer-cert CA.pem]
+       certs add USER --cert CLIENT.pem [--client-ca FILE | --issuer SHA256 | --issuer-cert CA.pem | --any-issuer]
+       certs remove USER BINDING|IDENTITY [--issuer SHA256]
   tokens list USER | get USER TOKEN | revoke USER TOKEN | delete USER TOKEN
          create USER --name NAME [--expires-in DURATION | --expires-at TIME]
   grants list [--org ORG | --user USER | --public] [--api-root PATH] [--collection ID] [--action read|write]
@@ -145,6 +149,12 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 			return fmt.Errorf("admin %s: name a verb (%s)", rest[0], strings.Join(verbNames(res), ", "))
 		}
 		verbName, vargs = vargs[0], vargs[1:]
+	}
+	// A verb with verbs of its own ("users certs add") is one name.
+	if _, ok := res[verbName]; !ok && len(vargs) > 0 {
+		if _, ok := res[verbName+" "+vargs[0]]; ok {
+			verbName, vargs = verbName+" "+vargs[0], vargs[1:]
+		}
 	}
 	v, ok := res[verbName]
 	if !ok {
@@ -269,11 +279,14 @@ func (c *adminCLI) resources() map[string]map[string]adminVerb {
 					return c.admin.Users(c.ctx, ref, pg)
 				})(fs)
 			},
-			"get":      oneVerb(1, func(pos []string) (any, error) { return c.admin.User(c.ctx, c.userRef(pos[0])) }),
-			"delete":   oneVerb(1, func(pos []string) (any, error) { return nil, c.admin.DeleteUser(c.ctx, c.userRef(pos[0])) }),
-			"create":   c.userWrite(0),
-			"update":   c.userWrite(1),
-			"password": c.passwordVerb,
+			"get":          oneVerb(1, func(pos []string) (any, error) { return c.admin.User(c.ctx, c.userRef(pos[0])) }),
+			"delete":       oneVerb(1, func(pos []string) (any, error) { return nil, c.admin.DeleteUser(c.ctx, c.userRef(pos[0])) }),
+			"create":       c.userWrite(0),
+			"update":       c.userWrite(1),
+			"password":     c.passwordVerb,
+			"certs list":   c.certList,
+			"certs add":    c.certAdd,
+			"certs remove": c.certRemove,
 		},
 		"tokens": {
 			"list": listVerb(1, func(pos []string, pg authz.Page) (any, error) {

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,20 +35,7 @@ func newStoreDir(t *testing.T) string {
 // stdin, and returns its output and exit status.
 func adminRun(t *testing.T, data, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"admin"}, args...)...)
-	cmd.Env = []string{"TAXIID_DATA=" + data, "USER=tester"}
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return runCLI(t, data, strings.NewReader(stdin), append([]string{"admin"}, args...)...)
 }
 
 // cliStep is one command of TestAdminCLI.

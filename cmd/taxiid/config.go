@@ -45,6 +45,9 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for requests in flight and
 	// background ingestion when the server stops.
 	ShutdownTimeout time.Duration
+	// DrainDelay is how long /readyz answers 503 before the server stops
+	// accepting connections.
+	DrainDelay time.Duration
 	// MaxMemory is the memory the process aims to stay under: the Go
 	// runtime's soft memory limit, of which requestMemory is the budget of
 	// requests in flight.
@@ -56,6 +59,11 @@ type Config struct {
 	Rate rateConfig
 	// TLS: certificate, key and client CAs, or plain HTTP (tls.go).
 	TLS tlsFlags
+	// MetricsToken is the bearer token /metrics requires; MetricsListen
+	// the address of a listener serving /metrics alone. With neither,
+	// metrics are neither kept nor served.
+	MetricsToken  string
+	MetricsListen string
 
 	File FileConfig // from ConfigFile, if any
 }
@@ -179,6 +187,7 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("MAX_CONNECTIONS", defaultMaxConnections), "connections open at once, at most; more are answered 503 and closed (env TAXIID_MAX_CONNECTIONS)")
 	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", envInt("MAX_CONNECTIONS_PER_IP", defaultMaxConnectionsPerIP), "connections open at once from one IPv4 address or IPv6 /64, at most; 0: no cap (env TAXIID_MAX_CONNECTIONS_PER_IP)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", defaultShutdownTimeout), "on SIGTERM or SIGINT, the longest wait for requests in flight and background ingestion before their connections are closed (env TAXIID_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&cfg.DrainDelay, "drain-delay", envDuration("DRAIN_DELAY", 0), "on SIGTERM or SIGINT, how long /readyz answers 503 while requests are still served, before the server stops accepting: set it above the load balancer's probe interval (env TAXIID_DRAIN_DELAY)")
 	cfg.MaxMemory = envBytes("MAX_MEMORY", defaultMaxMemory(getenv))
 	fs.Var(&cfg.MaxMemory, "max-memory", "memory the server aims to stay under, a `size` such as 2GiB: the Go runtime's soft memory limit, half of it the budget of requests in flight (env TAXIID_MAX_MEMORY; default GOMEMLIMIT, else half the memory of the machine or container)")
 	cfg.AuditRetention = defaultAuditRetention
@@ -190,6 +199,8 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	rateFlags(fs, &cfg.Rate, getenv, &problems)
 	fs.Var(&cfg.AuditRetention, "audit-retention", "how long audit events are kept, a `duration` in days (365d) or as 720h; 0 keeps them for ever (env TAXIID_AUDIT_RETENTION)")
 	problems = append(problems, cfg.TLS.register(fs, getenv)...)
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", envStr("METRICS_TOKEN", ""), "bearer token /metrics requires (at least 16 characters); with it, metrics are served at /metrics on the listen address unless metrics-listen is set (env TAXIID_METRICS_TOKEN)")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", envStr("METRICS_LISTEN", ""), "address of a listener of its own serving /metrics alone, for a scrape network; the metrics token, if set, is required there too (env TAXIID_METRICS_LISTEN)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -249,6 +260,9 @@ func (cfg *Config) validate() []string {
 	if cfg.MaxConnections < 1 {
 		add("max-connections must be at least 1, not %d", cfg.MaxConnections)
 	}
+	if cfg.DrainDelay < 0 {
+		add("drain-delay must not be negative, not %s", cfg.DrainDelay)
+	}
 	if cfg.ShutdownTimeout < 0 {
 		add("shutdown-timeout must not be negative, not %s", cfg.ShutdownTimeout)
 	}
@@ -262,6 +276,7 @@ func (cfg *Config) validate() []string {
 		add("max-connections-per-ip must be 0 (no cap) or more, not %d", cfg.MaxConnectionsPerIP)
 	}
 	problems = append(problems, cfg.TLS.validate(cfg.Listen)...)
+	problems = append(problems, cfg.validateMetrics()...)
 
 	// Each declaration is checked by the rules the store applies to it
 	// (collections' Validate); what only the file can get wrong, a name

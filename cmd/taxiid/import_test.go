@@ -93,12 +93,13 @@ func idVersions(s []stored) []string {
 	return out
 }
 
-// runCLI runs taxiid with args and TAXIID_DATA=data, standard input stdin
-// (may be nil), and returns its output and exit status.
+// runCLI runs taxiid with args, TAXIID_DATA=data and USER=tester (the name
+// the admin commands audit), standard input stdin (may be nil), and
+// returns its output and exit status.
 func runCLI(t *testing.T, data string, stdin io.Reader, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = []string{"TAXIID_DATA=" + data}
+	cmd.Env = []string{"TAXIID_DATA=" + data, "USER=tester"}
 	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -6,6 +6,8 @@
 //	                                API roots and collections in the store
 //	taxiid import [flags] FILE...   store the objects of bundles in a collection
 //	taxiid export [flags]           write the objects of a collection as a bundle
+//	taxiid version                  print the version, commit and build date
+//	taxiid healthcheck [flags]      exit 0 if the configured server answers /healthz
 //	taxiid bench [flags]            measure a running server under load
 package main
 
@@ -75,10 +77,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return importCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
 	case "export":
 		return exportCommand(ctx, args, getenv, os.Stdout, stderr)
+	case "version":
+		if len(args) > 0 {
+			return fmt.Errorf("version takes no arguments")
+		}
+		printVersion(os.Stdout, currentBuild())
+		return nil
+	case "healthcheck":
+		return healthcheck(ctx, args, getenv, stderr)
 	case "bench":
 		return bench(ctx, args, getenv, os.Stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export, bench)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export, version, healthcheck, bench)", cmd)
 	}
 }
 
@@ -125,11 +135,14 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	if err != nil {
 		return fmt.Errorf("first user: %w", err)
 	}
-	limiter, err := newRateLimiter(cfg, store, logger)
+	// What serves requests reaches the store through its metrics.
+	m := newMetrics(cfg)
+	measured, principals := m.CollectionsStore(store), m.AuthzStore(store)
+	limiter, err := newRateLimiter(cfg, principals, logger)
 	if err != nil {
 		return err
 	}
-	access, err := startAccessControl(ctx, store, cfg, limiter, logger, retry)
+	access, err := startAccessControl(ctx, principals, cfg, limiter, logger, retry)
 	if err != nil {
 		return err
 	}
@@ -138,7 +151,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	if err != nil {
 		return err
 	}
-	ingester := collections.NewIngester(store, validator, ingestConfig(cfg, logger))
+	ingester := collections.NewIngester(measured, validator, observeIngest(ingestConfig(cfg, logger), m))
 
 	// Near the soft memory limit the collector works harder rather than
 	// let the heap grow past it; when the server is quiet its memory goes
@@ -154,7 +167,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	err = retry("pagination key", func(ctx context.Context) error {
 		var err error
 		srv, err = taxii.New(ctx, taxii.Config{
-			Store:          store,
+			Store:          measured,
 			Ingester:       ingester,
 			Authorizer:     access.authorizer,
 			Authenticator:  access.authenticator,
@@ -170,12 +183,21 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 			MaxMemory:      cfg.requestMemory(),
 			Ready:          store.Ping,
 			RateLimiter:    limiter,
+
+			Metrics:            m,
+			MetricsToken:       cfg.MetricsToken,
+			MetricsOwnListener: cfg.MetricsListen != "",
 		})
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := serveMetrics(ctx, cfg, srv, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -218,6 +240,14 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	select {
 	case serveErr = <-errc:
 	case <-ctx.Done():
+		if cfg.DrainDelay > 0 {
+			srv.Drain()
+			logger.Info("draining: not ready, still serving", "for", cfg.DrainDelay)
+			select {
+			case serveErr = <-errc:
+			case <-time.After(cfg.DrainDelay):
+			}
+		}
 	}
 	shutdown(hs, ln, ingester, cfg.ShutdownTimeout, logger)
 	return serveErr
@@ -247,6 +277,11 @@ func startAccessControl(ctx context.Context, store authz.Store, cfg Config, limi
 	ac := authz.AuthenticatorConfig{Store: store, Watcher: a.watcher, Log: logger}
 	if limiter != nil {
 		ac.Admission = limiter // failed sign-ins are bounded per source address
+	}
+	if cfg.TLS.ClientCAFile != "" {
+		// Verified client certificates stand for the users their
+		// identities are bound to.
+		ac.Certificates = authz.NewCertificateMapper(store)
 	}
 	if a.authenticator, err = authz.NewAuthenticator(ac); err != nil {
 		return nil, err

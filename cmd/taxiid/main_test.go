@@ -27,7 +27,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "taxiid")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	// Linked as the container image links it, so that the tests run what
+	// the image runs and see its version stamped (TestImageBuildStampsVersion).
+	ldflags, err := imageLinkerFlags()
+	if err != nil {
+		panic(err)
+	}
+	if out, err := exec.Command("go", "build", "-ldflags="+ldflags, "-o", binary, ".").CombinedOutput(); err != nil {
 		panic("go build: " + err.Error() + "\n" + string(out))
 	}
 	code := m.Run()

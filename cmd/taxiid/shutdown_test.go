@@ -108,3 +108,57 @@ func TestShutdownWithPushInFlight(t *testing.T) {
 		})
 	}
 }
+
+// TestDrainBeforeShutdown: after SIGTERM with a drain delay, /readyz
+// answers 503 so that a load balancer stops routing here, while TAXII
+// requests are still served; then the process stops.
+func TestDrainBeforeShutdown(t *testing.T) {
+	cmd, base, log := start(t, t.TempDir(), "--drain-delay", "3s")
+	client := &http.Client{Timeout: 5 * time.Second}
+	status := func(path string, auth bool) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "application/taxii+json;version=2.1")
+		if auth {
+			req.SetBasicAuth(adminUser, testAdminPassword)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status("/readyz", false); got != http.StatusOK {
+		t.Fatalf("GET /readyz before SIGTERM = %d; want 200", got)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if !log.waitFor("draining", 5*time.Second) {
+		t.Fatalf("no draining line after SIGTERM\n%s", log)
+	}
+	if got := status("/readyz", false); got != http.StatusServiceUnavailable {
+		t.Errorf("GET /readyz while draining = %d; want 503", got)
+	}
+	if got := status("/taxii2/", true); got != http.StatusOK {
+		t.Errorf("GET /taxii2/ while draining = %d; want 200", got)
+	}
+	exited := make(chan error, 1)
+	go func() {
+		<-log.done
+		exited <- cmd.Wait()
+	}()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after draining: %v; want status 0\n%s", err, log)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("still running 15 s after SIGTERM\n%s", log)
+	}
+}

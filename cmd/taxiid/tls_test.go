@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/taxiid/taxiid/authz"
 )
 
 // testCA is a certificate authority made for one test.
@@ -183,24 +185,35 @@ func dialTLS(t *testing.T, addr string, ca *testCA, cfg *tls.Config) (*tls.Conn,
 // none) and returns the response status, or the error of a connection the
 // server broke off.
 func request(c *tls.Conn, r *bufio.Reader, path, auth string) (int, error) {
+	status, _, err := requestBody(c, r, path, auth)
+	return status, err
+}
+
+// requestBody is request that also returns the response body.
+func requestBody(c *tls.Conn, r *bufio.Reader, path, auth string) (int, []byte, error) {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	defer c.SetDeadline(time.Time{})
-	head := "GET " + path + " HTTP/1.1\r\nHost: taxiid\r\nAccept: application/taxii+json;version=2.1\r\n"
+	accept := "application/taxii+json;version=2.1"
+	if strings.HasPrefix(path, "/admin/") {
+		accept = "application/json"
+	}
+	head := "GET " + path + " HTTP/1.1\r\nHost: taxiid\r\nAccept: " + accept + "\r\n"
 	if auth != "" {
 		head += "Authorization: " + auth + "\r\n"
 	}
 	if _, err := io.WriteString(c, head+"\r\n"); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	resp, err := http.ReadResponse(r, nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return 0, err
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, err
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, body, nil
 }
 
 // tlsGet sends GET path, signed in as the first admin, on a TLS
@@ -339,11 +352,14 @@ func TestTLSHTTP2(t *testing.T) {
 
 // TestTLSClientCertificates serves with a client CA: a client may come
 // without a certificate (and sign in with a password); a certificate of
-// the CA is verified and handed, as the request's verified chain, to the
-// authenticator, which refuses it while no certificate is mapped to a
-// user; certificates of another CA, expired ones and ones not made for
-// client authentication fail the handshake. The client CA file is
-// reloaded like the certificate.
+// the CA whose names are bound to a user (with taxiid admin users certs)
+// stands for that user, alone or with that user's credentials, and is
+// refused with another user's; one of the CA bound to nobody is refused
+// alone, with its names in the log, and leaves the decision to credentials
+// sent with it; certificates of another CA, expired ones and ones not made
+// for client authentication fail the handshake. The client CA file is
+// reloaded like the certificate, and a binding holds for the CA it was
+// made for only.
 func TestTLSClientCertificates(t *testing.T) {
 	dir := t.TempDir()
 	ca := newTestCA(t, "taxiid test CA")
@@ -355,9 +371,35 @@ func TestTLSClientCertificates(t *testing.T) {
 	cmd, base, log := start(t, dir, "--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-ca", caFile)
 	admin := basicHeader(adminUser, testAdminPassword)
 
-	// try connects with cert (nil: none) and sends GET /taxii2/ with the
-	// Authorization header auth.
-	try := func(cert *issued, auth string) (int, error) {
+	// alice and bob, each with a token; alice's certificate bound to her
+	// by a taxiid admin process on the server's store.
+	data := filepath.Join(dir, "taxiid-data")
+	cli := func(args ...string) map[string]any {
+		t.Helper()
+		out, errOut, code := adminRun(t, data, "", args...)
+		if code != 0 {
+			t.Fatalf("taxiid admin %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("taxiid admin %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return v
+	}
+	cli("orgs", "create", "--name", "Partner A")
+	tokens := map[string]string{}
+	for _, name := range []string{"alice", "bob"} {
+		cli("users", "create", "--name", name, "--org", "Partner A")
+		tokens[name], _ = cli("tokens", "create", name, "--name", "ci")["secret"].(string)
+	}
+	alice := clientCA.clientCert(t, "alice")
+	aliceFile := filepath.Join(dir, "alice.pem")
+	writeFile(t, aliceFile, alice.certPEM)
+	cli("users", "certs", "add", "alice", "--cert", aliceFile, "--client-ca", caFile)
+
+	// try connects with cert (nil: none) and sends GET /admin/me (who the
+	// server takes the client for) with the Authorization header auth.
+	try := func(cert *issued, auth string) (int, string, error) {
 		cfg := &tls.Config{}
 		if cert != nil {
 			// Sent whatever CAs the server names: Go's client would
@@ -368,48 +410,66 @@ func TestTLSClientCertificates(t *testing.T) {
 		}
 		c, err := dialTLS(t, hostOf(base), ca, cfg)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
-		return request(c, bufio.NewReader(c), "/taxii2/", auth)
+		status, body, err := requestBody(c, bufio.NewReader(c), "/admin/me", auth)
+		if err != nil {
+			return 0, "", err
+		}
+		var me struct{ Name string }
+		json.Unmarshal(body, &me)
+		return status, me.Name, nil
+	}
+	// The binding, made by another process, is seen within a second.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if status, _, err := try(&alice, ""); err == nil && status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's certificate not accepted 5 s after its binding:\n%s", log)
+		}
 	}
 
-	// The authenticator's answer to a verified certificate without a
-	// mapping to users.
-	const certRefused = "(certificate): client certificates are not accepted"
 	expired := clientCA.issue(t, x509.Certificate{
-		Subject:     pkix.Name{CommonName: "alice"},
+		Subject:     pkix.Name{CommonName: "alice", Organization: []string{"Partner A"}},
 		NotBefore:   time.Now().Add(-48 * time.Hour),
 		NotAfter:    time.Now().Add(-24 * time.Hour),
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
 	serverOnly := clientCA.issue(t, x509.Certificate{
-		Subject:     pkix.Name{CommonName: "alice"},
+		Subject:     pkix.Name{CommonName: "alice", Organization: []string{"Partner A"}},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
+	carol := clientCA.clientCert(t, "carol")
+	bearer := func(name string) string { return "Bearer " + tokens[name] }
 	tests := []struct {
-		name         string
-		cert         *issued
-		signIn       bool
-		wantRefused  bool // at the handshake
-		wantStatus   int
-		wantCertAuth bool // the certificate reached the authenticator
+		name        string
+		cert        *issued
+		auth        string
+		wantRefused bool // at the handshake
+		wantStatus  int
+		wantUser    string // of a 200
+		wantLog     string // appears in the log (a refusal's reason)
 	}{
-		{name: "no certificate, password", signIn: true, wantStatus: 200},
+		{name: "no certificate, password", auth: admin, wantStatus: 200, wantUser: adminUser},
 		{name: "no certificate, no credentials", wantStatus: 401},
-		{name: "certificate of the CA, password", cert: ptr(clientCA.clientCert(t, "alice")), signIn: true, wantStatus: 200},
-		{name: "certificate of the CA alone", cert: ptr(clientCA.clientCert(t, "alice")), wantStatus: 401, wantCertAuth: true},
-		{name: "certificate of another CA", cert: ptr(stranger.clientCert(t, "alice")), signIn: true, wantRefused: true},
-		{name: "expired certificate of the CA", cert: &expired, signIn: true, wantRefused: true},
-		{name: "certificate of the CA for servers only", cert: &serverOnly, signIn: true, wantRefused: true},
+		{name: "alice's certificate alone", cert: &alice, wantStatus: 200, wantUser: "alice"},
+		{name: "alice's certificate and token", cert: &alice, auth: bearer("alice"), wantStatus: 200, wantUser: "alice"},
+		{name: "alice's certificate and bob's token", cert: &alice, auth: bearer("bob"), wantStatus: 401,
+			wantLog: "certificate and credentials stand for different users"},
+		{name: "alice's certificate and the admin's password", cert: &alice, auth: admin, wantStatus: 401,
+			wantLog: `user \"admin\"): certificate and credentials stand for different users`},
+		{name: "certificate of an unknown subject alone", cert: &carol, wantStatus: 401,
+			wantLog: `certificate maps to no user; certificate identities: \"subject:CN=carol,O=Partner A\"; client CA key sha256: ` +
+				authz.KeyFingerprint(clientCA.cert)},
+		{name: "certificate of an unknown subject and bob's token", cert: &carol, auth: bearer("bob"), wantStatus: 200, wantUser: "bob"},
+		{name: "certificate of another CA", cert: ptr(stranger.clientCert(t, "alice")), auth: admin, wantRefused: true},
+		{name: "expired certificate of the CA", cert: &expired, auth: admin, wantRefused: true},
+		{name: "certificate of the CA for servers only", cert: &serverOnly, auth: admin, wantRefused: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := strings.Count(log.String(), certRefused)
-			auth := ""
-			if tt.signIn {
-				auth = admin
-			}
-			status, err := try(tt.cert, auth)
+			status, user, err := try(tt.cert, tt.auth)
 			if tt.wantRefused {
 				if err == nil {
 					t.Fatalf("answered %d; want the certificate refused at the handshake", status)
@@ -422,24 +482,20 @@ func TestTLSClientCertificates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if status != tt.wantStatus {
-				t.Errorf("GET /taxii2/: %d; want %d", status, tt.wantStatus)
+			if status != tt.wantStatus || user != tt.wantUser {
+				t.Errorf("GET /admin/me: %d as %q; want %d as %q", status, user, tt.wantStatus, tt.wantUser)
 			}
-			handed := func() bool { return strings.Count(log.String(), certRefused) > before }
-			if tt.wantCertAuth {
-				// The log is read from the process as it comes.
-				for deadline := time.Now().Add(2 * time.Second); !handed() && time.Now().Before(deadline); {
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
-			if got := handed(); got != tt.wantCertAuth {
-				t.Errorf("certificate handed to the authenticator: %v; want %v\n%s", got, tt.wantCertAuth, log)
+			// The log is read from the process as it comes.
+			if tt.wantLog != "" && !log.waitFor(tt.wantLog, 2*time.Second) {
+				t.Errorf("the log does not say %s:\n%s", tt.wantLog, log)
 			}
 		})
 	}
 
 	// The client CA file is reloaded with the certificate: once it names
-	// another CA, that CA's certificates pass and the first one's fail.
+	// another CA, that CA's certificates pass and the first one's fail. A
+	// certificate of the new CA with alice's names is not alice's: her
+	// names are bound for the first CA only.
 	writeFile(t, caFile, stranger.pem)
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
@@ -447,10 +503,14 @@ func TestTLSClientCertificates(t *testing.T) {
 	if !log.waitFor(`TLS certificate reloaded" reason=SIGHUP`, 5*time.Second) {
 		t.Fatalf("no reload on SIGHUP:\n%s", log)
 	}
-	if status, err := try(ptr(stranger.clientCert(t, "alice")), admin); err != nil || status != 200 {
-		t.Errorf("certificate of the new client CA: %d, %v; want 200", status, err)
+	impostor := stranger.clientCert(t, "alice")
+	if status, user, err := try(&impostor, admin); err != nil || status != 200 || user != adminUser {
+		t.Errorf("certificate of the new client CA with the admin's password: %d as %q, %v; want 200 as admin", status, user, err)
 	}
-	if status, err := try(ptr(clientCA.clientCert(t, "alice")), admin); err == nil {
+	if status, user, err := try(&impostor, ""); err != nil || status != 401 {
+		t.Errorf("alice's names in a certificate of the new client CA: %d as %q, %v; want 401", status, user, err)
+	}
+	if status, _, err := try(&alice, admin); err == nil {
 		t.Errorf("certificate of the former client CA: answered %d; want it refused at the handshake", status)
 	}
 }

@@ -33,7 +33,7 @@ import (
 //     organization, being deleted) the insert is undone and the call fails
 //     as if it had found it missing.
 //   - A delete removes the record referred to first, then what refers to
-//     it (DeleteUser: the user, then its tokens and grants;
+//     it (DeleteUser: the user, then its tokens, grants and bindings;
 //     DeleteOrganization: the organization, then its grants), so a racing
 //     insert is either removed by the delete or undone by its own check.
 //   - DeleteOrganization must refuse while users belong to the

@@ -47,6 +47,9 @@ func TestAuthzQueryPlans(t *testing.T) {
 		{"audit of an action", auditListing(authz.AuditFilter{Action: "objects.read"}), false},
 		{"audit of a collection", auditListing(authz.AuditFilter{APIRoot: "api1", Collection: "c1", Until: now}), false},
 		{"audit of a user and an organization", auditListing(authz.AuditFilter{UserID: "u1", OrganizationID: "o1"}), false},
+		{"certificate bindings", bindingsListing(authz.CertificateBindingFilter{After: "x"}), false},
+		{"certificate bindings of a user", bindingsListing(authz.CertificateBindingFilter{UserID: "u1", After: "x"}), false},
+		{"certificate bindings of a certificate", matchListing([]string{"subject:CN=a", "dns:a.example"}, []string{"x"}), false},
 	}
 	for _, c := range listings {
 		stages, indexes := explainFind(t, s, c.l.coll, c.l.filter, c.l.sort, c.l.index)
@@ -70,6 +73,7 @@ func TestAuthzQueryPlans(t *testing.T) {
 		{"users of an organization (delete check)", collUsers, bson.D{{Key: "organization_id", Value: "o1"}}},
 		{"tokens of a user (delete)", collTokens, bson.D{{Key: "user_id", Value: "u1"}}},
 		{"grants of a subject (delete)", collGrants, subjectFilter(org)},
+		{"certificate bindings of a user (delete)", collCertBinds, bson.D{{Key: "user_id", Value: "u1"}}},
 		{"audit purge", collAudit, bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: now}}}}},
 	} {
 		stages, _ := explainFind(t, s, c.coll, c.filter, nil, "")

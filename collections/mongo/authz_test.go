@@ -1,9 +1,9 @@
 package mongo
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,18 +23,8 @@ import (
 
 // openAuthz opens two handles on one new database, as two processes would.
 func openAuthz(t *testing.T) (a, b *Store) {
-	t.Helper()
-	srv := mongotest.Start(t)
-	db := mongotest.Database(t, srv)
-	open := func() *Store {
-		s, err := Open(context.Background(), srv.URI, Options{Database: db})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	return open(), open()
+	s := openHandles(t, 2)
+	return s[0], s[1]
 }
 
 func generation(t *testing.T, s *Store) int64 {
@@ -117,8 +107,9 @@ func TestAuthzGenerationOfDeadWriter(t *testing.T) {
 }
 
 // TestAuthzDeleteLeftovers: a DeleteUser or DeleteOrganization that died
-// after removing the user or organization left tokens and grants; deleting
-// the missing record again removes them and publishes the change.
+// after removing the user or organization left tokens, grants and
+// certificate bindings; deleting the missing record again removes them and
+// publishes the change.
 func TestAuthzDeleteLeftovers(t *testing.T) {
 	ctx := t.Context()
 	s, _ := openAuthz(t)
@@ -150,6 +141,10 @@ func TestAuthzDeleteLeftovers(t *testing.T) {
 		return g
 	}
 	gu, ga, gb := grant(authz.UserSubject(u.ID)), grant(authz.OrganizationSubject(a.ID)), grant(authz.OrganizationSubject(b.ID))
+	cb, err := s.CreateCertificateBinding(ctx, authz.CertificateBinding{UserID: u.ID, Identity: "subject:CN=alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name   string
@@ -187,6 +182,9 @@ func TestAuthzDeleteLeftovers(t *testing.T) {
 	}
 	if _, err := s.TokenByHash(ctx, tok.Hash); !errors.Is(err, authz.ErrNotFound) {
 		t.Errorf("TokenByHash of the deleted user's token: %v, want ErrNotFound", err)
+	}
+	if _, err := s.CertificateBinding(ctx, cb.ID); !errors.Is(err, authz.ErrNotFound) {
+		t.Errorf("CertificateBinding of the deleted user: %v, want ErrNotFound", err)
 	}
 	got, err := s.Grants(ctx, authz.GrantFilter{Limit: 10})
 	if err != nil {
@@ -415,4 +413,69 @@ func TestAuthzRaces(t *testing.T) {
 			t.Errorf("description %q: %d a and %d b, want %d of each", got.Description, a, b, raceRounds)
 		}
 	})
+}
+
+// TestAuthzMigration2: a database that migration 1 made, before
+// certificate bindings existed, gets their indexes when a newer process
+// opens it, and the uniqueness of (identity, issuer) holds there.
+func TestAuthzMigration2(t *testing.T) {
+	ctx := t.Context()
+	srv := mongotest.Start(t)
+	db := mongotest.Database(t, srv)
+	open := func() *Store {
+		s, err := Open(ctx, srv.URI, Options{Database: db})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	old := open()
+	// Back to schema version 1: the bindings' collection as it was then.
+	if err := old.db.Collection(collCertBinds).Drop(ctx); err != nil {
+		t.Fatalf("drop: %v", err)
+	}
+	if _, err := old.db.Collection(collMeta).UpdateOne(ctx, bson.D{{Key: "_id", Value: schemaDoc}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: 1}}}}); err != nil {
+		t.Fatalf("set schema version: %v", err)
+	}
+
+	s := open()
+	var meta struct {
+		Version int `bson:"version"`
+	}
+	if err := s.db.Collection(collMeta).FindOne(ctx, bson.D{{Key: "_id", Value: schemaDoc}}).Decode(&meta); err != nil {
+		t.Fatal(err)
+	}
+	if meta.Version != len(migrations) {
+		t.Errorf("schema version after Open = %d; want %d", meta.Version, len(migrations))
+	}
+	specs, err := s.db.Collection(collCertBinds).Indexes().ListSpecifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, sp := range specs {
+		names = append(names, sp.Name)
+	}
+	for _, ix := range certBindingIndexes {
+		if !slices.Contains(names, ix.name) {
+			t.Errorf("index %s missing after migration 2 (indexes %v)", ix.name, names)
+		}
+	}
+	o, err := s.CreateOrganization(ctx, authz.Organization{Name: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.CreateUser(ctx, authz.User{Name: "alice", OrganizationID: o.ID, Role: authz.RoleMember})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := authz.CertificateBinding{UserID: u.ID, Identity: "subject:CN=alice"}
+	if _, err := s.CreateCertificateBinding(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateCertificateBinding(ctx, b); !errors.Is(err, authz.ErrConflict) {
+		t.Errorf("CreateCertificateBinding of a bound identity after migration 2: %v; want ErrConflict", err)
+	}
 }

@@ -218,6 +218,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		if err == nil && !left {
 			left, err = s.exists(ctx, collGrants, subjectFilter(authz.UserSubject(id)))
 		}
+		if err == nil && !left {
+			left, err = s.exists(ctx, collCertBinds, bson.D{{Key: "user_id", Value: id}})
+		}
 		if err != nil || !left {
 			return cmpErr(err, notFound)
 		}
@@ -236,8 +239,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return nil
 }
 
-// removeUser removes the user, then its tokens and grants (see authz.go for
-// why in that order), and reports whether the user was there.
+// removeUser removes the user, then its tokens, grants and certificate
+// bindings (see authz.go for why in that order), and reports whether the
+// user was there.
 func (s *Store) removeUser(ctx context.Context, id string) (bool, error) {
 	res, err := s.db.Collection(collUsers).DeleteOne(ctx, idFilter(id))
 	if err != nil {
@@ -248,6 +252,9 @@ func (s *Store) removeUser(ctx context.Context, id string) (bool, error) {
 	}
 	if _, err := s.db.Collection(collGrants).DeleteMany(ctx, subjectFilter(authz.UserSubject(id))); err != nil {
 		return false, storeErr("delete user grants", err)
+	}
+	if _, err := s.db.Collection(collCertBinds).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
+		return false, storeErr("delete user certificate bindings", err)
 	}
 	return res.DeletedCount == 1, nil
 }

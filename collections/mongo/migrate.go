@@ -37,6 +37,10 @@ var migrations = []func(ctx context.Context, s *Store) error{
 		all = append(all, authzIndexes...)
 		return s.createIndexes(ctx, all)
 	},
+	// 2: certificate bindings (authz_certs.go).
+	func(ctx context.Context, s *Store) error {
+		return s.createIndexes(ctx, certBindingIndexes)
+	},
 }
 
 // schemaDoc is the meta document holding the schema version.

@@ -65,6 +65,7 @@ const (
 	collTokens      = "tokens"
 	collGrants      = "grants"
 	collAudit       = "audit_events"
+	collCertBinds   = "certificate_bindings"
 )
 
 // Options tune Open.

@@ -75,9 +75,22 @@ func TestOpenConcurrently(t *testing.T) {
 	srv := mongotest.Start(t)
 	tg := target{srv: srv, db: mongotest.Database(t, srv)}
 	var wg sync.WaitGroup
+	errs := make(chan error, 4)
 	for range 4 {
-		wg.Go(func() { reopen(t, tg) })
+		wg.Go(func() {
+			s, err := mongo.Open(context.Background(), tg.srv.URI, mongo.Options{Database: tg.db})
+			if err == nil {
+				err = s.Close()
+			}
+			errs <- err
+		})
 	}
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Open: %v", err)
+		}
+	}
 	reopen(t, tg)
 }

@@ -5,7 +5,6 @@ package mongo
 // a database without transactions can lose.
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,23 +16,12 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/taxiid/taxiid/collections"
-	"github.com/taxiid/taxiid/collections/mongo/mongotest"
 )
 
 // openMeta opens a store on a fresh database, and a second handle on it.
 func openMeta(t *testing.T) (*Store, *Store) {
-	t.Helper()
-	srv := mongotest.Start(t)
-	db := mongotest.Database(t, srv)
-	open := func() *Store {
-		s, err := Open(context.Background(), srv.URI, Options{Database: db})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	return open(), open()
+	s := openHandles(t, 2)
+	return s[0], s[1]
 }
 
 func mustMeta(t *testing.T, err error) {

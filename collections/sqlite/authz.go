@@ -411,6 +411,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		}
 		for _, q := range []string{
 			"DELETE FROM tokens WHERE user_id = ?",
+			"DELETE FROM certificate_bindings WHERE user_id = ?",
 			"DELETE FROM grants WHERE subject_kind = '" + string(authz.SubjectUser) + "' AND subject_id = ?",
 			"DELETE FROM users WHERE id = ?",
 		} {

@@ -11,7 +11,8 @@ import (
 
 // TestAuthzQueryPlans checks with EXPLAIN QUERY PLAN that the listings of
 // grants and audit events, which grow with the hub, read an index in the
-// order of the listing and never sort what they read.
+// order of the listing and never sort what they read, and that the lookup
+// of a client certificate's bindings searches the (identity, issuer) index.
 func TestAuthzQueryPlans(t *testing.T) {
 	ctx := t.Context()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
@@ -62,7 +63,14 @@ func TestAuthzQueryPlans(t *testing.T) {
 		tc{"tokens of a user", "SELECT " + tokenColumns + " FROM tokens WHERE user_id = ? AND id > ? ORDER BY id LIMIT 100",
 			[]any{"u1", ""}, "tokens_user"},
 		tc{"token by hash", "SELECT " + tokenColumns + " FROM tokens WHERE hash = ?", []any{"h"}, "sqlite_autoindex_tokens"},
+		tc{"certificate bindings of a user", "SELECT " + bindingColumns +
+			" FROM certificate_bindings WHERE user_id = ? AND id > ? ORDER BY id LIMIT 100", []any{"u1", ""}, "certificate_bindings_user"},
+		tc{"certificate bindings", "SELECT " + bindingColumns + " FROM certificate_bindings WHERE id > ? ORDER BY id LIMIT 100",
+			[]any{""}, "sqlite_autoindex_certificate_bindings_1"},
 	)
+	q, args := matchQuery([]string{"subject:CN=a", "dns:a.example", "ip:192.0.2.1"}, []string{"x", "y"})
+	cases = append(cases, tc{"certificate bindings of a certificate", q, args,
+		"USING INDEX sqlite_autoindex_certificate_bindings_2 (identity=? AND issuer=?)"})
 	for _, c := range cases {
 		rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.query, c.args...)
 		if err != nil {

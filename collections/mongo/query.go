@@ -1,0 +1,284 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/taxiid/taxiid/collections"
+)
+
+// Query shapes. Every page is two round trips: the collection document
+// (for its key and the committed watermark W, see lock.go), then one find
+// on objects, sorted by {da: 1}, limited to Limit+1 documents (the extra
+// one tells Page.More), hinted to the index named, reading one range of it
+// (or one per value of an $in, merged in da order). "after" is the page's
+// added_after in µs (none: no lower bound); every filter also holds
+// c: <collection key> and da: {$gt: after, $lte: W}.
+//
+//	TAXII query                                filter beyond c and da         index
+//	objects page (latest, top spec version)    k: "L"                         objects_tags {c,k,da}
+//	manifest page (same, without raw)          k: "L"                         objects_tags
+//	added_after=T                              k: "L", da > T                 objects_tags
+//	match[version]=first / first,last          k: "F" / k: {$in: [L, F]}      objects_tags
+//	match[version]=all                         k: "a"                         objects_tags
+//	match[type]=x,y                            k: "L", t: {$in: [x, y]}       objects_tags_type {c,k,t,da}
+//	object by id (latest)                      id: X, k: "L"                  objects_id_tags {c,id,k,da}
+//	versions of an object                      id: X, k: "a"                  objects_id_tags
+//	match[id] over all spec versions, all      id: {$in}                      objects_id {c,id,da}
+//	match[version]=<timestamp>                 v: {$in}, k: "a"               objects_version {c,v,da}
+//	match[spec_version]=2.0,2.1 (latest)       k: {$in: [l:2.0, l:2.1]}       objects_tags
+//	  (first / all)                            k: {$in: [f:.. / s:..]}        objects_tags
+//	all spec versions, last / first            k: "l" / "f"                   objects_tags
+//	all spec versions, all versions (export)   (nothing)                      objects_added {c,da}
+//	  with match[type]                         t: {$in}                       objects_type {c,t,da}
+//
+// match[version] mixing first/last with timestamps is a rooted $or of the
+// two selections above (each clause with c, da and the other filters),
+// which the planner answers by one index range per clause, merged in da
+// order. Lists are at most collections.MaxQueryValues long. MongoDB merges
+// the ranges of $in values in da order up to 200 ranges (the product of
+// the $in lists before da); a query beyond that, such as 100 types with
+// first and last in two spec versions, reads its ranges and sorts them.
+
+// Objects implements collections.Store.
+func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.Page, error) {
+	if err := q.Check(); err != nil {
+		return collections.Page{}, err
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	c, err := s.collection(ctx, q.APIRoot, q.Collection)
+	if errors.Is(err, collections.ErrNotFound) {
+		return collections.Page{}, nil
+	}
+	if err != nil {
+		return collections.Page{}, storeErr("objects", err)
+	}
+	f, ok := newPageFind(q, c.Key, c.Committed)
+	if !ok {
+		return collections.Page{}, nil
+	}
+	cur, err := s.db.Collection(collObjects).Find(ctx, f.filter, f.options())
+	if err != nil {
+		return collections.Page{}, storeErr("objects", err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	page := collections.Page{Objects: make([]collections.Object, 0, min(q.Limit, 1000))}
+	size := 0
+	for cur.Next(ctx) {
+		if len(page.Objects) == q.Limit || q.MaxBytes > 0 && size >= q.MaxBytes {
+			page.More = true
+			break
+		}
+		var d objDoc
+		if err := cur.Decode(&d); err != nil {
+			return collections.Page{}, storeErr("objects", err)
+		}
+		v, err := parseVersionKey(d.Version)
+		if err != nil {
+			return collections.Page{}, fmt.Errorf("mongo: objects: version of %s: %w", d.OID, err)
+		}
+		page.Objects = append(page.Objects, collections.Object{ID: d.OID, Type: d.Type, SpecVersion: d.SpecVersion,
+			Version: v, DateAdded: fromMicros(d.DateAdded), Raw: d.Raw})
+		size += len(d.Raw)
+	}
+	if err := cur.Err(); err != nil {
+		return collections.Page{}, storeErr("objects", err)
+	}
+	return page, nil
+}
+
+// pageFind is the find that answers one page.
+type pageFind struct {
+	filter bson.D
+	hint   string // "" for none
+	limit  int64
+	proj   bson.D
+}
+
+var byAdded = bson.D{{Key: "da", Value: 1}}
+
+// newPageFind returns the find answering q in the collection incarnation
+// key with watermark committed; ok is false when q can match nothing.
+func newPageFind(q collections.Query, key string, committed int64) (f pageFind, ok bool) {
+	if f.filter, f.hint, ok = findFilter(q, key, committed); !ok {
+		return f, false
+	}
+	f.limit = int64(q.Limit) + 1
+	f.proj = bson.D{{Key: "_id", Value: 0}, {Key: "id", Value: 1}, {Key: "t", Value: 1}, {Key: "sv", Value: 1},
+		{Key: "v", Value: 1}, {Key: "da", Value: 1}}
+	if !q.MetadataOnly {
+		f.proj = append(f.proj, bson.E{Key: "raw", Value: 1})
+	}
+	return f, true
+}
+
+func (f pageFind) options() *options.FindOptionsBuilder {
+	o := options.Find().SetSort(byAdded).SetLimit(f.limit).SetProjection(f.proj).
+		SetBatchSize(int32(min(f.limit, math.MaxInt32)))
+	if f.hint != "" {
+		o.SetHint(f.hint)
+	}
+	return o
+}
+
+// command returns f as a find command, as the driver sends it (for
+// explain).
+func (f pageFind) command() bson.D {
+	cmd := bson.D{{Key: "find", Value: collObjects}, {Key: "filter", Value: f.filter}, {Key: "sort", Value: byAdded},
+		{Key: "limit", Value: f.limit}, {Key: "projection", Value: f.proj}}
+	if f.hint != "" {
+		cmd = append(cmd, bson.E{Key: "hint", Value: f.hint})
+	}
+	return cmd
+}
+
+// findFilter returns the filter answering q in the collection incarnation
+// key with watermark committed, and the index to hint ("" for a rooted
+// $or, whose clauses the planner puts on their own indexes). ok is false
+// when q can match nothing.
+func findFilter(q collections.Query, key string, committed int64) (filter bson.D, hint string, ok bool) {
+	// The selection: tags for first/last/all, exact versions with the
+	// tags of the spec rule.
+	var exact []string
+	for _, t := range q.Versions.Exact {
+		if checkVersion(t) == nil { // others cannot be stored
+			exact = append(exact, versionKey(t))
+		}
+	}
+	type sel int
+	const (
+		latest sel = iota
+		first
+		all
+	)
+	var sels []sel
+	switch v := q.Versions; {
+	case v.All:
+		sels, exact = []sel{all}, nil
+	case v.IsZero():
+		sels = []sel{latest}
+	default:
+		if v.Last {
+			sels = append(sels, latest)
+		}
+		if v.First {
+			sels = append(sels, first)
+		}
+	}
+	if len(sels) == 0 && len(exact) == 0 {
+		return nil, "", false
+	}
+	var selTags, specTags []string
+	everything := false // every version of every spec version
+	for _, x := range sels {
+		switch {
+		case q.AllSpecVersions:
+			switch x {
+			case latest:
+				selTags = append(selTags, "l")
+			case first:
+				selTags = append(selTags, "f")
+			case all:
+				everything = true
+			}
+		case len(q.SpecVersions) > 0:
+			prefix := [...]string{latest: "l:", first: "f:", all: "s:"}[x]
+			for _, sv := range q.SpecVersions {
+				selTags = append(selTags, prefix+sv)
+			}
+		default:
+			selTags = append(selTags, [...]string{latest: "L", first: "F", all: "a"}[x])
+		}
+	}
+	switch {
+	case q.AllSpecVersions:
+	case len(q.SpecVersions) > 0:
+		for _, sv := range q.SpecVersions {
+			specTags = append(specTags, "s:"+sv)
+		}
+	default:
+		specTags = []string{"a"}
+	}
+
+	// What every clause holds.
+	da := bson.D{{Key: "$lte", Value: committed}}
+	if !q.AddedAfter.IsZero() {
+		// date_added > AddedAfter; for whole µs: > floor(AddedAfter).
+		after := q.AddedAfter.UnixMicro()
+		if fromMicros(after).After(q.AddedAfter) {
+			after--
+		}
+		da = bson.D{{Key: "$gt", Value: after}, {Key: "$lte", Value: committed}}
+	}
+	base := bson.D{{Key: "c", Value: key}}
+	if len(q.IDs) > 0 {
+		ids := make([]string, len(q.IDs))
+		for i, id := range q.IDs {
+			ids[i] = collections.CanonicalID(id)
+		}
+		base = append(base, in("id", ids))
+	}
+	if len(q.Types) > 0 {
+		base = append(base, in("t", q.Types))
+	}
+	base = append(base, bson.E{Key: "da", Value: da})
+
+	tagsClause := func() bson.D {
+		if everything {
+			return base
+		}
+		return append(clone(base), in("k", selTags))
+	}
+	exactClause := func() bson.D {
+		d := append(clone(base), in("v", exact))
+		if len(specTags) > 0 {
+			d = append(d, in("k", specTags))
+		}
+		return d
+	}
+	switch {
+	case len(sels) > 0 && (len(exact) == 0 || everything):
+		filter = tagsClause()
+	case len(sels) == 0:
+		filter = exactClause()
+	default:
+		return bson.D{{Key: "$or", Value: bson.A{tagsClause(), exactClause()}}}, "", true
+	}
+	tagged := !everything // whether the filter holds k
+	if len(sels) == 0 {
+		tagged = len(specTags) > 0
+	}
+	switch {
+	case len(q.IDs) > 0 && tagged:
+		hint = ixObjectsIDTags
+	case len(q.IDs) > 0:
+		hint = ixObjectsID
+	case len(sels) == 0:
+		hint = ixObjectsVersion
+	case len(q.Types) > 0 && tagged:
+		hint = ixObjectsTagsType
+	case len(q.Types) > 0:
+		hint = ixObjectsType
+	case tagged:
+		hint = ixObjectsTags
+	default:
+		hint = ixObjectsAdded
+	}
+	return filter, hint, true
+}
+
+// in is the condition "field is one of vals": an equality for one value.
+func in(field string, vals []string) bson.E {
+	if len(vals) == 1 {
+		return bson.E{Key: field, Value: vals[0]}
+	}
+	return bson.E{Key: field, Value: bson.D{{Key: "$in", Value: vals}}}
+}
+
+func clone(d bson.D) bson.D { return append(bson.D(nil), d...) }
