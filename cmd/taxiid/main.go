@@ -8,6 +8,7 @@
 //	taxiid export [flags]           write the objects of a collection as a bundle
 //	taxiid version                  print the version, commit and build date
 //	taxiid healthcheck [flags]      exit 0 if the configured server answers /healthz
+//	taxiid bench [flags]            measure a running server under load
 package main
 
 import (
@@ -84,8 +85,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return nil
 	case "healthcheck":
 		return healthcheck(ctx, args, getenv, stderr)
+	case "bench":
+		return bench(ctx, args, getenv, os.Stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export, version, healthcheck)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export, version, healthcheck, bench)", cmd)
 	}
 }
 
