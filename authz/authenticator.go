@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // AuthenticatorConfig sets up an Authenticator. Store and Watcher are
@@ -137,6 +139,10 @@ type Authenticator struct {
 
 	macs     sync.Pool // hash.Hash: HMAC-SHA256 under the process key
 	verdicts verdictCache
+	// checks coalesces concurrent checks of the same credentials, keyed
+	// by their verdict key: when a verdict expires under load, one hash
+	// (and one admission) serves every request waiting for it.
+	checks singleflight.Group
 	// certVerdicts are the verdicts on client certificates, refusals
 	// included: a certificate is no secret, and mapping it costs a store
 	// lookup whatever the answer.
@@ -270,7 +276,28 @@ func (a *Authenticator) authenticate(ctx context.Context, scheme, name, secret, 
 		}
 		return v.p, nil
 	}
+	// The check runs once for all requests waiting on these credentials,
+	// whichever gives up first; each waits as long as its own context.
+	ch := a.checks.DoChan(string(key[:]), func() (any, error) {
+		return a.check(context.WithoutCancel(ctx), scheme, name, secret, source, key, gen, now)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Principal{}, r.Err
+		}
+		p := r.Val.(Principal)
+		if p.TokenID != "" {
+			a.touch(p.TokenID, now)
+		}
+		return p, nil
+	case <-ctx.Done():
+		return Principal{}, &AuthError{Scheme: scheme, UserName: name, Reason: "gave up waiting for the check: " + ctx.Err().Error()}
+	}
+}
 
+// check verifies credentials whose verdict is not cached, and caches it.
+func (a *Authenticator) check(ctx context.Context, scheme, name, secret, source string, key [32]byte, gen int64, now time.Time) (Principal, error) {
 	if a.admit != nil {
 		if err := a.admit.Admit(source); err != nil {
 			return Principal{}, err
@@ -278,13 +305,8 @@ func (a *Authenticator) authenticate(ctx context.Context, scheme, name, secret, 
 	}
 	addr := addressKey(source)
 	if d := a.throttle.delay(name, addr, now); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return Principal{}, &AuthError{Scheme: scheme, UserName: name, Reason: "gave up while throttled: " + ctx.Err().Error()}
-		}
+		// Requests waiting on this check give up on their own contexts.
+		time.Sleep(d)
 	}
 
 	var (
@@ -315,9 +337,6 @@ func (a *Authenticator) authenticate(ctx context.Context, scheme, name, secret, 
 		v.expires = lim
 	}
 	a.verdicts.put(key, v, now)
-	if v.p.TokenID != "" {
-		a.touch(v.p.TokenID, now)
-	}
 	return v.p, nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,5 +235,76 @@ func TestTokenLastUsed(t *testing.T) {
 	}
 	if got, _ := s.Token(ctx, idle.ID); !got.LastUsedAt.IsZero() {
 		t.Errorf("LastUsedAt of an unused token: %v", got.LastUsedAt)
+	}
+}
+
+// admissions counts the checks an Authenticator admits, and refuses those
+// beyond limit outstanding (admitted and not refunded).
+type admissions struct {
+	mu                 sync.Mutex
+	admitted, refunded int
+	outstanding, limit int
+}
+
+func (a *admissions) Admit(string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.outstanding >= a.limit {
+		return errors.New("too many checks")
+	}
+	a.admitted++
+	a.outstanding++
+	return nil
+}
+
+func (a *admissions) Refund(string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.refunded++
+	a.outstanding--
+}
+
+// TestConcurrentChecksCoalesce: requests arriving together with the same
+// credentials, none cached, share one check: one hash, one admission, so
+// that a bound on outstanding checks per address does not refuse the
+// right password under load.
+func TestConcurrentChecksCoalesce(t *testing.T) {
+	s := openStore(t, "")
+	f := newFixture(t, s)
+	f.org("A")
+	alice := f.user("alice", "A", authz.RoleMember, "alice's password")
+	w := authz.NewWatcher(s, time.Hour, nil)
+	if err := w.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	adm := &admissions{limit: 1}
+	an, err := authz.NewAuthenticator(authz.AuthenticatorConfig{Store: s, Watcher: w, PasswordParams: cheap, Admission: adm,
+		Throttle: authz.ThrottleConfig{BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { an.Close() })
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			p, err := an.Authenticate(t.Context(), basic("alice", "alice's password"), "192.0.2.1:1234")
+			if err == nil && p.UserID != alice.ID {
+				err = fmt.Errorf("authenticated as %q; want alice %q", p.UserID, alice.ID)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Authenticate: %v", err)
+		}
+	}
+	if adm.admitted != adm.refunded || adm.admitted > 2 {
+		t.Errorf("%d checks admitted, %d refunded; want one or two, all refunded", adm.admitted, adm.refunded)
 	}
 }
