@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -36,6 +37,9 @@ type Config struct {
 	MaxPageSize   int
 	Validation    string // validation level: strict, default or permissive
 	SchemaDir     string
+	// LogLevel and LogFormat shape the server's log on standard error.
+	LogLevel  slog.Level
+	LogFormat string // "text" or "json"
 
 	// MaxConnections caps the connections open at once (further bounded
 	// by the limit of open files); MaxConnectionsPerIP caps those from one
@@ -187,6 +191,14 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("MAX_CONNECTIONS", defaultMaxConnections), "connections open at once, at most; more are answered 503 and closed (env TAXIID_MAX_CONNECTIONS)")
 	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", envInt("MAX_CONNECTIONS_PER_IP", defaultMaxConnectionsPerIP), "connections open at once from one IPv4 address or IPv6 /64, at most; 0: no cap (env TAXIID_MAX_CONNECTIONS_PER_IP)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", defaultShutdownTimeout), "on SIGTERM or SIGINT, the longest wait for requests in flight and background ingestion before their connections are closed (env TAXIID_SHUTDOWN_TIMEOUT)")
+	cfg.LogLevel = slog.LevelInfo
+	if v := getenv("TAXIID_LOG_LEVEL"); v != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			problems = append(problems, fmt.Sprintf("TAXIID_LOG_LEVEL: %v", err))
+		}
+	}
+	fs.TextVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "least severe log lines written: debug, info (one line per request), warn or error (env TAXIID_LOG_LEVEL)")
+	fs.StringVar(&cfg.LogFormat, "log-format", envStr("LOG_FORMAT", "text"), "log lines as text (key=value) or json, one object per line (env TAXIID_LOG_FORMAT)")
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", envDuration("DRAIN_DELAY", 0), "on SIGTERM or SIGINT, how long /readyz answers 503 while requests are still served, before the server stops accepting: set it above the load balancer's probe interval (env TAXIID_DRAIN_DELAY)")
 	cfg.MaxMemory = envBytes("MAX_MEMORY", defaultMaxMemory(getenv))
 	fs.Var(&cfg.MaxMemory, "max-memory", "memory the server aims to stay under, a `size` such as 2GiB: the Go runtime's soft memory limit, half of it the budget of requests in flight (env TAXIID_MAX_MEMORY; default GOMEMLIMIT, else half the memory of the machine or container)")
@@ -259,6 +271,9 @@ func (cfg *Config) validate() []string {
 	}
 	if cfg.MaxConnections < 1 {
 		add("max-connections must be at least 1, not %d", cfg.MaxConnections)
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		add("log-format must be text or json, not %q", cfg.LogFormat)
 	}
 	if cfg.DrainDelay < 0 {
 		add("drain-delay must not be negative, not %s", cfg.DrainDelay)

@@ -67,8 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		if err != nil {
 			return err
 		}
-		logger := slog.New(slog.NewTextHandler(stderr, nil))
-		return serve(ctx, cfg, logger, getenv, stderr)
+		return serve(ctx, cfg, newLogger(cfg, stderr), getenv, stderr)
 	case "validate":
 		return validate(args, os.Stdin, os.Stdout, stderr)
 	case "admin":
@@ -90,6 +89,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	default:
 		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export, version, healthcheck, bench)", cmd)
 	}
+}
+
+// newLogger returns the server's logger, as --log-level and --log-format
+// say.
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	o := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
 }
 
 // serve runs the server until ctx is cancelled, then shuts down (see
