@@ -289,7 +289,11 @@ type access struct{ read, write bool }
 func (s *Server) lookupCollection(c *echo.Context, endpoint string) (collections.Collection, access, error) {
 	ctx := c.Request().Context()
 	root, name := c.Param("root"), c.Param("coll")
-	col, err := s.store.Collection(ctx, root, name)
+	var col collections.Collection
+	err := collections.ErrNotFound
+	if stix.IsUUID(name) { // collection ids are UUIDs; aliases may look like one
+		col, err = s.store.Collection(ctx, root, name)
+	}
 	if errors.Is(err, collections.ErrNotFound) {
 		col, err = s.collectionByAlias(c, root, name)
 	}
@@ -312,18 +316,44 @@ func errNoCollection(name string) error {
 
 // collectionByAlias returns the collection of the API root with the alias;
 // collections.ErrNotFound when there is none, or no such API root.
+//
+// Clients that name a collection by its alias do so on every request, so
+// the id an alias had is remembered and checked with one lookup by id:
+// aliases change at run time, also through other replicas, so the
+// collection found must still have the alias, else the API root's list is
+// read again.
 func (s *Server) collectionByAlias(c *echo.Context, root, alias string) (collections.Collection, error) {
-	cols, err := s.store.Collections(c.Request().Context(), root)
+	ctx := c.Request().Context()
+	key := root + "\x00" + alias
+	if id, ok := s.aliases.Load(key); ok {
+		col, err := s.store.Collection(ctx, root, id.(string))
+		if err == nil && col.Alias == alias {
+			return col, nil
+		}
+		if err != nil && !errors.Is(err, collections.ErrNotFound) {
+			return collections.Collection{}, err
+		}
+		s.aliases.CompareAndDelete(key, id)
+	}
+	cols, err := s.store.Collections(ctx, root)
 	if err != nil {
 		return collections.Collection{}, err
 	}
 	for _, col := range cols {
 		if col.Alias != "" && col.Alias == alias {
+			if s.aliasCount.Add(1) > maxCachedAliases {
+				s.aliases.Clear() // aliases of deleted collections pile up only slowly
+				s.aliasCount.Store(1)
+			}
+			s.aliases.Store(key, col.ID)
 			return col, nil
 		}
 	}
 	return collections.Collection{}, collections.ErrNotFound
 }
+
+// maxCachedAliases bounds the aliases remembered by collectionByAlias.
+const maxCachedAliases = 10000
 
 // readableCollection is lookupCollection for endpoints that read.
 func (s *Server) readableCollection(c *echo.Context, endpoint string) (collections.Collection, error) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -153,8 +154,12 @@ type Server struct {
 	ready        func(ctx context.Context) error
 	readyTimeout time.Duration
 	draining     atomic.Bool
-	metrics      *metrics.Metrics
-	scrape       scrapeAccess
+	// aliases maps API root + NUL + alias to the collection id it named
+	// when last seen (see collectionByAlias); aliasCount bounds it.
+	aliases    sync.Map
+	aliasCount atomic.Int64
+	metrics    *metrics.Metrics
+	scrape     scrapeAccess
 }
 
 // Drain makes /readyz answer 503 from now on, while every other route is

@@ -316,6 +316,46 @@ func TestCollections(t *testing.T) {
 	e.get("/api1/collections/nope/objects/").wantError(t, 404)
 }
 
+// TestAliasChanges: a collection named by its alias is found again after
+// the alias moves to another collection, is renamed or goes, as the store
+// says at each request (aliases change at run time, also through other
+// replicas on the same store).
+func TestAliasChanges(t *testing.T) {
+	e := newEnv(t, options{})
+	ctx := context.Background()
+	idAt := func(path string) any {
+		t.Helper()
+		r := e.get(path)
+		if r.status != 200 {
+			return r.status
+		}
+		return r.body["id"]
+	}
+	if got := idAt("/api1/collections/main/"); got != collID {
+		t.Fatalf("GET main = %v; want %s", got, collID)
+	}
+	// The alias moves: the other collection has it now.
+	must(t, e.store.PutCollection(ctx, collections.Collection{APIRoot: "api1", ID: collID, Title: "Main",
+		MediaTypes: []string{"application/stix+json;version=2.1"}}))
+	must(t, e.store.PutCollection(ctx, collections.Collection{APIRoot: "api1", ID: otherID, Alias: "main", Title: "Other"}))
+	if got := idAt("/api1/collections/main/"); got != otherID {
+		t.Errorf("GET main after the alias moved = %v; want %s", got, otherID)
+	}
+	// Renamed: the old alias names nothing, the new one the collection.
+	must(t, e.store.PutCollection(ctx, collections.Collection{APIRoot: "api1", ID: otherID, Alias: "renamed", Title: "Other"}))
+	if got := idAt("/api1/collections/main/"); got != 404 {
+		t.Errorf("GET main after the rename = %v; want 404", got)
+	}
+	if got := idAt("/api1/collections/renamed/"); got != otherID {
+		t.Errorf("GET renamed = %v; want %s", got, otherID)
+	}
+	// Deleted: gone.
+	must(t, e.store.DeleteCollection(ctx, "api1", otherID))
+	if got := idAt("/api1/collections/renamed/"); got != 404 {
+		t.Errorf("GET renamed after the delete = %v; want 404", got)
+	}
+}
+
 // readOnly lets everyone read the main collection, write nothing, and see
 // nothing of the other.
 type readOnly struct{}

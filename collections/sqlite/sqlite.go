@@ -207,7 +207,7 @@ func (s *Store) collection(ctx context.Context, q querier, apiRoot, id string) (
 	k := collKey{apiRoot, id}
 	if v, ok := s.colls.Load(k); ok {
 		var one int
-		err := q.QueryRowContext(ctx, "SELECT 1 FROM collections WHERE coll = ? AND api_root = ? AND id = ? AND deleted = 0", v, apiRoot, id).Scan(&one)
+		err := s.queryRow(ctx, q, "SELECT 1 FROM collections WHERE coll = ? AND api_root = ? AND id = ? AND deleted = 0", v, apiRoot, id).Scan(&one)
 		if err == nil {
 			return v.(int64), nil
 		}
@@ -217,7 +217,7 @@ func (s *Store) collection(ctx context.Context, q querier, apiRoot, id string) (
 		s.colls.CompareAndDelete(k, v)
 	}
 	var coll int64
-	err := q.QueryRowContext(ctx, "SELECT coll FROM collections WHERE api_root = ? AND id = ? AND deleted = 0", apiRoot, id).Scan(&coll)
+	err := s.queryRow(ctx, q, "SELECT coll FROM collections WHERE api_root = ? AND id = ? AND deleted = 0", apiRoot, id).Scan(&coll)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, collections.ErrNotFound
 	}
@@ -230,6 +230,23 @@ func (s *Store) collection(ctx context.Context, q querier, apiRoot, id string) (
 
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queryRow runs a one-row query on q; on the read pool through a cached
+// prepared statement, since every page runs these: preparing the text
+// each time costs more than running it.
+func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	if q != querier(s.r) {
+		return q.QueryRowContext(ctx, query, args...)
+	}
+	st, closeStmt, err := s.readStmt(ctx, query)
+	if err != nil || closeStmt {
+		if closeStmt {
+			st.Close()
+		}
+		return q.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // writeTx runs fn in a write transaction (BEGIN IMMEDIATE) while holding the
