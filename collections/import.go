@@ -25,6 +25,8 @@ const (
 	ReasonCrossVersion = "cross-version"
 	// ReasonInternal: validating the object failed unexpectedly.
 	ReasonInternal = "internal"
+	// ReasonTooLarge: the object is larger than MaxObjectBytes.
+	ReasonTooLarge = "too-large"
 )
 
 // ImportResult is what Import did with one object.

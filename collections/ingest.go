@@ -537,8 +537,18 @@ func (in *Ingester) checkSafely(log *slog.Logger, i int, raw json.RawMessage, le
 	return in.check(i, raw, level, accepted)
 }
 
+// MaxObjectBytes bounds one object as pushed: every backend stores it
+// whole in one record, and MongoDB's records hold at most 16 MiB with the
+// object's metadata. A larger object fails alone; the others of its push
+// are stored.
+const MaxObjectBytes = 15 << 20
+
 // check validates one pushed object.
 func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted map[string]bool) entry {
+	if len(raw) > MaxObjectBytes {
+		return entry{failed: true, rule: ReasonTooLarge, detail: StatusDetail{ID: fmt.Sprintf("objects[%d]", i),
+			Message: fmt.Sprintf("the object's %d bytes exceed the limit of %d bytes per object", len(raw), MaxObjectBytes)}}
+	}
 	id, warnings, err := in.validator.Validate(raw, level)
 	e := entry{detail: StatusDetail{ID: id.ID}}
 	if len(warnings) > 0 {

@@ -217,6 +217,28 @@ func TestIngestSync(t *testing.T) {
 	}
 }
 
+// TestIngestObjectTooLarge: an object above MaxObjectBytes fails alone,
+// named by its place in the push; the others of the push are stored.
+func TestIngestObjectTooLarge(t *testing.T) {
+	e := newIngestEnv(t, collections.IngestConfig{})
+	c := e.colls[""]
+	ok := indicators(2)
+	big := storetest.Object(storetest.STIX{Type: "indicator", Fields: map[string]any{
+		"description": strings.Repeat("x", collections.MaxObjectBytes)}})
+	st, err := e.ing.Ingest(t.Context(), c, "alice", raws(ok[0], big, ok[1]))
+	if err != nil {
+		t.Fatalf("Ingest: %v", err)
+	}
+	if len(st.Failures) != 1 || st.Failures[0].ID != "objects[1]" || !strings.Contains(st.Failures[0].Message, "limit") {
+		t.Errorf("failures %+v; want objects[1] over the limit", st.Failures)
+	}
+	v := stix.FormatTimestamp
+	want := map[string]bool{ok[0].ID + " " + v(ok[0].Version): true, ok[1].ID + " " + v(ok[1].Version): true}
+	if diff := cmp.Diff(want, e.stored(t, c)); diff != "" {
+		t.Errorf("stored versions (-want +got):\n%s", diff)
+	}
+}
+
 // A large push's status always says exactly what is stored: read before
 // the objects, its successes are stored; read after, every stored object
 // is among its successes.
