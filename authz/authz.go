@@ -19,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Errors of this package and of Store implementations. Callers compare with
@@ -263,7 +265,25 @@ type Grant struct {
 	// Collection is the collection's id (not its alias).
 	Collection string
 	Action     Action
+	// Conditions limit what a read grant shows (zero: everything).
+	Conditions Conditions
 	CreatedAt  time.Time
+}
+
+// Conditions are the sharing conditions of a read grant: what of the
+// collection the grantee sees, and in which form.
+type Conditions struct {
+	// MaxTLP is the highest TLP level the grantee sees (stix.TLPNone: no
+	// ceiling).
+	MaxTLP stix.TLP
+	// Embargo hides each version until it has been in the collection this
+	// long (0: none).
+	Embargo time.Duration
+	// HideCreator serves created_by_ref as the hub's own identity.
+	HideCreator bool
+	// HideSources removes the external_references whose source_name is in
+	// the list.
+	HideSources []string
 }
 
 // Validate checks the fields a caller sets. It does not check that the

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Errors returned by Store implementations. Callers compare with errors.Is;
@@ -58,6 +60,11 @@ type Collection struct {
 	// collection ("strict", "default", "permissive"); "" means the
 	// server's default.
 	Validation string
+	// UnmarkedTLP is the TLP level recorded for versions pushed without a
+	// TLP marking; stix.TLPNone means the most restrictive, TLPRed, so that
+	// an unmarked object is never shown to a partner with a ceiling unless
+	// the collection says so.
+	UnmarkedTLP stix.TLP
 }
 
 // Object is one stored version of a STIX object.
@@ -77,6 +84,9 @@ type Object struct {
 	// Raw is the object exactly as pushed (compacted JSON). Empty when the
 	// query asked for metadata only.
 	Raw []byte
+	// TLP and GranularTLP are NewObject's, as recorded at ingest.
+	TLP         stix.TLP
+	GranularTLP stix.TLP
 }
 
 // NewObject is an object offered to AddObjects, already validated.
@@ -93,6 +103,20 @@ type NewObject struct {
 	Created time.Time
 	Revoked bool
 	Raw     []byte
+	// TLP is the level that decides who may see the version: the highest
+	// TLP level among its object_marking_refs (the collection's
+	// UnmarkedTLP when it has none), raised to the level of any granular
+	// marking on a property the object cannot be served without (its
+	// required properties). A requester whose ceiling is below it never
+	// sees the version. Always set (never TLPNone) by the ingester.
+	TLP stix.TLP
+	// GranularTLP is the highest TLP level among its granular_markings
+	// (TLPNone: none): a requester whose ceiling is below it gets a copy
+	// without the properties so marked.
+	GranularTLP stix.TLP
+	// Markings are the marking-definition ids the version references
+	// (object_marking_refs and granular_markings' marking_ref), each once.
+	Markings []string
 }
 
 // Outcome is what AddObjects did with one NewObject.
@@ -187,6 +211,15 @@ type Query struct {
 	// AddedAfter keeps only objects with DateAdded strictly after it (zero:
 	// no bound). Pagination cursors are expressed through it too.
 	AddedAfter time.Time
+	// AddedUntil keeps only objects with DateAdded at or before it (zero:
+	// no bound): an embargo shows a requester only what was added long
+	// enough ago.
+	AddedUntil time.Time
+	// MaxTLP is the requester's TLP ceiling: only versions whose TLP is at
+	// most MaxTLP exist for the query, in pages, More and every count
+	// (stix.TLPNone: no ceiling). Stores answer it from an index, never
+	// by dropping rows of a page read without it.
+	MaxTLP stix.TLP
 	// Limit is the page size, at least 1.
 	Limit int
 	// MaxBytes, when positive, also ends the page once the Raw of its
@@ -215,7 +248,18 @@ func (q Query) Check() error {
 	if q.AllSpecVersions && len(q.SpecVersions) > 0 {
 		return fmt.Errorf("%w: all spec versions and a spec-version list", ErrInvalid)
 	}
+	if q.MaxTLP > stix.TLPRed {
+		return fmt.Errorf("%w: TLP ceiling %d", ErrInvalid, q.MaxTLP)
+	}
 	return nil
+}
+
+// Marking is a marking definition referenced by versions of a collection.
+type Marking struct {
+	ID string // marking-definition--<uuid>
+	// TLP is the marking's TLP level, stix.TLPNone for a marking that is
+	// not a TLP one.
+	TLP stix.TLP
 }
 
 // Page is one page of a query's results.
@@ -342,6 +386,11 @@ type Store interface {
 	// many entries it failed (0 for a complete status). ErrNotFound if the
 	// status does not exist or has expired.
 	FailPendings(ctx context.Context, apiRoot, id, message string, expires time.Time) (int, error)
+
+	// Markings returns the marking definitions referenced by versions of
+	// the collection that a requester with ceiling maxTLP may see (every
+	// one for stix.TLPNone), ordered by ID. A missing collection has none.
+	Markings(ctx context.Context, apiRoot, collection string, maxTLP stix.TLP) ([]Marking, error)
 
 	// Secret returns the named secret, creating it from newSecret on first
 	// use, so that every handle and replica on the same store shares it.
