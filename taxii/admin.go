@@ -235,6 +235,10 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 		return reply(c, http.StatusOK)(a.CollectionAccess(ctx, c.Param("root"), c.Param("coll"), pg))
 	}))
 
+	if s.grants != nil {
+		get(e, "/admin/visibility", s.adminCall(s.visibility))
+	}
+
 	get(e, "/admin/audit", s.adminCall(func(c *echo.Context, ctx context.Context) error {
 		pg, err := pageQuery(c, "user_id", "organization_id", "action", "api_root", "collection", "since", "until")
 		if err != nil {

@@ -37,7 +37,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(ctx, Config{Store: store, Authorizer: noAccess{}, Admin: admin, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := New(ctx, Config{Store: store, Authorizer: noAccess{}, Admin: admin, Grants: store, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

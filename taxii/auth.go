@@ -53,6 +53,7 @@ const (
 	endpointDelete      = "delete-object"
 	endpointManifest    = "manifest"
 	endpointVersions    = "versions"
+	endpointMarkings    = "markings"
 	endpointStatus      = "status"
 )
 

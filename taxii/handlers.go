@@ -355,14 +355,19 @@ func (s *Server) collectionByAlias(c *echo.Context, root, alias string) (collect
 // maxCachedAliases bounds the aliases remembered by collectionByAlias.
 const maxCachedAliases = 10000
 
-// readableCollection is lookupCollection for endpoints that read.
-func (s *Server) readableCollection(c *echo.Context, endpoint string) (collections.Collection, error) {
+// readableCollection is lookupCollection for endpoints that read; it
+// returns the conditions the requester reads the collection under.
+func (s *Server) readableCollection(c *echo.Context, endpoint string) (collections.Collection, sharing, error) {
 	col, a, err := s.lookupCollection(c, endpoint)
 	if err == nil && !a.read {
 		err = s.deny(c, endpoint, col.APIRoot, col.ID, "no read grant",
 			errorf(http.StatusForbidden, "you may not read collection %q", col.ID))
 	}
-	return col, err
+	if err != nil {
+		return col, sharing{}, err
+	}
+	sh, err := s.sharingOf(c, endpoint, col)
+	return col, sh, err
 }
 
 func (s *Server) collection(c *echo.Context) error {
@@ -374,9 +379,9 @@ func (s *Server) collection(c *echo.Context) error {
 }
 
 // page runs a paginated query for endpoint and returns the page, the next
-// token when there are more results, and the query it ran. obj is the
-// object id from the path, if any.
-func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col collections.Collection, obj string, adjust func(*collections.Query)) (collections.Page, string, collections.Query, error) {
+// token when there are more results, and the query it ran, bounded by the
+// requester's conditions sh. obj is the object id from the path, if any.
+func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col collections.Collection, sh sharing, obj string, adjust func(*collections.Query)) (collections.Page, string, collections.Query, error) {
 	f, err := s.parseFilters(c.Request().URL.RawQuery, set)
 	if err != nil {
 		return collections.Page{}, "", collections.Query{}, err
@@ -390,6 +395,7 @@ func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col colle
 	if adjust != nil {
 		adjust(&q)
 	}
+	sh.restrict(&q, time.Now())
 	// The token is bound to everything that shapes the result but the page
 	// size, which a client may change between pages.
 	key := endpoint + "\n" + col.APIRoot + "\n" + col.ID + "\n" + obj + "\n" + f.key
@@ -431,7 +437,7 @@ func dateAddedHeaders(c *echo.Context, objs []collections.Object, from time.Time
 }
 
 func (s *Server) getObjects(c *echo.Context) error {
-	col, err := s.readableCollection(c, endpointObjects)
+	col, sh, err := s.readableCollection(c, endpointObjects)
 	if err != nil {
 		return err
 	}
@@ -440,8 +446,11 @@ func (s *Server) getObjects(c *echo.Context) error {
 		return err
 	}
 	defer mem.release()
-	p, next, q, err := s.page(c, "objects", objectsFilters, col, "", nil)
+	p, next, q, err := s.page(c, "objects", objectsFilters, col, sh, "", nil)
 	if err != nil {
+		return err
+	}
+	if err := s.serve(col, &p, sh); err != nil {
 		return err
 	}
 	mem.shrink(pageBytes(p))
@@ -458,11 +467,11 @@ type manifestRecord struct {
 }
 
 func (s *Server) manifest(c *echo.Context) error {
-	col, err := s.readableCollection(c, endpointManifest)
+	col, sh, err := s.readableCollection(c, endpointManifest)
 	if err != nil {
 		return err
 	}
-	p, next, q, err := s.page(c, "manifest", objectsFilters, col, "", metadataOnly)
+	p, next, q, err := s.page(c, "manifest", objectsFilters, col, sh, "", metadataOnly)
 	if err != nil {
 		return err
 	}
@@ -489,7 +498,9 @@ func metadataOnly(q *collections.Query) { q.MetadataOnly = true }
 
 // requireMatch answers an empty page of one object's versions: a 404
 // unless some version of the object matches q's version and spec-version
-// filters, whatever added_after and the page position. TAXII 2.1 section
+// filters, whatever added_after and the page position. Both questions keep
+// q's TLP ceiling and embargo: a version the requester may not see does not
+// exist for it, not even in the choice of an error. TAXII 2.1 section
 // 5.7: after a delete, any later fetch of that object or version MUST
 // return 404; an object that has matching versions, none of them on this
 // page (added after the given time, or past a next token), is an empty
@@ -504,6 +515,7 @@ func (s *Server) requireMatch(c *echo.Context, q collections.Query, id string) e
 	p, err = s.store.Objects(ctx, collections.Query{
 		APIRoot: q.APIRoot, Collection: q.Collection, IDs: []string{id},
 		Versions: collections.VersionFilter{All: true}, Limit: 1, MetadataOnly: true,
+		MaxTLP: q.MaxTLP, AddedUntil: q.AddedUntil,
 	})
 	if err != nil {
 		return err
@@ -515,7 +527,7 @@ func (s *Server) requireMatch(c *echo.Context, q collections.Query, id string) e
 }
 
 func (s *Server) getObject(c *echo.Context) error {
-	col, err := s.readableCollection(c, endpointObject)
+	col, sh, err := s.readableCollection(c, endpointObject)
 	if err != nil {
 		return err
 	}
@@ -525,8 +537,11 @@ func (s *Server) getObject(c *echo.Context) error {
 	}
 	defer mem.release()
 	id := c.Param("obj")
-	p, next, q, err := s.page(c, "object", objectFilters, col, id, nil)
+	p, next, q, err := s.page(c, "object", objectFilters, col, sh, id, nil)
 	if err != nil {
+		return err
+	}
+	if err := s.serve(col, &p, sh); err != nil {
 		return err
 	}
 	mem.shrink(pageBytes(p))
@@ -540,12 +555,12 @@ func (s *Server) getObject(c *echo.Context) error {
 }
 
 func (s *Server) versions(c *echo.Context) error {
-	col, err := s.readableCollection(c, endpointVersions)
+	col, sh, err := s.readableCollection(c, endpointVersions)
 	if err != nil {
 		return err
 	}
 	id := c.Param("obj")
-	p, next, q, err := s.page(c, "versions", versionsFilters, col, id, func(q *collections.Query) {
+	p, next, q, err := s.page(c, "versions", versionsFilters, col, sh, id, func(q *collections.Query) {
 		q.Versions = collections.VersionFilter{All: true}
 		q.MetadataOnly = true
 	})

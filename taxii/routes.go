@@ -56,6 +56,7 @@ func (s *Server) taxiiRoutes() *echo.Echo {
 	get(e, "/:root/collections/", s.collections)
 	get(e, "/:root/collections/:coll/", s.collection)
 	get(e, "/:root/collections/:coll/manifest/", s.manifest)
+	get(e, "/:root/collections/:coll/markings/", s.markings)
 	get(e, "/:root/collections/:coll/objects/", s.getObjects)
 	e.POST("/:root/collections/:coll/objects/", s.addObjects)
 	get(e, "/:root/collections/:coll/objects/:obj/", s.getObject)

@@ -45,6 +45,18 @@ type Config struct {
 
 	// Admin serves the administration API under /admin/; nil: none.
 	Admin *authz.Admin
+	// Grants is where /admin/visibility reads the grants of an
+	// organization (the authz store); nil: that route is not served.
+	Grants GrantStore
+
+	// HubIdentity is the STIX identity (identity--<uuid>) that replaces
+	// created_by_ref in what readers whose grant hides the creator get;
+	// empty: created_by_ref is removed for them.
+	HubIdentity string
+	// ServedCacheBytes bounds the served copies remembered (default
+	// DefaultServedCacheBytes): each version's copy under each form of
+	// sharing conditions is computed once while it stays in the cache.
+	ServedCacheBytes int64
 
 	// Ready checks that the store answers, for /readyz, which answers 503
 	// when it fails or takes longer than ReadyTimeout (default
@@ -160,6 +172,9 @@ type Server struct {
 	aliasCount atomic.Int64
 	metrics    *metrics.Metrics
 	scrape     scrapeAccess
+	grants     GrantStore
+	hub        string
+	served     *servedCache
 }
 
 // Drain makes /readyz answer 503 from now on, while every other route is
@@ -209,6 +224,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = DefaultReadyTimeout
 	}
+	if cfg.ServedCacheBytes <= 0 {
+		cfg.ServedCacheBytes = DefaultServedCacheBytes
+	}
+	if cfg.HubIdentity != "" && !validIdentity(cfg.HubIdentity) {
+		return nil, fmt.Errorf("taxii: the hub identity %q is not a STIX identity id (identity--<uuid>)", cfg.HubIdentity)
+	}
 	key, err := cfg.Store.Secret(ctx, tokenSecret, func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
@@ -242,6 +263,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		readyTimeout: cfg.ReadyTimeout,
 		metrics:      cfg.Metrics,
 		scrape:       newScrapeAccess(cfg),
+		grants:       cfg.Grants,
+		hub:          cfg.HubIdentity,
+		served:       newServedCache(cfg.ServedCacheBytes),
 	}
 	cfg.Metrics.ReportRequestMemory(s.MemoryInUse, cfg.MaxMemory)
 	if cfg.Ingester != nil {
