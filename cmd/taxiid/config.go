@@ -68,6 +68,9 @@ type Config struct {
 	// metrics are neither kept nor served.
 	MetricsToken  string
 	MetricsListen string
+	// HubIdentity is the STIX identity that replaces created_by_ref for
+	// readers whose grant hides the creator; empty: it is removed.
+	HubIdentity string
 
 	File FileConfig // from ConfigFile, if any
 }
@@ -213,6 +216,7 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	problems = append(problems, cfg.TLS.register(fs, getenv)...)
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", envStr("METRICS_TOKEN", ""), "bearer token /metrics requires (at least 16 characters); with it, metrics are served at /metrics on the listen address unless metrics-listen is set (env TAXIID_METRICS_TOKEN)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", envStr("METRICS_LISTEN", ""), "address of a listener of its own serving /metrics alone, for a scrape network; the metrics token, if set, is required there too (env TAXIID_METRICS_LISTEN)")
+	fs.StringVar(&cfg.HubIdentity, "hub-identity", envStr("HUB_IDENTITY", ""), "STIX identity id (identity--<uuid>) that replaces created_by_ref for readers whose grant hides the creator; without it created_by_ref is removed for them (env TAXIID_HUB_IDENTITY)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -243,6 +247,11 @@ func (cfg *Config) validate() []string {
 
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		add("listen %q is not a host:port address", cfg.Listen)
+	}
+	if id := cfg.HubIdentity; id != "" {
+		if u, ok := strings.CutPrefix(id, "identity--"); !ok || !stix.IsUUID(u) {
+			add("hub-identity %q is not a STIX identity id (identity--<uuid>)", id)
+		}
 	}
 	if cfg.MongoURI == "" && cfg.Data == "" {
 		add("data must name a directory")

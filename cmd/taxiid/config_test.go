@@ -292,3 +292,41 @@ func TestRedactURI(t *testing.T) {
 		}
 	}
 }
+
+// TestParseHubIdentity: --hub-identity and TAXIID_HUB_IDENTITY name the
+// identity served as the creator of objects whose creator a grant hides;
+// anything but an identity id is refused at start.
+func TestParseHubIdentity(t *testing.T) {
+	const id = "identity--8ce3f695-d5a4-4d11-9b5a-4d2b2a7a2f10"
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{name: "none", want: ""},
+		{name: "flag", args: []string{"--hub-identity", id}, want: id},
+		{name: "environment", env: map[string]string{"TAXIID_HUB_IDENTITY": id}, want: id},
+		{name: "not an identity", args: []string{"--hub-identity", "organization--8ce3f695-d5a4-4d11-9b5a-4d2b2a7a2f10"},
+			wantErr: "is not a STIX identity id"},
+		{name: "not a uuid", env: map[string]string{"TAXIID_HUB_IDENTITY": "identity--hub"}, wantErr: "is not a STIX identity id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseFlags(tt.args, env(tt.env), nil)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v; want one mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.HubIdentity != tt.want {
+				t.Errorf("HubIdentity = %q; want %q", cfg.HubIdentity, tt.want)
+			}
+		})
+	}
+}
