@@ -65,6 +65,10 @@ type hubOptions struct {
 	// rateLimits, when set, configures a rate limiter of the server and
 	// of its authenticator (failed sign-ins).
 	rateLimits *taxii.RateLimitConfig
+	// wrap, when set, stands between the server and the collections
+	// store; grants between the server and the grants it reads.
+	wrap   func(collections.Store) collections.Store
+	grants func(taxii.GrantStore) taxii.GrantStore
 }
 
 // newHub starts a hub whose organizations A and B each have a member
@@ -170,9 +174,17 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	admin, err := authz.NewAdmin(authz.AdminConfig{Store: store, Collections: store, Refresh: h.watcher.Refresh,
 		Passwords: authztest.CheapPasswords, Log: logger})
 	must(t, err)
+	var served collections.Store = store
+	if opts.wrap != nil {
+		served = opts.wrap(store)
+	}
+	var grants taxii.GrantStore = store
+	if opts.grants != nil {
+		grants = opts.grants(store)
+	}
 	srv, err := taxii.New(ctx, taxii.Config{
-		Store: store, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,
-		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin, RateLimiter: limiter,
+		Store: served, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,
+		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin, RateLimiter: limiter, Grants: grants,
 	})
 	must(t, err)
 	hs := httptest.NewUnstartedServer(srv)

@@ -37,7 +37,7 @@ type sharingStore struct {
 	mu       sync.Mutex
 	queries  []collections.Query
 	ceilings []stix.TLP
-	tlp      map[string]stix.TLP // by object id
+	tlp      map[string]stix.TLP // by object id, or id@version
 	granular map[string]stix.TLP
 	markings []collections.Marking
 }
@@ -49,6 +49,9 @@ func (s *sharingStore) Objects(ctx context.Context, q collections.Query) (collec
 	p, err := s.Store.Objects(ctx, q)
 	for i, o := range p.Objects {
 		p.Objects[i].TLP, p.Objects[i].GranularTLP = s.tlp[o.ID], s.granular[o.ID]
+		if l, ok := s.tlp[o.ID+"@"+stix.FormatTimestamp(o.Version)]; ok {
+			p.Objects[i].TLP = l
+		}
 	}
 	return p, err
 }
