@@ -270,7 +270,7 @@ func TestMarkingsEndpoint(t *testing.T) {
 		},
 		{
 			name: "no ceiling", az: allowAll{}, path: "/api1/collections/main/markings/", status: 200,
-			want: `{"markings":[{"id":"` + tlpRed2 + `","tlp":"red"},{"id":"` + tlpGreen1 + `","tlp":"green"},{"id":"` + custom + `"},{"id":"` + tlpAmber1 + `","tlp":"amber"}],"ceiling":null}`,
+			want:        `{"markings":[{"id":"` + tlpRed2 + `","tlp":"red"},{"id":"` + tlpGreen1 + `","tlp":"green"},{"id":"` + custom + `"},{"id":"` + tlpAmber1 + `","tlp":"amber"}],"ceiling":null}`,
 			wantCeiling: []stix.TLP{stix.TLPNone},
 		},
 		{
