@@ -27,6 +27,7 @@ func TestHeadOptionsAllow(t *testing.T) {
 		{"/api1/collections/", readOnly},
 		{"/api1/collections/" + collID + "/", readOnly},
 		{manifest, readOnly},
+		{"/api1/collections/" + collID + "/markings/", readOnly},
 		{objects, objectsRW},
 		{objects + id + "/", objectRW},
 		{objects + id + "/versions/", readOnly},
