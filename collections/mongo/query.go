@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Query shapes. Every page is two round trips: the collection document
@@ -84,7 +85,7 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 			return collections.Page{}, fmt.Errorf("mongo: objects: version of %s: %w", d.OID, err)
 		}
 		page.Objects = append(page.Objects, collections.Object{ID: d.OID, Type: d.Type, SpecVersion: d.SpecVersion,
-			Version: v, DateAdded: fromMicros(d.DateAdded), Raw: d.Raw})
+			Version: v, DateAdded: fromMicros(d.DateAdded), Raw: d.Raw, TLP: stix.TLP(d.TLP), GranularTLP: stix.TLP(d.GranularTLP)})
 		size += len(d.Raw)
 	}
 	if err := cur.Err(); err != nil {
@@ -111,7 +112,7 @@ func newPageFind(q collections.Query, key string, committed int64) (f pageFind, 
 	}
 	f.limit = int64(q.Limit) + 1
 	f.proj = bson.D{{Key: "_id", Value: 0}, {Key: "id", Value: 1}, {Key: "t", Value: 1}, {Key: "sv", Value: 1},
-		{Key: "v", Value: 1}, {Key: "da", Value: 1}}
+		{Key: "v", Value: 1}, {Key: "da", Value: 1}, {Key: "tlp", Value: 1}, {Key: "gtlp", Value: 1}}
 	if !q.MetadataOnly {
 		f.proj = append(f.proj, bson.E{Key: "raw", Value: 1})
 	}
@@ -206,15 +207,28 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 		specTags = []string{"a"}
 	}
 
-	// What every clause holds.
-	da := bson.D{{Key: "$lte", Value: committed}}
+	// What every clause holds. The upper bound is the watermark, or the
+	// embargo's AddedUntil when lower: date_added <= AddedUntil; for whole
+	// µs: <= floor(AddedUntil).
+	upper := committed
+	if !q.AddedUntil.IsZero() {
+		until := q.AddedUntil.UnixMicro()
+		if fromMicros(until).After(q.AddedUntil) {
+			until--
+		}
+		upper = min(upper, until)
+	}
+	da := bson.D{{Key: "$lte", Value: upper}}
 	if !q.AddedAfter.IsZero() {
 		// date_added > AddedAfter; for whole µs: > floor(AddedAfter).
 		after := q.AddedAfter.UnixMicro()
 		if fromMicros(after).After(q.AddedAfter) {
 			after--
 		}
-		da = bson.D{{Key: "$gt", Value: after}, {Key: "$lte", Value: committed}}
+		if after >= upper {
+			return nil, "", false
+		}
+		da = bson.D{{Key: "$gt", Value: after}, {Key: "$lte", Value: upper}}
 	}
 	base := bson.D{{Key: "c", Value: key}}
 	if len(q.IDs) > 0 {
@@ -226,6 +240,19 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 	}
 	if len(q.Types) > 0 {
 		base = append(base, in("t", q.Types))
+	}
+	// The levels the requester sees. Every index a page reads has tlp
+	// before da but objects_added and objects_id: without a ceiling those
+	// two get no tlp condition, the others one range per level.
+	either := len(sels) > 0 && len(exact) > 0 && !everything // a rooted $or
+	tagged := !everything                                     // whether the filter holds k
+	if len(sels) == 0 {
+		tagged = len(specTags) > 0
+	}
+	tlpFree := !either && (len(q.IDs) > 0 && !tagged || len(q.IDs) == 0 && len(sels) > 0 && !tagged && len(q.Types) == 0)
+	levels, ceiling := visibleLevels(q.MaxTLP)
+	if ceiling || !tlpFree {
+		base = append(base, inLevels(levels))
 	}
 	base = append(base, bson.E{Key: "da", Value: da})
 
@@ -250,10 +277,6 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 	default:
 		return bson.D{{Key: "$or", Value: bson.A{tagsClause(), exactClause()}}}, "", true
 	}
-	tagged := !everything // whether the filter holds k
-	if len(sels) == 0 {
-		tagged = len(specTags) > 0
-	}
 	switch {
 	case len(q.IDs) > 0 && tagged:
 		hint = ixObjectsIDTags
@@ -267,10 +290,44 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 		hint = ixObjectsType
 	case tagged:
 		hint = ixObjectsTags
+	case ceiling:
+		hint = ixObjectsTLP
 	default:
 		hint = ixObjectsAdded
 	}
 	return filter, hint, true
+}
+
+// visibleLevels returns the TLP levels (as stored in objDoc.TLP) of the
+// versions a requester with ceiling max sees, and whether that is a
+// ceiling at all. No ceiling, or red, sees every level, 0 included (a
+// version stored without a level); a lower ceiling sees the levels from
+// clear up to it, never 0, which counts as red.
+func visibleLevels(max stix.TLP) (levels []int32, ceiling bool) {
+	if max == stix.TLPNone || max >= stix.TLPRed {
+		return []int32{0, 1, 2, 3, 4, 5}, false
+	}
+	for l := stix.TLPClear; l <= max; l++ {
+		levels = append(levels, int32(l))
+	}
+	return levels, true
+}
+
+// visibleTLP is the level at which a version stored with level l is
+// visible: l itself, red for a version stored without one.
+func visibleTLP(l stix.TLP) int32 {
+	if l == stix.TLPNone {
+		return int32(stix.TLPRed)
+	}
+	return int32(l)
+}
+
+// inLevels is the condition "tlp is one of levels".
+func inLevels(levels []int32) bson.E {
+	if len(levels) == 1 {
+		return bson.E{Key: "tlp", Value: levels[0]}
+	}
+	return bson.E{Key: "tlp", Value: bson.D{{Key: "$in", Value: levels}}}
 }
 
 // in is the condition "field is one of vals": an equality for one value.
