@@ -245,7 +245,7 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 	// before da but objects_added and objects_id: without a ceiling those
 	// two get no tlp condition, the others one range per level.
 	either := len(sels) > 0 && len(exact) > 0 && !everything // a rooted $or
-	tagged := !everything                                     // whether the filter holds k
+	tagged := !everything                                    // whether the filter holds k
 	if len(sels) == 0 {
 		tagged = len(specTags) > 0
 	}
