@@ -65,8 +65,8 @@ var migrations = []func(ctx context.Context, s *Store) error{
 }
 
 // backfillBatch bounds one step of a backfill: the documents one find
-// reads and one update writes.
-const backfillBatch = 1000
+// reads and one update writes. A variable for the tests.
+var backfillBatch int64 = 1000
 
 // backfillTLP sets tlp to red on the versions that have none, in _id
 // order, at most backfillBatch documents a step, each step under the

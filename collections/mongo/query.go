@@ -17,34 +17,47 @@ import (
 // (for its key and the committed watermark W, see lock.go), then one find
 // on objects, sorted by {da: 1}, limited to Limit+1 documents (the extra
 // one tells Page.More), hinted to the index named, reading one range of it
-// (or one per value of an $in, merged in da order). "after" is the page's
-// added_after in µs (none: no lower bound); every filter also holds
-// c: <collection key> and da: {$gt: after, $lte: W}.
+// per combination of the values of its $in conditions, merged in da order.
+// "after" is the page's added_after in µs (none: no lower bound); every
+// filter also holds c: <collection key> and da: {$gt: after, $lte: U},
+// where U is W, or the embargo's AddedUntil when lower.
 //
-//	TAXII query                                filter beyond c and da         index
-//	objects page (latest, top spec version)    k: "L"                         objects_tags {c,k,da}
-//	manifest page (same, without raw)          k: "L"                         objects_tags
-//	added_after=T                              k: "L", da > T                 objects_tags
-//	match[version]=first / first,last          k: "F" / k: {$in: [L, F]}      objects_tags
-//	match[version]=all                         k: "a"                         objects_tags
-//	match[type]=x,y                            k: "L", t: {$in: [x, y]}       objects_tags_type {c,k,t,da}
-//	object by id (latest)                      id: X, k: "L"                  objects_id_tags {c,id,k,da}
-//	versions of an object                      id: X, k: "a"                  objects_id_tags
-//	match[id] over all spec versions, all      id: {$in}                      objects_id {c,id,da}
-//	match[version]=<timestamp>                 v: {$in}, k: "a"               objects_version {c,v,da}
-//	match[spec_version]=2.0,2.1 (latest)       k: {$in: [l:2.0, l:2.1]}       objects_tags
-//	  (first / all)                            k: {$in: [f:.. / s:..]}        objects_tags
-//	all spec versions, last / first            k: "l" / "f"                   objects_tags
-//	all spec versions, all versions (export)   (nothing)                      objects_added {c,da}
-//	  with match[type]                         t: {$in}                       objects_type {c,t,da}
+// Every filter also holds the TLP levels the requester sees, tlp: L (see
+// visibleLevels): with a ceiling below red, {$in: [1..ceiling]} (at most
+// four ranges: a stored level 0, none, counts as red); without one (or
+// red), {$in: [0..5]}, six ranges. Each index below has tlp right before
+// da, so that a ceiling hiding most versions reads only visible keys and
+// pages stay full, with More exact. The two indexes without tlp
+// (objects_id, objects_added) get the condition only under a ceiling:
+// objects_id then filters the versions of the ids asked for, and an
+// export under a ceiling reads objects_tlp instead of objects_added.
+//
+//	TAXII query                                filter beyond c, tlp and da    index
+//	objects page (latest, top spec version)    k: "L"                         objects_tags_tlp {c,k,tlp,da}
+//	manifest page (same, without raw)          k: "L"                         objects_tags_tlp
+//	added_after=T                              k: "L", da > T                 objects_tags_tlp
+//	match[version]=first / first,last          k: "F" / k: {$in: [L, F]}      objects_tags_tlp
+//	match[version]=all                         k: "a"                         objects_tags_tlp
+//	match[type]=x,y                            k: "L", t: {$in: [x, y]}       objects_tags_type_tlp {c,k,t,tlp,da}
+//	object by id (latest)                      id: X, k: "L"                  objects_id_tags_tlp {c,id,k,tlp,da}
+//	versions of an object                      id: X, k: "a"                  objects_id_tags_tlp
+//	match[id] over all spec versions, all      id: {$in} (tlp: ceiling only)  objects_id {c,id,da}
+//	match[version]=<timestamp>                 v: {$in}, k: "a"               objects_version_tlp {c,v,tlp,da}
+//	match[spec_version]=2.0,2.1 (latest)       k: {$in: [l:2.0, l:2.1]}       objects_tags_tlp
+//	  (first / all)                            k: {$in: [f:.. / s:..]}        objects_tags_tlp
+//	all spec versions, last / first            k: "l" / "f"                   objects_tags_tlp
+//	all spec versions, all versions (export)   (no tlp)                       objects_added {c,da}
+//	  under a ceiling                          tlp: {$in: [1..ceiling]}       objects_tlp {c,tlp,da}
+//	  with match[type]                         t: {$in}                       objects_type_tlp {c,t,tlp,da}
 //
 // match[version] mixing first/last with timestamps is a rooted $or of the
-// two selections above (each clause with c, da and the other filters),
-// which the planner answers by one index range per clause, merged in da
-// order. Lists are at most collections.MaxQueryValues long. MongoDB merges
-// the ranges of $in values in da order up to 200 ranges (the product of
-// the $in lists before da); a query beyond that, such as 100 types with
-// first and last in two spec versions, reads its ranges and sorts them.
+// two selections above (each clause with c, tlp, da and the other
+// filters), which the planner answers by one index range per clause and
+// value, merged in da order. Lists are at most collections.MaxQueryValues
+// long. MongoDB merges the ranges of $in values in da order up to 200
+// ranges (the product of the $in lists before da, the levels included); a
+// query beyond that, such as 40 types without a ceiling, or 100 types
+// with first and last, reads its ranges and sorts them.
 
 // Objects implements collections.Store.
 func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.Page, error) {
