@@ -68,9 +68,9 @@ func pageAll(t *testing.T, s *Store, q collections.Query) []string {
 func TestCeilingPages(t *testing.T) {
 	s := testStores(t, 1)[0]
 	levels := []stix.TLP{stix.TLPRed, stix.TLPClear, stix.TLPAmber, stix.TLPGreen, stix.TLPNone, stix.TLPAmberStrict, stix.TLPRed, stix.TLPRed}
-	level := map[string]stix.TLP{}  // "id version" -> level pushed
-	gran := map[string]stix.TLP{}   // "id version" -> granular level pushed
-	var pushed []string             // "id version" in date_added order
+	level := map[string]stix.TLP{} // "id version" -> level pushed
+	gran := map[string]stix.TLP{}  // "id version" -> granular level pushed
+	var pushed []string            // "id version" in date_added order
 	types := []string{"indicator", "malware", "tool"}
 	multi := storetest.NewID("indicator") // an object with many versions
 	for b := range 3 {
