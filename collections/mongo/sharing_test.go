@@ -457,3 +457,67 @@ func TestMigration3(t *testing.T) {
 		t.Errorf("without a ceiling (-want +got):\n%s", diff)
 	}
 }
+
+// TestCeilingPollWhilePushing: a poller under a ceiling, paging while
+// another process pushes, receives every visible version exactly once, in
+// date_added order, and no hidden one.
+func TestCeilingPollWhilePushing(t *testing.T) {
+	stores := testStores(t, 2)
+	writer, reader := stores[0], stores[1]
+	levels := []stix.TLP{stix.TLPRed, stix.TLPGreen, stix.TLPRed, stix.TLPAmberStrict, stix.TLPClear, stix.TLPRed, stix.TLPAmber}
+	var want []string
+	done := make(chan error, 1)
+	var batches [][]collections.NewObject
+	for b := range 8 {
+		var batch []collections.NewObject
+		for i := range 8 {
+			o := marked(storetest.Object(storetest.STIX{Type: "indicator", Created: at(b*10 + i)}), levels[(b*8+i)%len(levels)])
+			batch = append(batch, o)
+			if o.TLP <= stix.TLPAmber {
+				want = append(want, vkey(collections.CanonicalID(o.ID), o.Version))
+			}
+		}
+		batches = append(batches, batch)
+	}
+	go func() {
+		for _, batch := range batches {
+			if _, err := writer.AddObjects(t.Context(), testRoot, testColl, batch, collections.AddOptions{}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	q := collections.Query{APIRoot: testRoot, Collection: testColl, Limit: 3, MaxTLP: stix.TLPAmber}
+	var got []string
+	finished := false
+	for range 10000 {
+		p, err := reader.Objects(t.Context(), q)
+		if err != nil {
+			t.Fatalf("Objects: %v", err)
+		}
+		for _, o := range p.Objects {
+			got = append(got, vkey(o.ID, o.Version))
+			q.AddedAfter = o.DateAdded
+		}
+		if p.More && len(p.Objects) != q.Limit {
+			t.Fatalf("page of %d with More, want %d", len(p.Objects), q.Limit)
+		}
+		if len(p.Objects) == 0 && finished {
+			break
+		}
+		if !finished {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("AddObjects: %v", err)
+				}
+				finished = true
+			default:
+			}
+		}
+	}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("versions polled under amber (-pushed and visible +polled):\n%s", diff)
+	}
+}
