@@ -22,6 +22,8 @@ import (
 // with $min, so that a level only ever goes down, whatever order batches
 // take.
 //
+// They are written before the batch commits, so a listing may name a
+// marking a moment before the versions referencing it become visible.
 // What they do not follow: deletions and rollbacks. A marking stays
 // listed, at the lowest level it was ever referenced at, after the last
 // version referencing it is deleted, and after a batch that referenced it

@@ -10,7 +10,9 @@
 // Files: mongo.go (connecting, deadlines, errors), migrate.go (schema
 // versions and indexes), lock.go (the per-collection writer lease and
 // visibility watermark), objects.go and heads.go (adding versions), query.go
-// (pages of objects), delete.go, roots.go (API roots and collections),
+// (pages of objects, TLP ceilings, embargo bounds), markings.go (marking
+// definitions referenced by collection), delete.go, roots.go (API roots
+// and collections),
 // status.go, secrets.go, authz*.go (principals, grants, audit).
 package mongo
 

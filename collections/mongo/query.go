@@ -312,15 +312,15 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 }
 
 // visibleLevels returns the TLP levels (as stored in objDoc.TLP) of the
-// versions a requester with ceiling max sees, and whether that is a
+// versions a requester with ceiling ceil sees, and whether that is a
 // ceiling at all. No ceiling, or red, sees every level, 0 included (a
 // version stored without a level); a lower ceiling sees the levels from
 // clear up to it, never 0, which counts as red.
-func visibleLevels(max stix.TLP) (levels []int32, ceiling bool) {
-	if max == stix.TLPNone || max >= stix.TLPRed {
+func visibleLevels(ceil stix.TLP) (levels []int32, ceiling bool) {
+	if ceil == stix.TLPNone || ceil >= stix.TLPRed {
 		return []int32{0, 1, 2, 3, 4, 5}, false
 	}
-	for l := stix.TLPClear; l <= max; l++ {
+	for l := stix.TLPClear; l <= ceil; l++ {
 		levels = append(levels, int32(l))
 	}
 	return levels, true
