@@ -12,8 +12,8 @@
 // visibility watermark), objects.go and heads.go (adding versions), query.go
 // (pages of objects, TLP ceilings, embargo bounds), markings.go (marking
 // definitions referenced by collection), delete.go, roots.go (API roots
-// and collections),
-// status.go, secrets.go, authz*.go (principals, grants, audit).
+// and collections), status.go, secrets.go, authz*.go (principals, grants,
+// audit).
 package mongo
 
 import (
