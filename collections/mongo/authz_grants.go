@@ -50,10 +50,11 @@ func (d grantDoc) grant() authz.Grant {
 	g := authz.Grant{ID: d.ID, Subject: authz.Subject{Kind: d.SubjectKind, ID: d.SubjectID},
 		APIRoot: d.APIRoot, Collection: d.Collection, Action: d.Action, CreatedAt: d.Created.UTC()}
 	// A level this program does not know cannot be stored through it;
-	// read as none it would lift a ceiling, so it reads as the highest.
+	// read as none it would lift a ceiling, so it reads as the lowest
+	// ceiling, which shows the least.
 	tlp, err := stix.ParseTLP(d.MaxTLP)
 	if err != nil {
-		tlp = stix.TLPRed
+		tlp = stix.TLPClear
 	}
 	g.Conditions = authz.Conditions{MaxTLP: tlp, Embargo: time.Duration(d.EmbargoMS) * time.Millisecond,
 		HideCreator: d.HideCreator, HideSources: d.HideSources}
