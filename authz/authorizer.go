@@ -173,7 +173,8 @@ func (a *Authorizer) can(pol *policy, p Principal, apiRoot, collection string, a
 // organization, else the public one; a grant without conditions gives
 // none, even when a less specific one has some. Admins read without
 // conditions. The answer comes from the policy in force and a few map
-// lookups: no store access, whatever the number of grants.
+// lookups: no store access, whatever the number of grants. Its
+// HideSources is shared with the policy: callers must not modify it.
 func (a *Authorizer) ReadConditions(ctx context.Context, apiRoot, collection string) (Conditions, bool) {
 	p, _ := FromContext(ctx)
 	return a.Conditions(p, apiRoot, collection)
