@@ -75,6 +75,13 @@ func (a *Adapter) LoadPolicy(m model.Model) error {
 // LoadPolicyCtx implements persist.ContextAdapter: it adds to m one line per
 // user membership, per admin and per grant.
 func (a *Adapter) LoadPolicyCtx(ctx context.Context, m model.Model) error {
+	return a.load(ctx, m, nil)
+}
+
+// load is LoadPolicyCtx that also passes each read grant with conditions
+// to conditions (when not nil), so that the Authorizer keeps them with the
+// policy of the same generation.
+func (a *Adapter) load(ctx context.Context, m model.Model, conditions func(Grant)) error {
 	add := func(rule ...string) error {
 		return persist.LoadPolicyArray(append([]string{"g"}, rule...), m)
 	}
@@ -108,6 +115,9 @@ func (a *Adapter) LoadPolicyCtx(ctx context.Context, m model.Model) error {
 		for _, g := range grants {
 			if err := add(policySubject(g.Subject), grantRole(g.APIRoot, g.Collection, g.Action)); err != nil {
 				return err
+			}
+			if conditions != nil && g.Action == ActionRead && !g.Conditions.IsZero() {
+				conditions(g)
 			}
 		}
 		if len(grants) < gf.Limit {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // SubjectView is a grant's subject as the admin API shows it, with the
@@ -22,14 +23,68 @@ type SubjectView struct {
 	Name string      `json:"name,omitempty"`
 }
 
-// GrantView is a grant as the admin API shows it.
+// GrantView is a grant as the admin API shows it. Read grants show their
+// conditions, none included; write grants have none and show none.
 type GrantView struct {
-	ID         string      `json:"id"`
-	Subject    SubjectView `json:"subject"`
-	APIRoot    string      `json:"api_root"`
-	Collection string      `json:"collection"`
-	Action     Action      `json:"action"`
-	CreatedAt  time.Time   `json:"created_at"`
+	ID         string          `json:"id"`
+	Subject    SubjectView     `json:"subject"`
+	APIRoot    string          `json:"api_root"`
+	Collection string          `json:"collection"`
+	Action     Action          `json:"action"`
+	Conditions *ConditionsView `json:"conditions,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+}
+
+// ConditionsView is the sharing conditions of a read grant as the admin
+// API shows them: every member present but max_tlp, absent for no
+// ceiling.
+type ConditionsView struct {
+	MaxTLP         stix.TLP `json:"max_tlp,omitempty"`
+	EmbargoSeconds int64    `json:"embargo_seconds"`
+	HideCreator    bool     `json:"hide_creator"`
+	HideSources    []string `json:"hide_sources"`
+}
+
+func viewConditions(c Conditions) *ConditionsView {
+	v := &ConditionsView{MaxTLP: c.MaxTLP, EmbargoSeconds: int64(c.Embargo / time.Second),
+		HideCreator: c.HideCreator, HideSources: c.HideSources}
+	if v.HideSources == nil {
+		v.HideSources = []string{}
+	}
+	return v
+}
+
+// ConditionsInput sets the sharing conditions of a read grant. A member
+// left out is no condition: max_tlp a TLP level name (clear or white,
+// green, amber, amber+strict, red), embargo_seconds at most a year.
+type ConditionsInput struct {
+	MaxTLP         string   `json:"max_tlp"`
+	EmbargoSeconds int64    `json:"embargo_seconds"`
+	HideCreator    bool     `json:"hide_creator"`
+	HideSources    []string `json:"hide_sources"`
+}
+
+// conditions checks the input, naming a bad member with prefix.
+func (in ConditionsInput) conditions(prefix string) (Conditions, error) {
+	var c Conditions
+	if in.MaxTLP != "" {
+		l, err := stix.ParseTLP(in.MaxTLP)
+		if err != nil || l == stix.TLPNone {
+			return c, invalid(prefix+"max_tlp", "%q is not clear, white, green, amber, amber+strict or red", in.MaxTLP)
+		}
+		c.MaxTLP = l
+	}
+	// Compared in seconds first: a larger number would overflow a
+	// Duration.
+	if in.EmbargoSeconds < 0 || in.EmbargoSeconds > int64(MaxEmbargo/time.Second) {
+		return c, invalid(prefix+"embargo_seconds", "must be between 0 and %d (365 days)", int64(MaxEmbargo/time.Second))
+	}
+	c.Embargo = time.Duration(in.EmbargoSeconds) * time.Second
+	c.HideCreator = in.HideCreator
+	if len(in.HideSources) > 0 {
+		c.HideSources = in.HideSources
+	}
+	return c, c.Validate(prefix)
 }
 
 // SubjectInput names who a grant is to: Kind organization or user with ID,
@@ -40,12 +95,13 @@ type SubjectInput struct {
 }
 
 // GrantInput grants an action on a collection (by id or alias) to a
-// subject.
+// subject, a read under the conditions given (none when left out).
 type GrantInput struct {
-	Subject    *SubjectInput `json:"subject"`
-	APIRoot    *string       `json:"api_root"`
-	Collection *string       `json:"collection"`
-	Action     *Action       `json:"action"`
+	Subject    *SubjectInput    `json:"subject"`
+	APIRoot    *string          `json:"api_root"`
+	Collection *string          `json:"collection"`
+	Action     *Action          `json:"action"`
+	Conditions *ConditionsInput `json:"conditions"`
 }
 
 // GrantQuery selects grants: those matching every field set.
@@ -80,8 +136,12 @@ func (n *names) view(ctx context.Context, g Grant) GrantView {
 		}
 		n.seen[g.Subject] = name
 	}
-	return GrantView{ID: g.ID, Subject: SubjectView{Kind: g.Subject.Kind, ID: g.Subject.ID, Name: name},
+	v := GrantView{ID: g.ID, Subject: SubjectView{Kind: g.Subject.Kind, ID: g.Subject.ID, Name: name},
 		APIRoot: g.APIRoot, Collection: g.Collection, Action: g.Action, CreatedAt: g.CreatedAt}
+	if g.Action == ActionRead {
+		v.Conditions = viewConditions(g.Conditions)
+	}
+	return v
 }
 
 func (n *names) list(ctx context.Context, gs []Grant, limit int) List[GrantView] {
@@ -273,11 +333,21 @@ func (a *Admin) CreateGrant(ctx context.Context, in GrantInput) (GrantView, erro
 	if in.Action == nil {
 		return GrantView{}, invalid("action", "missing")
 	}
+	var conds Conditions
+	if in.Conditions != nil {
+		if conds, err = in.Conditions.conditions("conditions."); err != nil {
+			return GrantView{}, err
+		}
+		if !conds.IsZero() && *in.Action != ActionRead {
+			return GrantView{}, invalid("conditions", "only read grants have conditions")
+		}
+	}
 	c, err := a.collectionRef(ctx, deref(in.APIRoot), deref(in.Collection))
 	if err != nil {
 		return GrantView{}, err
 	}
-	g, err := a.store.CreateGrant(ctx, Grant{Subject: s, APIRoot: c.APIRoot, Collection: c.ID, Action: *in.Action})
+	g, err := a.store.CreateGrant(ctx, Grant{Subject: s, APIRoot: c.APIRoot, Collection: c.ID, Action: *in.Action,
+		Conditions: conds})
 	if errors.Is(err, ErrConflict) {
 		return GrantView{}, conflict("", "%s already has %s on %s/%s", s, *in.Action, c.APIRoot, c.ID)
 	}
@@ -286,6 +356,34 @@ func (a *Admin) CreateGrant(ctx context.Context, in GrantInput) (GrantView, erro
 	}
 	v := a.names().view(ctx, g)
 	return v, a.record(ctx, p, "grant", actionCreate, g.APIRoot, g.Collection, nil, v)
+}
+
+// UpdateGrantConditions replaces the sharing conditions of a read grant
+// (admins only): every condition the input leaves out is lifted. The audit
+// event records the grant before and after.
+func (a *Admin) UpdateGrantConditions(ctx context.Context, id string, in ConditionsInput) (GrantView, error) {
+	p, err := adminOnly(ctx)
+	if err != nil {
+		return GrantView{}, err
+	}
+	conds, err := in.conditions("")
+	if err != nil {
+		return GrantView{}, err
+	}
+	before, err := a.store.Grant(ctx, id)
+	if err != nil {
+		return GrantView{}, err
+	}
+	if before.Action != ActionRead && !conds.IsZero() {
+		return GrantView{}, invalid("", "grant %s allows %s: only read grants have conditions", id, before.Action)
+	}
+	g, err := a.store.UpdateGrantConditions(ctx, id, conds)
+	if err != nil {
+		return GrantView{}, err
+	}
+	n := a.names()
+	v := n.view(ctx, g)
+	return v, a.record(ctx, p, "grant", actionUpdate, g.APIRoot, g.Collection, n.view(ctx, before), v)
 }
 
 // DeleteGrant revokes a grant (admins only).

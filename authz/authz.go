@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -286,6 +287,57 @@ type Conditions struct {
 	HideSources []string
 }
 
+// Bounds of Conditions: an embargo of at most a year, in whole seconds (so
+// that it reads and writes exactly as a number of seconds everywhere), and
+// at most MaxHideSources source names of at most MaxSourceNameLen bytes.
+const (
+	MaxEmbargo       = 365 * 24 * time.Hour
+	MaxHideSources   = 100
+	MaxSourceNameLen = 256
+)
+
+// IsZero reports whether c limits nothing.
+func (c Conditions) IsZero() bool {
+	return c.MaxTLP == stix.TLPNone && c.Embargo == 0 && !c.HideCreator && len(c.HideSources) == 0
+}
+
+// Equal reports whether c and d are the same conditions (HideSources in
+// the same order; nil and empty are the same).
+func (c Conditions) Equal(d Conditions) bool {
+	return c.MaxTLP == d.MaxTLP && c.Embargo == d.Embargo && c.HideCreator == d.HideCreator &&
+		slices.Equal(c.HideSources, d.HideSources)
+}
+
+// Validate checks the conditions' bounds, naming a bad field with prefix
+// ("conditions." in a grant).
+func (c Conditions) Validate(prefix string) error {
+	if c.MaxTLP > stix.TLPRed {
+		return invalid(prefix+"max_tlp", "unknown TLP level %d", uint8(c.MaxTLP))
+	}
+	switch {
+	case c.Embargo < 0:
+		return invalid(prefix+"embargo_seconds", "must not be negative")
+	case c.Embargo > MaxEmbargo:
+		return invalid(prefix+"embargo_seconds", "at most %d (365 days)", int64(MaxEmbargo/time.Second))
+	case c.Embargo%time.Second != 0:
+		return invalid(prefix+"embargo_seconds", "must be whole seconds")
+	}
+	if len(c.HideSources) > MaxHideSources {
+		return invalid(prefix+"hide_sources", "more than %d names", MaxHideSources)
+	}
+	seen := make(map[string]bool, len(c.HideSources))
+	for _, name := range c.HideSources {
+		if err := checkText(prefix+"hide_sources", name, 1, MaxSourceNameLen); err != nil {
+			return err
+		}
+		if seen[name] {
+			return invalid(prefix+"hide_sources", "%q is listed twice", name)
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
 // Validate checks the fields a caller sets. It does not check that the
 // collection exists: authz knows nothing of collections, the caller does.
 func (g Grant) Validate() error {
@@ -313,7 +365,10 @@ func (g Grant) Validate() error {
 	if g.Subject.Kind == SubjectPublic && g.Action != ActionRead {
 		return invalid("action", "only read may be granted to the public")
 	}
-	return nil
+	if !g.Conditions.IsZero() && g.Action != ActionRead {
+		return invalid("conditions", "only read grants have conditions")
+	}
+	return g.Conditions.Validate("conditions.")
 }
 
 // AuditEvent is one entry of the audit log.

@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/casbin/casbin/v2/log"
@@ -91,6 +92,29 @@ func (g *roleGraph) HasLink(name1, name2 string, domain ...string) (bool, error)
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	return g.holds(name1, name2, maxRoleDepth), nil
+}
+
+// holdsDirectly reports whether holder holds role by a line of its own,
+// not through another role.
+func (g *roleGraph) holdsDirectly(holder, role string) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	_, ok := g.roles[holder][role]
+	return ok
+}
+
+// organizationOf returns the organization role (org:<id>) the user holds,
+// "" if none. It walks the user's direct roles: callers ask holdsDirectly
+// for the organization they expect first.
+func (g *roleGraph) organizationOf(user string) string {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for r := range g.roles[user] {
+		if strings.HasPrefix(r, "org:") {
+			return r
+		}
+	}
+	return ""
 }
 
 func (g *roleGraph) holds(holder, role string, depth int) bool {

@@ -96,6 +96,11 @@ type Store interface {
 	// Grants lists the grants that match every field set in f, ordered by
 	// ID (creation order); After is an id.
 	Grants(ctx context.Context, f GrantFilter) ([]Grant, error)
+	// UpdateGrantConditions replaces the conditions of the grant id and
+	// returns the grant as stored. The conditions must pass
+	// Conditions.Validate, and only read grants have any (else an
+	// *InvalidError for "conditions").
+	UpdateGrantConditions(ctx context.Context, id string, c Conditions) (Grant, error)
 	// DeleteGrant removes the grant.
 	DeleteGrant(ctx context.Context, id string) error
 

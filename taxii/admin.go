@@ -171,6 +171,13 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	e.DELETE("/admin/grants/:grant", s.adminCall(func(c *echo.Context, ctx context.Context) error {
 		return noContent(c, a.DeleteGrant(ctx, c.Param("grant")))
 	}))
+	e.PUT("/admin/grants/:grant/conditions", s.adminCall(func(c *echo.Context, ctx context.Context) error {
+		var in authz.ConditionsInput
+		if err := decodeBody(c, &in); err != nil {
+			return err
+		}
+		return reply(c, http.StatusOK)(a.UpdateGrantConditions(ctx, c.Param("grant"), in))
+	}))
 
 	get(e, "/admin/api-roots", s.adminCall(func(c *echo.Context, ctx context.Context) error {
 		pg, err := pageQuery(c)

@@ -22,6 +22,9 @@ type noAccess struct{}
 
 func (noAccess) CanRead(context.Context, string, string) bool  { return false }
 func (noAccess) CanWrite(context.Context, string, string) bool { return false }
+func (noAccess) ReadConditions(context.Context, string, string) (authz.Conditions, bool) {
+	return authz.Conditions{}, false
+}
 
 // TestOpenAPIRoutes: openapi.json is a valid OpenAPI 3.1 document that
 // describes exactly the admin routes the server registers, each operation

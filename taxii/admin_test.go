@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 	"github.com/taxiid/taxiid/taxii"
 )
 
@@ -465,6 +467,81 @@ func TestAdminAPI(t *testing.T) {
 				t.Errorf("what D reaches (-want +got):\n%s", diff)
 			}
 		}},
+		// Sharing conditions: set with a grant or replaced on their own,
+		// in force when the answer arrives.
+		{who: "root", method: "PUT", path: "/admin/grants/{gD}/conditions", want: 200,
+			body: map[string]any{"max_tlp": "TLP:AMBER", "embargo_seconds": 86400, "hide_creator": true, "hide_sources": []string{"internal"}},
+			check: func(t *testing.T, r response) {
+				want := map[string]any{"max_tlp": "amber", "embargo_seconds": 86400.0, "hide_creator": true, "hide_sources": []any{"internal"}}
+				wantBody(t, r, "conditions", want)
+				wantBody(t, r, "id", saved["gD"])
+				got, ok := readConditions(h, "dave", collA)
+				if wantC := (authz.Conditions{MaxTLP: stix.TLPAmber, Embargo: 24 * time.Hour, HideCreator: true,
+					HideSources: []string{"internal"}}); !ok || !got.Equal(wantC) {
+					t.Errorf("dave reads collA with %+v, %v; want %+v at once", got, ok, wantC)
+				}
+				ev := lastEvent(t, h, "admin.grant.update")
+				d := ev["details"].(map[string]any)
+				before := d["before"].(map[string]any)["conditions"]
+				after := d["after"].(map[string]any)["conditions"]
+				if diff := cmp.Diff(map[string]any{"embargo_seconds": 0.0, "hide_creator": false, "hide_sources": []any{}}, before); diff != "" {
+					t.Errorf("audited conditions before (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(want, after); diff != "" {
+					t.Errorf("audited conditions after (-want +got):\n%s", diff)
+				}
+				if ev["api_root"] != "api1" || ev["collection"] != collA || ev["user_name"] != "root" {
+					t.Errorf("conditions change audited as %v", ev)
+				}
+			}},
+		{who: "root", method: "GET", path: "/admin/grants/{gD}", want: 200, check: func(t *testing.T, r response) {
+			wantBody(t, r, "conditions", map[string]any{"max_tlp": "amber", "embargo_seconds": 86400.0, "hide_creator": true, "hide_sources": []any{"internal"}})
+		}},
+		{who: "root", method: "PUT", path: "/admin/grants/{gD}/conditions", body: map[string]any{"max_tlp": "purple"}, want: 400, field: "max_tlp"},
+		{who: "root", method: "PUT", path: "/admin/grants/{gD}/conditions", body: map[string]any{"embargo_seconds": -1}, want: 400, field: "embargo_seconds"},
+		{who: "root", method: "PUT", path: "/admin/grants/{gD}/conditions", body: map[string]any{"embargo_seconds": 31536001}, want: 400, field: "embargo_seconds"},
+		{who: "root", method: "PUT", path: "/admin/grants/{gD}/conditions", body: map[string]any{"embargo_seconds": 1.5}, want: 400, field: "embargo_seconds"},
+		{who: "root", method: "PUT", path: "/admin/grants/{gD}/conditions", body: map[string]any{"hide_sources": []string{"a", "a"}}, want: 400, field: "hide_sources"},
+		{who: "root", method: "PUT", path: "/admin/grants/{gD}/conditions", body: map[string]any{"hide_sources": "a"}, want: 400, field: "hide_sources"},
+		{who: "root", method: "PUT", path: "/admin/grants/{gD}/conditions", body: map[string]any{"max_tlp": "red", "colour": "red"}, want: 400, field: "colour"},
+		{who: "root", method: "PUT", path: "/admin/grants/{gD}/conditions", body: "", want: 400, field: ""},
+		{who: "root", method: "PUT", path: "/admin/grants/{gD}/conditions", body: `{"max_tlp": "red"}`, header: map[string]string{"Content-Type": "text/plain"}, want: 415, field: ""},
+		{who: "root", method: "PUT", path: "/admin/grants/nope/conditions", body: map[string]any{"max_tlp": "red"}, want: 404, field: ""},
+		{who: "olga", method: "PUT", path: "/admin/grants/{gD}/conditions", body: map[string]any{"max_tlp": "red"}, want: 403, field: ""},
+		{who: "root", method: "POST", path: "/admin/grants", want: 201, save: "gDw", body: grantWith(map[string]any{"action": "write"}),
+			check: func(t *testing.T, r response) {
+				if _, ok := r.body["conditions"]; ok {
+					t.Errorf("a write grant shows conditions: %s", r.raw)
+				}
+			}},
+		{who: "root", method: "PUT", path: "/admin/grants/{gDw}/conditions", body: map[string]any{"hide_creator": true}, want: 400, field: ""},
+		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"collection": collPublic, "action": "write",
+			"conditions": map[string]any{"max_tlp": "red"}}), want: 400, field: "conditions"},
+		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"collection": collPublic,
+			"conditions": map[string]any{"max_tlp": "red", "x": 1}}), want: 400, field: "conditions.x"},
+		{who: "root", method: "POST", path: "/admin/grants", body: grantWith(map[string]any{"collection": collPublic,
+			"conditions": map[string]any{"hide_sources": []string{""}}}), want: 400, field: "conditions.hide_sources"},
+		{who: "root", method: "POST", path: "/admin/grants", want: 201, save: "gDp", body: grantWith(map[string]any{"collection": collPublic,
+			"conditions": map[string]any{"max_tlp": "white", "hide_creator": true}}),
+			check: func(t *testing.T, r response) {
+				wantBody(t, r, "conditions", map[string]any{"max_tlp": "clear", "embargo_seconds": 0.0, "hide_creator": true, "hide_sources": []any{}})
+				// D's grant, more specific than the public one, decides.
+				got, ok := readConditions(h, "dave", collPublic)
+				if want := (authz.Conditions{MaxTLP: stix.TLPClear, HideCreator: true}); !ok || !got.Equal(want) {
+					t.Errorf("dave reads the public collection with %+v, %v; want %+v", got, ok, want)
+				}
+				if got, ok := readConditions(h, "", collPublic); !ok || !got.IsZero() {
+					t.Errorf("anonymous reads the public collection with %+v, %v; want no conditions", got, ok)
+				}
+			}},
+		{who: "root", method: "PUT", path: "/admin/grants/{gD}/conditions", body: map[string]any{}, want: 200, check: func(t *testing.T, r response) {
+			wantBody(t, r, "conditions", map[string]any{"embargo_seconds": 0.0, "hide_creator": false, "hide_sources": []any{}})
+			if got, ok := readConditions(h, "dave", collA); !ok || !got.IsZero() {
+				t.Errorf("dave reads collA with %+v, %v once the conditions were lifted; want none", got, ok)
+			}
+		}},
+		{who: "root", method: "DELETE", path: "/admin/grants/{gDw}", want: 204},
+		{who: "root", method: "DELETE", path: "/admin/grants/{gDp}", want: 204},
 		{who: "root", method: "DELETE", path: "/admin/grants/{gD}", want: 204, check: func(t *testing.T, r response) {
 			if r := taxiiAs("dave", "/api1/collections/"+collA+"/objects/"); r.status != 404 {
 				t.Errorf("dave reads collA after the grant was revoked = %d; want 404 at once", r.status)
@@ -823,4 +900,32 @@ func adminIsolationRows(h *hub) []isolationRow {
 		rows = append(rows, isolationRow{"", "GET", p, nil, 401, "", nil})
 	}
 	return rows
+}
+
+// readConditions asks the hub's authorizer for the conditions under which
+// the user (anonymous for "") reads a collection of api1.
+func readConditions(h *hub, who, coll string) (authz.Conditions, bool) {
+	var p authz.Principal
+	if u, ok := h.users[who]; ok {
+		p = authz.Principal{UserID: u.ID, UserName: u.Name, OrganizationID: u.OrganizationID, Role: u.Role}
+	} else if who != "" {
+		u, err := h.store.UserByName(context.Background(), who)
+		if err != nil {
+			return authz.Conditions{}, false
+		}
+		p = authz.Principal{UserID: u.ID, UserName: u.Name, OrganizationID: u.OrganizationID, Role: u.Role}
+	}
+	return h.az.ReadConditions(authz.NewContext(context.Background(), p), "api1", coll)
+}
+
+// lastEvent is the newest audit event of the action, as the admin API
+// lists it.
+func lastEvent(t *testing.T, h *hub, action string) map[string]any {
+	t.Helper()
+	r := h.adminRequest("GET", "/admin/audit?limit=1&action="+action, as("root"), nil)
+	items, _ := r.body["items"].([]any)
+	if r.status != 200 || len(items) != 1 {
+		t.Fatalf("audit events of %s: %d %s", action, r.status, r.raw)
+	}
+	return items[0].(map[string]any)
 }

@@ -47,6 +47,7 @@ type hub struct {
 	*env
 	store   *sqlite.Store
 	watcher *authz.Watcher
+	az      *authz.Authorizer
 	authn   *authz.Authenticator
 	audit   *authz.AuditLog // nil unless hubOptions.audit
 	orgs    map[string]authz.Organization
@@ -148,6 +149,7 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	h.watcher = authz.NewWatcher(store, time.Hour, logger) // changes are applied with Refresh, as the admin API does
 	az, err := authz.NewAuthorizer(store, h.watcher, logger)
 	must(t, err)
+	h.az = az
 	ac := authz.AuthenticatorConfig{
 		Store: store, Watcher: h.watcher, Log: logger, PasswordParams: authztest.CheapPasswords,
 		Throttle: authz.ThrottleConfig{BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
@@ -253,6 +255,9 @@ type allowAll struct{}
 
 func (allowAll) CanRead(context.Context, string, string) bool  { return true }
 func (allowAll) CanWrite(context.Context, string, string) bool { return true }
+func (allowAll) ReadConditions(context.Context, string, string) (authz.Conditions, bool) {
+	return authz.Conditions{}, true
+}
 
 // TestAuthentication: each way of presenting credentials, good and bad,
 // on a collection only organization A may read.

@@ -26,6 +26,10 @@ import (
 type Authorizer interface {
 	CanRead(ctx context.Context, apiRoot, collection string) bool
 	CanWrite(ctx context.Context, apiRoot, collection string) bool
+	// ReadConditions returns the sharing conditions under which the
+	// requester reads the collection, and false when it may not read it
+	// (as CanRead).
+	ReadConditions(ctx context.Context, apiRoot, collection string) (authz.Conditions, bool)
 }
 
 // Config holds a Server's dependencies and settings.

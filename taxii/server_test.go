@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/sqlite"
 	"github.com/taxiid/taxiid/stix"
@@ -362,6 +363,9 @@ type readOnly struct{}
 
 func (readOnly) CanRead(_ context.Context, _, coll string) bool  { return coll == collID }
 func (readOnly) CanWrite(_ context.Context, _, coll string) bool { return false }
+func (readOnly) ReadConditions(_ context.Context, _, coll string) (authz.Conditions, bool) {
+	return authz.Conditions{}, coll == collID
+}
 
 func TestAuthorizerHidesAndForbids(t *testing.T) {
 	e := newEnv(t, options{authorizer: readOnly{}})
@@ -769,6 +773,9 @@ type writeOnly struct{}
 
 func (writeOnly) CanRead(_ context.Context, _, coll string) bool  { return false }
 func (writeOnly) CanWrite(_ context.Context, _, coll string) bool { return coll == collID }
+func (writeOnly) ReadConditions(context.Context, string, string) (authz.Conditions, bool) {
+	return authz.Conditions{}, false
+}
 
 func TestWriteOnlyCollection(t *testing.T) {
 	e := newEnv(t, options{authorizer: writeOnly{}})

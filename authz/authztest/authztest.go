@@ -40,6 +40,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) authz.Store) {
 		{"GrantsMissing", testGrantsMissing},
 		{"GrantsInvalid", testGrantsInvalid},
 		{"Grants", testGrants},
+		{"GrantConditions", testGrantConditions},
+		{"GrantConditionsInvalid", testGrantConditionsInvalid},
 		{"CertsMissing", testCertsMissing},
 		{"CertsInvalid", testCertsInvalid},
 		{"Certs", testCerts},

@@ -73,6 +73,10 @@ ORG and USER are ids or names.
   grants list [--org ORG | --user USER | --public] [--api-root PATH] [--collection ID] [--action read|write]
          get GRANT | delete GRANT
          create (--org ORG | --user USER | --public) --api-root PATH --collection ID|ALIAS --action read|write
+                [CONDITIONS]                    (add: the same)
+         conditions GRANT (CONDITIONS | --clear) replace the sharing conditions of a read grant
+         CONDITIONS: [--max-tlp clear|green|amber|amber+strict|red] [--embargo DURATION (24h)]
+                     [--hide-creator] [--hide-source NAME]...
   api-roots list | get PATH | delete PATH
             create --path PATH --title TEXT [--description TEXT] [--max-content-length BYTES]
             update PATH [--title TEXT] [--description TEXT] [--max-content-length BYTES]
@@ -302,10 +306,12 @@ func (c *adminCLI) resources() map[string]map[string]adminVerb {
 			"create": c.tokenCreate,
 		},
 		"grants": {
-			"list":   c.grantsList,
-			"get":    oneVerb(1, func(pos []string) (any, error) { return c.admin.Grant(c.ctx, pos[0]) }),
-			"delete": oneVerb(1, func(pos []string) (any, error) { return nil, c.admin.DeleteGrant(c.ctx, pos[0]) }),
-			"create": c.grantCreate,
+			"list":       c.grantsList,
+			"get":        oneVerb(1, func(pos []string) (any, error) { return c.admin.Grant(c.ctx, pos[0]) }),
+			"delete":     oneVerb(1, func(pos []string) (any, error) { return nil, c.admin.DeleteGrant(c.ctx, pos[0]) }),
+			"create":     c.grantCreate,
+			"add":        c.grantCreate,
+			"conditions": c.grantConditions,
 		},
 		"api-roots": {
 			"list":   listVerb(0, func(pos []string, pg authz.Page) (any, error) { return c.admin.APIRoots(c.ctx, pg) }),
@@ -567,6 +573,7 @@ func (c *adminCLI) grantCreate(fs *flag.FlagSet) func([]string) (any, error) {
 	root := fs.String("api-root", "", "API root path")
 	coll := fs.String("collection", "", "collection id or alias")
 	action := fs.String("action", "", "read or write")
+	conditions := conditionsFlags(fs)
 	return func(pos []string) (any, error) {
 		if err := wantArgs(pos, 0); err != nil {
 			return nil, err
@@ -575,8 +582,64 @@ func (c *adminCLI) grantCreate(fs *flag.FlagSet) func([]string) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return c.admin.CreateGrant(c.ctx, authz.GrantInput{Subject: s, APIRoot: set(fs, "api-root", *root),
-			Collection: set(fs, "collection", *coll), Action: set(fs, "action", authz.Action(*action))})
+		in := authz.GrantInput{Subject: s, APIRoot: set(fs, "api-root", *root),
+			Collection: set(fs, "collection", *coll), Action: set(fs, "action", authz.Action(*action))}
+		cond, given, err := conditions()
+		if err != nil {
+			return nil, err
+		}
+		if given {
+			in.Conditions = &cond
+		}
+		return c.admin.CreateGrant(c.ctx, in)
+	}
+}
+
+// grantConditions replaces the conditions of a grant with those the flags
+// give; --clear lifts them all. Without either it refuses, so that a
+// forgotten flag does not lift conditions.
+func (c *adminCLI) grantConditions(fs *flag.FlagSet) func([]string) (any, error) {
+	conditions := conditionsFlags(fs)
+	clearAll := fs.Bool("clear", false, "lift every condition")
+	return func(pos []string) (any, error) {
+		if err := wantArgs(pos, 1); err != nil {
+			return nil, err
+		}
+		cond, given, err := conditions()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case *clearAll && given:
+			return nil, errors.New("--clear and the condition flags exclude each other")
+		case !*clearAll && !given:
+			return nil, errors.New("give the new conditions (--max-tlp, --embargo, --hide-creator, --hide-source) or --clear")
+		}
+		return c.admin.UpdateGrantConditions(c.ctx, pos[0], cond)
+	}
+}
+
+// conditionsFlags declares the flags of sharing conditions, and returns
+// the conditions they give and whether any was given.
+func conditionsFlags(fs *flag.FlagSet) func() (authz.ConditionsInput, bool, error) {
+	maxTLP := fs.String("max-tlp", "", "highest TLP level the grantee sees: clear (white), green, amber, amber+strict or red")
+	embargo := fs.Duration("embargo", 0, "each object is visible this long after it was added (24h; at most 8760h)")
+	hideCreator := fs.Bool("hide-creator", false, "serve created_by_ref as the hub's identity")
+	var sources stringsFlag
+	fs.Var(&sources, "hide-source", "remove the external references of this source_name, repeatable")
+	return func() (authz.ConditionsInput, bool, error) {
+		given := false
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "max-tlp", "embargo", "hide-creator", "hide-source":
+				given = true
+			}
+		})
+		if *embargo%time.Second != 0 {
+			return authz.ConditionsInput{}, false, fmt.Errorf("--embargo %s: whole seconds only", *embargo)
+		}
+		return authz.ConditionsInput{MaxTLP: *maxTLP, EmbargoSeconds: int64(*embargo / time.Second),
+			HideCreator: *hideCreator, HideSources: sources}, given, nil
 	}
 }
 

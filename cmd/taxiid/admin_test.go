@@ -182,6 +182,61 @@ func TestAdminCLI(t *testing.T) {
 				t.Errorf("what Beta reaches (-want +got):\n%s", diff)
 			}
 		}},
+		// Sharing conditions.
+		{args: []string{"grants", "conditions", "{grant}", "--max-tlp", "amber", "--embargo", "24h", "--hide-creator",
+			"--hide-source", "internal", "--hide-source", "partner x"}, check: func(t *testing.T, out map[string]any, _ string) {
+			want := map[string]any{"max_tlp": "amber", "embargo_seconds": 86400.0, "hide_creator": true, "hide_sources": []any{"internal", "partner x"}}
+			if diff := cmp.Diff(want, out["conditions"]); diff != "" || out["id"] != saved["grant"] {
+				t.Errorf("grant %v after setting conditions (-want +got):\n%s", out["id"], diff)
+			}
+		}},
+		{args: []string{"grants", "get", "{grant}"}, check: func(t *testing.T, out map[string]any, _ string) {
+			want := map[string]any{"max_tlp": "amber", "embargo_seconds": 86400.0, "hide_creator": true, "hide_sources": []any{"internal", "partner x"}}
+			if diff := cmp.Diff(want, out["conditions"]); diff != "" {
+				t.Errorf("stored conditions (-want +got):\n%s", diff)
+			}
+		}},
+		{args: []string{"grants", "conditions", "{grant}"}, code: 1, stderr: "--clear"},
+		{args: []string{"grants", "conditions", "{grant}", "--clear", "--max-tlp", "red"}, code: 1, stderr: "exclude"},
+		{args: []string{"grants", "conditions", "{grant}", "--max-tlp", "purple"}, code: 1, stderr: "max_tlp"},
+		{args: []string{"grants", "conditions", "{grant}", "--embargo", "1500ms"}, code: 1, stderr: "whole seconds"},
+		{args: []string{"grants", "conditions", "{grant}", "--embargo", "9000h"}, code: 1, stderr: "embargo_seconds"},
+		{args: []string{"grants", "conditions", "{grant}", "--hide-source", "x", "--hide-source", "x"}, code: 1, stderr: "hide_sources"},
+		{args: []string{"grants", "conditions", "nope", "--max-tlp", "red"}, code: 1, stderr: "not found"},
+		{args: []string{"grants", "conditions", "{grant}", "--clear"}, check: func(t *testing.T, out map[string]any, _ string) {
+			want := map[string]any{"embargo_seconds": 0.0, "hide_creator": false, "hide_sources": []any{}}
+			if diff := cmp.Diff(want, out["conditions"]); diff != "" {
+				t.Errorf("cleared conditions (-want +got):\n%s", diff)
+			}
+		}},
+		{args: []string{"audit", "--action", "admin.grant.update"}, check: func(t *testing.T, out map[string]any, _ string) {
+			var got []string
+			items, _ := out["items"].([]any)
+			for _, it := range items {
+				d := it.(map[string]any)["details"].(map[string]any)
+				before := d["before"].(map[string]any)["conditions"].(map[string]any)
+				after := d["after"].(map[string]any)["conditions"].(map[string]any)
+				got = append(got, fmt.Sprintf("%v %v -> %v %v", before["max_tlp"], before["hide_sources"], after["max_tlp"], after["hide_sources"]))
+			}
+			// Newest first: the clearing, then the setting.
+			want := []string{"amber [internal partner x] -> <nil> []", "<nil> [] -> amber [internal partner x]"}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("audited condition changes (-want +got):\n%s", diff)
+			}
+		}},
+		{args: []string{"grants", "add", "--user", "alice", "--api-root", "intel", "--collection", "feed", "--action", "read",
+			"--max-tlp", "TLP:GREEN", "--hide-source", "internal"}, save: map[string]string{"aliceGrant": "id"},
+			check: func(t *testing.T, out map[string]any, _ string) {
+				want := map[string]any{"max_tlp": "green", "embargo_seconds": 0.0, "hide_creator": false, "hide_sources": []any{"internal"}}
+				if diff := cmp.Diff(want, out["conditions"]); diff != "" {
+					t.Errorf("conditions of the added grant (-want +got):\n%s", diff)
+				}
+			}},
+		{args: []string{"grants", "add", "--user", "alice", "--api-root", "intel", "--collection", "feed", "--action", "write",
+			"--hide-creator"}, code: 1, stderr: "conditions"},
+		{args: []string{"grants", "create", "--user", "alice", "--api-root", "intel", "--collection", "feed", "--action", "read",
+			"--embargo", "-1s"}, code: 1, stderr: "conditions.embargo_seconds"},
+		{args: []string{"grants", "delete", "{aliceGrant}"}},
 		{args: []string{"grants", "delete", "{grant}"}},
 		{args: []string{"collections", "delete", "intel", "feed"}},
 		{args: []string{"collections", "get", "intel", "{feed}"}, code: 1, stderr: "not found"},

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/taxiid/taxiid/authz"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // grantDoc is a grant in the grants collection. Every field is present,
@@ -22,11 +23,45 @@ type grantDoc struct {
 	Collection  string            `bson:"collection"`
 	Action      authz.Action      `bson:"action"`
 	Created     time.Time         `bson:"created"`
+	// The conditions of a read grant, absent when they are zero (as in
+	// every grant stored before they existed). MaxTLP is the level's name.
+	MaxTLP      string   `bson:"max_tlp,omitempty"`
+	EmbargoMS   int64    `bson:"embargo_ms,omitempty"`
+	HideCreator bool     `bson:"hide_creator,omitempty"`
+	HideSources []string `bson:"hide_sources,omitempty"`
+}
+
+func newGrantDoc(g authz.Grant) grantDoc {
+	d := grantDoc{ID: g.ID, SubjectKind: g.Subject.Kind, SubjectID: g.Subject.ID, APIRoot: g.APIRoot,
+		Collection: g.Collection, Action: g.Action, Created: g.CreatedAt}
+	d.setConditions(g.Conditions)
+	return d
+}
+
+func (d *grantDoc) setConditions(c authz.Conditions) {
+	d.MaxTLP, d.EmbargoMS, d.HideCreator = c.MaxTLP.String(), c.Embargo.Milliseconds(), c.HideCreator
+	d.HideSources = nil
+	if len(c.HideSources) > 0 {
+		d.HideSources = c.HideSources
+	}
 }
 
 func (d grantDoc) grant() authz.Grant {
-	return authz.Grant{ID: d.ID, Subject: authz.Subject{Kind: d.SubjectKind, ID: d.SubjectID},
+	g := authz.Grant{ID: d.ID, Subject: authz.Subject{Kind: d.SubjectKind, ID: d.SubjectID},
 		APIRoot: d.APIRoot, Collection: d.Collection, Action: d.Action, CreatedAt: d.Created.UTC()}
+	// A level this program does not know cannot be stored through it;
+	// read as none it would lift a ceiling, so it reads as the lowest
+	// ceiling, which shows the least.
+	tlp, err := stix.ParseTLP(d.MaxTLP)
+	if err != nil {
+		tlp = stix.TLPClear
+	}
+	g.Conditions = authz.Conditions{MaxTLP: tlp, Embargo: time.Duration(d.EmbargoMS) * time.Millisecond,
+		HideCreator: d.HideCreator, HideSources: d.HideSources}
+	if len(g.Conditions.HideSources) == 0 {
+		g.Conditions.HideSources = nil
+	}
+	return g
 }
 
 // subjectFilter selects the grants to sub.
@@ -51,8 +86,10 @@ func (s *Store) CreateGrant(ctx context.Context, g authz.Grant) (authz.Grant, er
 	if err := s.markChange(ctx); err != nil {
 		return authz.Grant{}, err
 	}
-	_, err := s.db.Collection(collGrants).InsertOne(ctx, grantDoc{ID: g.ID, SubjectKind: g.Subject.Kind,
-		SubjectID: g.Subject.ID, APIRoot: g.APIRoot, Collection: g.Collection, Action: g.Action, Created: g.CreatedAt})
+	if len(g.Conditions.HideSources) == 0 {
+		g.Conditions.HideSources = nil
+	}
+	_, err := s.db.Collection(collGrants).InsertOne(ctx, newGrantDoc(g))
 	if duplicateKey(err) {
 		return authz.Grant{}, fmt.Errorf("grant %q, or of %s on %s/%s to %s: %w",
 			g.ID, g.Action, g.APIRoot, g.Collection, g.Subject, authz.ErrConflict)
@@ -144,6 +181,66 @@ func grantsListing(f authz.GrantFilter) listing {
 	}
 	l.filter = append(l.filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}})
 	return l
+}
+
+// UpdateGrantConditions implements authz.Store. The subject, collection
+// and action of a grant never change, so checking the action read before
+// the update is enough.
+func (s *Store) UpdateGrantConditions(ctx context.Context, id string, c authz.Conditions) (authz.Grant, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	if err := c.Validate("conditions."); err != nil {
+		return authz.Grant{}, err
+	}
+	if len(c.HideSources) == 0 {
+		c.HideSources = nil
+	}
+	var d grantDoc
+	if err := s.findAuthz(ctx, collGrants, idFilter(id), fmt.Sprintf("grant %q", id), &d); err != nil {
+		return authz.Grant{}, err
+	}
+	g := d.grant()
+	g.Conditions = c
+	if err := g.Validate(); err != nil {
+		return authz.Grant{}, err
+	}
+	if err := s.markChange(ctx); err != nil {
+		return authz.Grant{}, err
+	}
+	d.setConditions(c)
+	set, unset := bson.D{}, bson.D{}
+	for _, f := range []struct {
+		name string
+		v    any
+		zero bool
+	}{
+		{"max_tlp", d.MaxTLP, d.MaxTLP == ""},
+		{"embargo_ms", d.EmbargoMS, d.EmbargoMS == 0},
+		{"hide_creator", d.HideCreator, !d.HideCreator},
+		{"hide_sources", d.HideSources, len(d.HideSources) == 0},
+	} {
+		if f.zero {
+			unset = append(unset, bson.E{Key: f.name, Value: ""})
+		} else {
+			set = append(set, bson.E{Key: f.name, Value: f.v})
+		}
+	}
+	update := bson.D{}
+	if len(set) > 0 {
+		update = append(update, bson.E{Key: "$set", Value: set})
+	}
+	if len(unset) > 0 {
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
+	res, err := s.db.Collection(collGrants).UpdateOne(ctx, idFilter(id), update)
+	if err != nil {
+		return authz.Grant{}, storeErr("update grant conditions", err)
+	}
+	s.publishChange(ctx)
+	if res.MatchedCount == 0 {
+		return authz.Grant{}, fmt.Errorf("grant %q: %w", id, authz.ErrNotFound) // deleted meanwhile
+	}
+	return g, nil
 }
 
 // DeleteGrant implements authz.Store.

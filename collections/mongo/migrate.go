@@ -8,6 +8,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/taxiid/taxiid/stix"
 )
 
 // index is one index definition. Each file that owns a MongoDB collection
@@ -41,6 +43,99 @@ var migrations = []func(ctx context.Context, s *Store) error{
 	func(ctx context.Context, s *Store) error {
 		return s.createIndexes(ctx, certBindingIndexes)
 	},
+	// 3: TLP levels of versions (objDoc.TLP). Versions stored before have
+	// none: they get red, the most restrictive level (a ceiling query's
+	// $in of levels could not match a missing field, and nothing says
+	// they may be shown below red). Then the indexes with tlp before da
+	// replace those without (objects.go). The markings documents
+	// (markings.go) need no index; versions stored before this version
+	// have none (their markings were not recorded).
+	//
+	// Processes of an older release must be stopped first: they would
+	// still write versions without tlp and hint the dropped indexes.
+	func(ctx context.Context, s *Store) error {
+		if err := s.backfillTLP(ctx); err != nil {
+			return err
+		}
+		if err := s.createIndexes(ctx, objectIndexes); err != nil {
+			return err
+		}
+		return s.dropIndexes(ctx, collObjects, replacedObjectIndexes)
+	},
+}
+
+// backfillBatch bounds one step of a backfill: the documents one find
+// reads and one update writes. A variable for the tests.
+var backfillBatch int64 = 1000
+
+// backfillTLP sets tlp to red on the versions that have none, in _id
+// order, at most backfillBatch documents a step, each step under the
+// store's deadline, so that a large database migrates in bounded steps;
+// an interrupted migration resumes (it does not record its schema
+// version until done, and versions done keep their tlp).
+func (s *Store) backfillTLP(ctx context.Context) error {
+	objects := s.db.Collection(collObjects)
+	after := ""
+	for {
+		err := func() error {
+			ctx, cancel := s.opCtx(ctx)
+			defer cancel()
+			// Reads the _id index in order: every step is bounded whatever
+			// share of the documents still lacks tlp.
+			cur, err := objects.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}},
+				options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(backfillBatch).
+					SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "tlp", Value: 1}}))
+			if err != nil {
+				return err
+			}
+			var docs []struct {
+				ID  string `bson:"_id"`
+				TLP *int32 `bson:"tlp"`
+			}
+			if err := cur.All(ctx, &docs); err != nil {
+				return err
+			}
+			if len(docs) == 0 {
+				after = ""
+				return nil
+			}
+			var missing []string
+			for _, d := range docs {
+				if d.TLP == nil {
+					missing = append(missing, d.ID)
+				}
+			}
+			after = docs[len(docs)-1].ID
+			if len(missing) == 0 {
+				return nil
+			}
+			_, err = objects.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: missing}}},
+				{Key: "tlp", Value: bson.D{{Key: "$exists", Value: false}}}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "tlp", Value: int32(stix.TLPRed)}}}})
+			return err
+		}()
+		if err != nil {
+			return fmt.Errorf("set the TLP level of stored versions: %w", err)
+		}
+		if after == "" {
+			return nil
+		}
+	}
+}
+
+// dropIndexes drops the named indexes of coll that exist.
+func (s *Store) dropIndexes(ctx context.Context, coll string, names []string) error {
+	for _, name := range names {
+		err := s.db.Collection(coll).Indexes().DropOne(ctx, name)
+		var se mongo.ServerError
+		if errors.As(err, &se) && (se.HasErrorCode(27) || se.HasErrorCode(26)) { // IndexNotFound, NamespaceNotFound
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("drop index %s.%s: %w", coll, name, err)
+		}
+	}
+	return nil
 }
 
 // schemaDoc is the meta document holding the schema version.

@@ -10,8 +10,10 @@
 // Files: mongo.go (connecting, deadlines, errors), migrate.go (schema
 // versions and indexes), lock.go (the per-collection writer lease and
 // visibility watermark), objects.go and heads.go (adding versions), query.go
-// (pages of objects), delete.go, roots.go (API roots and collections),
-// status.go, secrets.go, authz*.go (principals, grants, audit).
+// (pages of objects, TLP ceilings, embargo bounds), markings.go (marking
+// definitions referenced by collection), delete.go, roots.go (API roots
+// and collections), status.go, secrets.go, authz*.go (principals, grants,
+// audit).
 package mongo
 
 import (
@@ -66,6 +68,7 @@ const (
 	collGrants      = "grants"
 	collAudit       = "audit_events"
 	collCertBinds   = "certificate_bindings"
+	collMarkings    = "markings" // marking definitions referenced, by collection (see markings.go)
 )
 
 // Options tune Open.
@@ -135,16 +138,19 @@ func Open(ctx context.Context, uri string, o Options) (*Store, error) {
 }
 
 func (s *Store) init(ctx context.Context) error {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
 	var hello struct {
 		SetName string `bson:"setName"`
 		Msg     string `bson:"msg"` // "isdbgrid" on mongos
 	}
-	if err := s.client.Database("admin").RunCommand(ctx, map[string]int{"hello": 1}).Decode(&hello); err != nil {
+	hctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	if err := s.client.Database("admin").RunCommand(hctx, map[string]int{"hello": 1}).Decode(&hello); err != nil {
 		return storeErr("connect", err)
 	}
 	s.txn = hello.SetName != "" || hello.Msg == "isdbgrid"
+	// Not under one store deadline: a migration may take many steps (see
+	// migration 3), each bounded by the client's per-operation timeout
+	// (the store's deadline) unless ctx has a shorter one.
 	if err := s.migrate(ctx); err != nil {
 		return storeErr("migrate", err)
 	}

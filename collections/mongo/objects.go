@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Objects: one document per stored version (objDoc). Its selection tags
@@ -22,42 +23,57 @@ import (
 
 // Names of the objects indexes, for hints.
 const (
-	ixObjectsTags     = "objects_tags"
-	ixObjectsTagsType = "objects_tags_type"
-	ixObjectsIDTags   = "objects_id_tags"
+	ixObjectsTags     = "objects_tags_tlp"
+	ixObjectsTagsType = "objects_tags_type_tlp"
+	ixObjectsIDTags   = "objects_id_tags_tlp"
 	ixObjectsID       = "objects_id"
-	ixObjectsVersion  = "objects_version"
+	ixObjectsVersion  = "objects_version_tlp"
 	ixObjectsAdded    = "objects_added"
-	ixObjectsType     = "objects_type"
+	ixObjectsTLP      = "objects_tlp"
+	ixObjectsType     = "objects_type_tlp"
 )
+
+// replacedObjectIndexes are the indexes of schema versions 1 and 2 that
+// the tlp indexes above replaced (migration 3 drops them): the same keys
+// without tlp.
+var replacedObjectIndexes = []string{"objects_tags", "objects_tags_type", "objects_id_tags", "objects_version", "objects_type"}
 
 // objectIndexes serve the queries of objects.go, query.go, delete.go and
 // lock.go (the heads' are in heads.go). Point lookups of one version
 // (re-pushes, unmarking a version) use _id. The tag indexes are multikey
 // (k is an array); date_added (da) is not, so that an equality on one tag
 // and a range on da read the index in da order.
+//
+// tlp (the version's TLP level) comes right before da in every index a
+// page reads: a page is an $in of the levels the requester may see (at
+// most six values), one range per level, which MongoDB merges in da
+// order, so that a ceiling hiding most versions reads only visible ones.
 var objectIndexes = append([]index{
 	// Pages selected by tags alone: latest (k:"L"), first ("F"), both
 	// ($in), every version of the top spec version ("a"), the spec-version
 	// lists ("l:2.0", "f:2.0", "s:2.0"...), any spec version's last or first
 	// ("l", "f"); objects and manifest pages alike, added_after being the
 	// da range. Also the plain objects page and manifest page.
-	{coll: collObjects, name: ixObjectsTags, keys: bson.D{{Key: "c", Value: 1}, {Key: "k", Value: 1}, {Key: "da", Value: 1}}},
+	{coll: collObjects, name: ixObjectsTags, keys: bson.D{{Key: "c", Value: 1}, {Key: "k", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
 	// match[type] with any of the tag selections above.
-	{coll: collObjects, name: ixObjectsTagsType, keys: bson.D{{Key: "c", Value: 1}, {Key: "k", Value: 1}, {Key: "t", Value: 1}, {Key: "da", Value: 1}}},
+	{coll: collObjects, name: ixObjectsTagsType, keys: bson.D{{Key: "c", Value: 1}, {Key: "k", Value: 1}, {Key: "t", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
 	// match[id] with a tag selection: an object by id (k:"L"), its versions
 	// (k:"a"), its first, its versions of some spec versions.
-	{coll: collObjects, name: ixObjectsIDTags, keys: bson.D{{Key: "c", Value: 1}, {Key: "id", Value: 1}, {Key: "k", Value: 1}, {Key: "da", Value: 1}}},
-	// match[id] over every version of every spec version; every version
-	// of an id for a delete, a rollback, or a new top spec version.
+	{coll: collObjects, name: ixObjectsIDTags, keys: bson.D{{Key: "c", Value: 1}, {Key: "id", Value: 1}, {Key: "k", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
+	// match[id] over every version of every spec version (a ceiling is a
+	// filter on the versions of those ids); every version of an id for a
+	// delete, a rollback, or a new top spec version.
 	{coll: collObjects, name: ixObjectsID, keys: bson.D{{Key: "c", Value: 1}, {Key: "id", Value: 1}, {Key: "da", Value: 1}}},
 	// match[version]=<timestamp> without match[id].
-	{coll: collObjects, name: ixObjectsVersion, keys: bson.D{{Key: "c", Value: 1}, {Key: "v", Value: 1}, {Key: "da", Value: 1}}},
-	// Every version of every spec version (an export); the versions above
-	// the watermark a rollback deletes; a collection's deletion.
+	{coll: collObjects, name: ixObjectsVersion, keys: bson.D{{Key: "c", Value: 1}, {Key: "v", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
+	// Every version of every spec version (an export) without a ceiling;
+	// the versions above the watermark a rollback deletes; a collection's
+	// deletion.
 	{coll: collObjects, name: ixObjectsAdded, keys: bson.D{{Key: "c", Value: 1}, {Key: "da", Value: 1}}},
+	// The same export under a ceiling.
+	{coll: collObjects, name: ixObjectsTLP, keys: bson.D{{Key: "c", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
 	// match[type] over every version of every spec version.
-	{coll: collObjects, name: ixObjectsType, keys: bson.D{{Key: "c", Value: 1}, {Key: "t", Value: 1}, {Key: "da", Value: 1}}},
+	{coll: collObjects, name: ixObjectsType, keys: bson.D{{Key: "c", Value: 1}, {Key: "t", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
 }, headIndexes...)
 
 // objDoc is the document of one stored version.
@@ -71,7 +87,13 @@ type objDoc struct {
 	DateAdded   int64    `bson:"da"` // µs, unique in the collection
 	Marks       int32    `bson:"m"`  // collections.Marks
 	Tags        []string `bson:"k"`  // tags(m, sv)
-	Raw         []byte   `bson:"raw,omitempty"`
+	// TLP is collections.NewObject.TLP as pushed (0, TLPNone, only from
+	// callers that set none: a ceiling below red treats it as red);
+	// GranularTLP its GranularTLP. Versions stored before schema version
+	// 3 got tlp 5 (red) from migration 3.
+	TLP         int32  `bson:"tlp"`
+	GranularTLP int32  `bson:"gtlp,omitempty"`
+	Raw         []byte `bson:"raw,omitempty"`
 }
 
 // objectID is the _id of a version: the collection incarnation key, the
@@ -244,6 +266,9 @@ type batch struct {
 	unmarks    map[string]collections.Marks
 	unmarkSpec map[string]string
 	topUnmarks [][2]string
+	// markings are the marking-definition ids the new versions reference,
+	// each with the lowest level (visibleTLP) of those versions.
+	markings map[string]int32
 }
 
 // unmarkGroup is the stored versions that lose the same marks, in one
@@ -327,7 +352,7 @@ func (b *batch) readAhead(ctx context.Context, objs []collections.NewObject) err
 	for start := 0; start < len(want); start += maxInList {
 		chunk := want[start:min(start+maxInList, len(want))]
 		cur, err := objects.Find(ctx, bson.D{{Key: "c", Value: b.key}, {Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}},
-			options.Find().SetProjection(bson.D{{Key: "da", Value: 1}, {Key: "raw", Value: 1}}))
+			options.Find().SetProjection(bson.D{{Key: "da", Value: 1}, {Key: "tlp", Value: 1}, {Key: "gtlp", Value: 1}, {Key: "raw", Value: 1}}))
 		if err != nil {
 			return err
 		}
@@ -353,7 +378,7 @@ func (b *batch) storedVersion(ctx context.Context, id string, v time.Time) (coll
 	if !ok {
 		var doc objDoc
 		err := b.s.db.Collection(collObjects).FindOne(ctx, bson.D{{Key: "c", Value: b.key}, {Key: "_id", Value: oid}},
-			options.FindOne().SetProjection(bson.D{{Key: "da", Value: 1}, {Key: "raw", Value: 1}})).Decode(&doc)
+			options.FindOne().SetProjection(bson.D{{Key: "da", Value: 1}, {Key: "tlp", Value: 1}, {Key: "gtlp", Value: 1}, {Key: "raw", Value: 1}})).Decode(&doc)
 		switch {
 		case errors.Is(err, mongo.ErrNoDocuments):
 		case err != nil:
@@ -365,7 +390,8 @@ func (b *batch) storedVersion(ctx context.Context, id string, v time.Time) (coll
 	if d == nil {
 		return collections.Object{}, false, nil
 	}
-	return collections.Object{ID: id, Version: v.UTC(), DateAdded: fromMicros(d.DateAdded), Raw: d.Raw}, true, nil
+	return collections.Object{ID: id, Version: v.UTC(), DateAdded: fromMicros(d.DateAdded), Raw: d.Raw,
+		TLP: stix.TLP(d.TLP), GranularTLP: stix.TLP(d.GranularTLP)}, true, nil
 }
 
 // add records the version p adds, at date_added da, and the marks it takes
@@ -374,7 +400,19 @@ func (b *batch) storedVersion(ctx context.Context, id string, v time.Time) (coll
 func (b *batch) add(obj collections.NewObject, p collections.AddPlan, da int64) {
 	v := versionKey(p.Result.Version)
 	d := &objDoc{ID: objectID(b.key, obj.ID, v), C: b.key, OID: obj.ID, Type: obj.Type, SpecVersion: obj.SpecVersion,
-		Version: v, DateAdded: da, Marks: int32(p.Marks), Tags: tags(p.Marks, obj.SpecVersion), Raw: obj.Raw}
+		Version: v, DateAdded: da, Marks: int32(p.Marks), Tags: tags(p.Marks, obj.SpecVersion),
+		TLP: int32(obj.TLP), GranularTLP: int32(obj.GranularTLP), Raw: obj.Raw}
+	if len(obj.Markings) > 0 {
+		if b.markings == nil {
+			b.markings = make(map[string]int32)
+		}
+		level := visibleTLP(obj.TLP)
+		for _, m := range obj.Markings {
+			if cur, ok := b.markings[m]; !ok || level < cur {
+				b.markings[m] = level
+			}
+		}
+	}
 	for _, u := range p.Unmark {
 		// Unmarked versions are of the new version's spec version.
 		oid := objectID(b.key, obj.ID, versionKey(u.Version))
@@ -449,6 +487,9 @@ func (b *batch) write(ctx context.Context) error {
 		if _, err := b.s.db.Collection(collObjects).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
 			return err
 		}
+	}
+	if err := b.s.writeMarkings(ctx, b.key, b.markings); err != nil {
+		return err
 	}
 	return b.s.writeHeads(ctx, b.key, b.heads.dirty)
 }

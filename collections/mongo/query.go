@@ -10,40 +10,54 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Query shapes. Every page is two round trips: the collection document
 // (for its key and the committed watermark W, see lock.go), then one find
 // on objects, sorted by {da: 1}, limited to Limit+1 documents (the extra
 // one tells Page.More), hinted to the index named, reading one range of it
-// (or one per value of an $in, merged in da order). "after" is the page's
-// added_after in µs (none: no lower bound); every filter also holds
-// c: <collection key> and da: {$gt: after, $lte: W}.
+// per combination of the values of its $in conditions, merged in da order.
+// "after" is the page's added_after in µs (none: no lower bound); every
+// filter also holds c: <collection key> and da: {$gt: after, $lte: U},
+// where U is W, or the embargo's AddedUntil when lower.
 //
-//	TAXII query                                filter beyond c and da         index
-//	objects page (latest, top spec version)    k: "L"                         objects_tags {c,k,da}
-//	manifest page (same, without raw)          k: "L"                         objects_tags
-//	added_after=T                              k: "L", da > T                 objects_tags
-//	match[version]=first / first,last          k: "F" / k: {$in: [L, F]}      objects_tags
-//	match[version]=all                         k: "a"                         objects_tags
-//	match[type]=x,y                            k: "L", t: {$in: [x, y]}       objects_tags_type {c,k,t,da}
-//	object by id (latest)                      id: X, k: "L"                  objects_id_tags {c,id,k,da}
-//	versions of an object                      id: X, k: "a"                  objects_id_tags
-//	match[id] over all spec versions, all      id: {$in}                      objects_id {c,id,da}
-//	match[version]=<timestamp>                 v: {$in}, k: "a"               objects_version {c,v,da}
-//	match[spec_version]=2.0,2.1 (latest)       k: {$in: [l:2.0, l:2.1]}       objects_tags
-//	  (first / all)                            k: {$in: [f:.. / s:..]}        objects_tags
-//	all spec versions, last / first            k: "l" / "f"                   objects_tags
-//	all spec versions, all versions (export)   (nothing)                      objects_added {c,da}
-//	  with match[type]                         t: {$in}                       objects_type {c,t,da}
+// Every filter also holds the TLP levels the requester sees, tlp: L (see
+// visibleLevels): with a ceiling below red, {$in: [1..ceiling]} (at most
+// four ranges: a stored level 0, none, counts as red); without one (or
+// red), {$in: [0..5]}, six ranges. Each index below has tlp right before
+// da, so that a ceiling hiding most versions reads only visible keys and
+// pages stay full, with More exact. The two indexes without tlp
+// (objects_id, objects_added) get the condition only under a ceiling:
+// objects_id then filters the versions of the ids asked for, and an
+// export under a ceiling reads objects_tlp instead of objects_added.
+//
+//	TAXII query                                filter beyond c, tlp and da    index
+//	objects page (latest, top spec version)    k: "L"                         objects_tags_tlp {c,k,tlp,da}
+//	manifest page (same, without raw)          k: "L"                         objects_tags_tlp
+//	added_after=T                              k: "L", da > T                 objects_tags_tlp
+//	match[version]=first / first,last          k: "F" / k: {$in: [L, F]}      objects_tags_tlp
+//	match[version]=all                         k: "a"                         objects_tags_tlp
+//	match[type]=x,y                            k: "L", t: {$in: [x, y]}       objects_tags_type_tlp {c,k,t,tlp,da}
+//	object by id (latest)                      id: X, k: "L"                  objects_id_tags_tlp {c,id,k,tlp,da}
+//	versions of an object                      id: X, k: "a"                  objects_id_tags_tlp
+//	match[id] over all spec versions, all      id: {$in} (tlp: ceiling only)  objects_id {c,id,da}
+//	match[version]=<timestamp>                 v: {$in}, k: "a"               objects_version_tlp {c,v,tlp,da}
+//	match[spec_version]=2.0,2.1 (latest)       k: {$in: [l:2.0, l:2.1]}       objects_tags_tlp
+//	  (first / all)                            k: {$in: [f:.. / s:..]}        objects_tags_tlp
+//	all spec versions, last / first            k: "l" / "f"                   objects_tags_tlp
+//	all spec versions, all versions (export)   (no tlp)                       objects_added {c,da}
+//	  under a ceiling                          tlp: {$in: [1..ceiling]}       objects_tlp {c,tlp,da}
+//	  with match[type]                         t: {$in}                       objects_type_tlp {c,t,tlp,da}
 //
 // match[version] mixing first/last with timestamps is a rooted $or of the
-// two selections above (each clause with c, da and the other filters),
-// which the planner answers by one index range per clause, merged in da
-// order. Lists are at most collections.MaxQueryValues long. MongoDB merges
-// the ranges of $in values in da order up to 200 ranges (the product of
-// the $in lists before da); a query beyond that, such as 100 types with
-// first and last in two spec versions, reads its ranges and sorts them.
+// two selections above (each clause with c, tlp, da and the other
+// filters), which the planner answers by one index range per clause and
+// value, merged in da order. Lists are at most collections.MaxQueryValues
+// long. MongoDB merges the ranges of $in values in da order up to 200
+// ranges (the product of the $in lists before da, the levels included); a
+// query beyond that, such as 40 types without a ceiling, or 100 types
+// with first and last, reads its ranges and sorts them.
 
 // Objects implements collections.Store.
 func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.Page, error) {
@@ -84,7 +98,7 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 			return collections.Page{}, fmt.Errorf("mongo: objects: version of %s: %w", d.OID, err)
 		}
 		page.Objects = append(page.Objects, collections.Object{ID: d.OID, Type: d.Type, SpecVersion: d.SpecVersion,
-			Version: v, DateAdded: fromMicros(d.DateAdded), Raw: d.Raw})
+			Version: v, DateAdded: fromMicros(d.DateAdded), Raw: d.Raw, TLP: stix.TLP(d.TLP), GranularTLP: stix.TLP(d.GranularTLP)})
 		size += len(d.Raw)
 	}
 	if err := cur.Err(); err != nil {
@@ -111,7 +125,7 @@ func newPageFind(q collections.Query, key string, committed int64) (f pageFind, 
 	}
 	f.limit = int64(q.Limit) + 1
 	f.proj = bson.D{{Key: "_id", Value: 0}, {Key: "id", Value: 1}, {Key: "t", Value: 1}, {Key: "sv", Value: 1},
-		{Key: "v", Value: 1}, {Key: "da", Value: 1}}
+		{Key: "v", Value: 1}, {Key: "da", Value: 1}, {Key: "tlp", Value: 1}, {Key: "gtlp", Value: 1}}
 	if !q.MetadataOnly {
 		f.proj = append(f.proj, bson.E{Key: "raw", Value: 1})
 	}
@@ -206,15 +220,28 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 		specTags = []string{"a"}
 	}
 
-	// What every clause holds.
-	da := bson.D{{Key: "$lte", Value: committed}}
+	// What every clause holds. The upper bound is the watermark, or the
+	// embargo's AddedUntil when lower: date_added <= AddedUntil; for whole
+	// µs: <= floor(AddedUntil).
+	upper := committed
+	if !q.AddedUntil.IsZero() {
+		until := q.AddedUntil.UnixMicro()
+		if fromMicros(until).After(q.AddedUntil) {
+			until--
+		}
+		upper = min(upper, until)
+	}
+	da := bson.D{{Key: "$lte", Value: upper}}
 	if !q.AddedAfter.IsZero() {
 		// date_added > AddedAfter; for whole µs: > floor(AddedAfter).
 		after := q.AddedAfter.UnixMicro()
 		if fromMicros(after).After(q.AddedAfter) {
 			after--
 		}
-		da = bson.D{{Key: "$gt", Value: after}, {Key: "$lte", Value: committed}}
+		if after >= upper {
+			return nil, "", false
+		}
+		da = bson.D{{Key: "$gt", Value: after}, {Key: "$lte", Value: upper}}
 	}
 	base := bson.D{{Key: "c", Value: key}}
 	if len(q.IDs) > 0 {
@@ -226,6 +253,19 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 	}
 	if len(q.Types) > 0 {
 		base = append(base, in("t", q.Types))
+	}
+	// The levels the requester sees. Every index a page reads has tlp
+	// before da but objects_added and objects_id: without a ceiling those
+	// two get no tlp condition, the others one range per level.
+	either := len(sels) > 0 && len(exact) > 0 && !everything // a rooted $or
+	tagged := !everything                                    // whether the filter holds k
+	if len(sels) == 0 {
+		tagged = len(specTags) > 0
+	}
+	tlpFree := !either && (len(q.IDs) > 0 && !tagged || len(q.IDs) == 0 && len(sels) > 0 && !tagged && len(q.Types) == 0)
+	levels, ceiling := visibleLevels(q.MaxTLP)
+	if ceiling || !tlpFree {
+		base = append(base, inLevels(levels))
 	}
 	base = append(base, bson.E{Key: "da", Value: da})
 
@@ -250,10 +290,6 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 	default:
 		return bson.D{{Key: "$or", Value: bson.A{tagsClause(), exactClause()}}}, "", true
 	}
-	tagged := !everything // whether the filter holds k
-	if len(sels) == 0 {
-		tagged = len(specTags) > 0
-	}
 	switch {
 	case len(q.IDs) > 0 && tagged:
 		hint = ixObjectsIDTags
@@ -267,10 +303,44 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 		hint = ixObjectsType
 	case tagged:
 		hint = ixObjectsTags
+	case ceiling:
+		hint = ixObjectsTLP
 	default:
 		hint = ixObjectsAdded
 	}
 	return filter, hint, true
+}
+
+// visibleLevels returns the TLP levels (as stored in objDoc.TLP) of the
+// versions a requester with ceiling ceil sees, and whether that is a
+// ceiling at all. No ceiling, or red, sees every level, 0 included (a
+// version stored without a level); a lower ceiling sees the levels from
+// clear up to it, never 0, which counts as red.
+func visibleLevels(ceil stix.TLP) (levels []int32, ceiling bool) {
+	if ceil == stix.TLPNone || ceil >= stix.TLPRed {
+		return []int32{0, 1, 2, 3, 4, 5}, false
+	}
+	for l := stix.TLPClear; l <= ceil; l++ {
+		levels = append(levels, int32(l))
+	}
+	return levels, true
+}
+
+// visibleTLP is the level at which a version stored with level l is
+// visible: l itself, red for a version stored without one.
+func visibleTLP(l stix.TLP) int32 {
+	if l == stix.TLPNone {
+		return int32(stix.TLPRed)
+	}
+	return int32(l)
+}
+
+// inLevels is the condition "tlp is one of levels".
+func inLevels(levels []int32) bson.E {
+	if len(levels) == 1 {
+		return bson.E{Key: "tlp", Value: levels[0]}
+	}
+	return bson.E{Key: "tlp", Value: bson.D{{Key: "$in", Value: levels}}}
 }
 
 // in is the condition "field is one of vals": an equality for one value.

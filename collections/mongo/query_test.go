@@ -91,7 +91,8 @@ func TestTimestampDigits(t *testing.T) {
 
 // TestQueryPlans asserts, on a real MongoDB (TAXIID_TEST_MONGO_URI), that
 // the main query shapes (see query.go) read one index, never the
-// collection, and examine about as many index keys as they return.
+// collection, and examine about as many index keys as they return, with
+// and without a TLP ceiling (which reads only the visible levels' ranges).
 func TestQueryPlans(t *testing.T) {
 	srv := mongotest.Start(t)
 	if srv.Embedded {
@@ -107,10 +108,14 @@ func TestQueryPlans(t *testing.T) {
 		var batch []collections.NewObject
 		for i := range 40 {
 			typ := []string{"indicator", "malware", "tool", "indicator"}[i%4]
-			batch = append(batch, storetest.Object(storetest.STIX{Type: typ, Created: at(b*100 + i)}))
+			o := storetest.Object(storetest.STIX{Type: typ, Created: at(b*100 + i)})
+			o.TLP = stix.TLP(1 + i%5) // a ceiling hides some of each type
+			batch = append(batch, o)
 		}
 		for i := range 3 {
-			batch = append(batch, version(many, b*10+i+1))
+			v := version(many, b*10+i+1)
+			v.TLP = stix.TLP(1 + (b+i)%5)
+			batch = append(batch, v)
 		}
 		old := storetest.NewID("indicator")
 		batch = append(batch,
@@ -145,6 +150,14 @@ func TestQueryPlans(t *testing.T) {
 		{"first", page(collections.Query{Versions: collections.VersionFilter{First: true}})},
 		{"all versions", page(collections.Query{Versions: collections.VersionFilter{All: true}, AddedAfter: mid})},
 		{"spec version 2.0", page(collections.Query{SpecVersions: []string{"2.0"}})},
+		// Under a TLP ceiling: one range per visible level, merged.
+		{"objects page, ceiling", page(collections.Query{MaxTLP: stix.TLPGreen})},
+		{"manifest added_after, ceiling", page(collections.Query{AddedAfter: mid, MetadataOnly: true, MaxTLP: stix.TLPAmber})},
+		{"match[type], ceiling", page(collections.Query{Types: []string{"malware", "tool"}, MaxTLP: stix.TLPAmberStrict})},
+		{"versions, ceiling", page(collections.Query{IDs: []string{many}, Versions: collections.VersionFilter{All: true}, MaxTLP: stix.TLPClear})},
+		{"all versions, ceiling and embargo", page(collections.Query{Versions: collections.VersionFilter{All: true}, MaxTLP: stix.TLPGreen, AddedUntil: mid})},
+		{"export, ceiling", page(collections.Query{AllSpecVersions: true, Versions: collections.VersionFilter{All: true}, MaxTLP: stix.TLPGreen})},
+		{"export of a type, ceiling", page(collections.Query{AllSpecVersions: true, Versions: collections.VersionFilter{All: true}, Types: []string{"tool"}, MaxTLP: stix.TLPGreen})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, ok := newPageFind(tc.q, c.Key, c.Committed)
@@ -166,9 +179,13 @@ func TestQueryPlans(t *testing.T) {
 			if !slices.Contains(plan.stages, "IXSCAN") {
 				t.Errorf("no index scan: stages %v", plan.stages)
 			}
-			// One extra key per index range (each $in value), and the one
-			// that ends the range.
+			// One extra key per index range (each combination of $in
+			// values: types, TLP levels), and the one that ends the range.
+			levels, _ := visibleLevels(tc.q.MaxTLP)
 			ranges := int64(max(1, len(tc.q.Types)))
+			if f.hint != ixObjectsAdded && f.hint != ixObjectsID {
+				ranges *= int64(len(levels))
+			}
 			if stats.returned == 0 || stats.keys > stats.returned+ranges+1 {
 				t.Errorf("%d index keys examined for %d documents returned\n%s", stats.keys, stats.returned, ex)
 			}

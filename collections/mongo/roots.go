@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // API roots, collections and aliases.
@@ -66,6 +67,8 @@ type collDoc struct {
 	Committed int64 `bson:"committed"`
 	// Last is the highest date_added (µs) handed out.
 	Last int64 `bson:"last"`
+	// UnmarkedTLP is collections.Collection.UnmarkedTLP (0: none set).
+	UnmarkedTLP int32 `bson:"unmarked_tlp,omitempty"`
 	// Lock is the writer lease, nil when no writer holds it.
 	Lock *writeLock `bson:"lock,omitempty"`
 }
@@ -82,7 +85,7 @@ type writeLock struct {
 func (d collDoc) collection() collections.Collection {
 	c := collections.Collection{
 		APIRoot: d.APIRoot, ID: d.ID, Alias: d.Alias, Title: d.Title, Description: d.Description,
-		MediaTypes: d.MediaTypes, Validation: d.Validation,
+		MediaTypes: d.MediaTypes, Validation: d.Validation, UnmarkedTLP: stix.TLP(d.UnmarkedTLP),
 	}
 	if len(c.MediaTypes) == 0 {
 		c.MediaTypes = nil // as put: nil and empty are stored alike
@@ -255,6 +258,9 @@ func (s *Store) PutCollection(ctx context.Context, c collections.Collection) err
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if c.UnmarkedTLP > stix.TLPRed {
+		return fmt.Errorf("%w: unmarked TLP level %d", collections.ErrInvalid, c.UnmarkedTLP)
+	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	if ok, err := s.rootExists(ctx, c.APIRoot); err != nil {
@@ -298,6 +304,7 @@ func (s *Store) PutCollection(ctx context.Context, c collections.Collection) err
 		{Key: "description", Value: c.Description},
 		{Key: "media_types", Value: media},
 		{Key: "validation", Value: c.Validation},
+		{Key: "unmarked_tlp", Value: int32(c.UnmarkedTLP)},
 	}
 	update := bson.D{}
 	if c.Alias != "" {
@@ -439,9 +446,17 @@ func (s *Store) DeleteCollection(ctx context.Context, apiRoot, id string) error 
 			return storeErr("delete collection: release alias", err)
 		}
 	}
-	// One command each, served by the {c, ...} indexes of objects.go.
-	for _, name := range []string{collObjects, collHeads} {
-		if _, err := s.db.Collection(name).DeleteMany(ctx, bson.D{{Key: "c", Value: d.Key}}); err != nil {
+	// One command each, served by the {c, ...} indexes of objects.go and
+	// heads.go, and the _id range of the markings (markings.go).
+	for _, del := range []struct {
+		coll   string
+		filter bson.D
+	}{
+		{collObjects, bson.D{{Key: "c", Value: d.Key}}},
+		{collHeads, bson.D{{Key: "c", Value: d.Key}}},
+		{collMarkings, bson.D{{Key: "_id", Value: markingsOf(d.Key)}}},
+	} {
+		if _, err := s.db.Collection(del.coll).DeleteMany(ctx, del.filter); err != nil {
 			return storeErr("delete collection "+id, err)
 		}
 	}

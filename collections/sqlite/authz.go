@@ -3,11 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/taxiid/taxiid/authz"
+	"github.com/taxiid/taxiid/stix"
 )
 
 var _ authz.Store = (*Store)(nil)
@@ -603,18 +605,42 @@ func (s *Store) TouchTokens(ctx context.Context, lastUsed map[string]time.Time) 
 
 // --- grants
 
-const grantColumns = "id, subject_kind, subject_id, api_root, collection, action, created"
+const grantColumns = "id, subject_kind, subject_id, api_root, collection, action, created, " +
+	"max_tlp, embargo_ms, hide_creator, hide_sources"
 
 func scanGrant(sc interface{ Scan(...any) error }) (authz.Grant, error) {
 	var (
-		g       authz.Grant
-		created int64
+		g                   authz.Grant
+		created, embargo    int64
+		maxTLP, hideSources string
 	)
-	if err := sc.Scan(&g.ID, &g.Subject.Kind, &g.Subject.ID, &g.APIRoot, &g.Collection, &g.Action, &created); err != nil {
+	if err := sc.Scan(&g.ID, &g.Subject.Kind, &g.Subject.ID, &g.APIRoot, &g.Collection, &g.Action, &created,
+		&maxTLP, &embargo, &g.Conditions.HideCreator, &hideSources); err != nil {
 		return g, err
 	}
 	g.CreatedAt = timeOfMS(created)
+	var err error
+	if g.Conditions.MaxTLP, err = stix.ParseTLP(maxTLP); err != nil {
+		return g, fmt.Errorf("sqlite: grant %s: %w", g.ID, err)
+	}
+	g.Conditions.Embargo = time.Duration(embargo) * time.Millisecond
+	if err := json.Unmarshal([]byte(hideSources), &g.Conditions.HideSources); err != nil {
+		return g, fmt.Errorf("sqlite: grant %s: hide_sources: %w", g.ID, err)
+	}
+	if len(g.Conditions.HideSources) == 0 {
+		g.Conditions.HideSources = nil
+	}
 	return g, nil
+}
+
+// conditionValues are the column values of c, in grantColumns' order.
+func conditionValues(c authz.Conditions) []any {
+	sources := c.HideSources
+	if sources == nil {
+		sources = []string{}
+	}
+	b, _ := json.Marshal(sources) // strings always encode
+	return []any{c.MaxTLP.String(), c.Embargo.Milliseconds(), c.HideCreator, string(b)}
 }
 
 // CreateGrant implements authz.Store.
@@ -659,8 +685,12 @@ func (s *Store) CreateGrant(ctx context.Context, g authz.Grant) (authz.Grant, er
 		if taken {
 			return fmt.Errorf("grant of %s on %s/%s to %s: %w", g.Action, g.APIRoot, g.Collection, g.Subject, authz.ErrConflict)
 		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO grants ("+grantColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-			g.ID, g.Subject.Kind, g.Subject.ID, g.APIRoot, g.Collection, g.Action, msOf(g.CreatedAt))
+		if len(g.Conditions.HideSources) == 0 {
+			g.Conditions.HideSources = nil
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO grants ("+grantColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			append([]any{g.ID, g.Subject.Kind, g.Subject.ID, g.APIRoot, g.Collection, g.Action, msOf(g.CreatedAt)},
+				conditionValues(g.Conditions)...)...)
 		if err != nil {
 			return fmt.Errorf("sqlite: create grant: %w", err)
 		}
@@ -720,6 +750,41 @@ func grantsQuery(f authz.GrantFilter, limit int) (string, []any) {
 	}
 	q += " ORDER BY id LIMIT ?"
 	return q, append(args, limit)
+}
+
+// UpdateGrantConditions implements authz.Store.
+func (s *Store) UpdateGrantConditions(ctx context.Context, id string, c authz.Conditions) (authz.Grant, error) {
+	if err := c.Validate("conditions."); err != nil {
+		return authz.Grant{}, err
+	}
+	if len(c.HideSources) == 0 {
+		c.HideSources = nil
+	}
+	var g authz.Grant
+	err := s.authzTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		g, err = scanGrant(tx.QueryRowContext(ctx, "SELECT "+grantColumns+" FROM grants WHERE id = ?", id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("grant %q: %w", id, authz.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: get grant: %w", err)
+		}
+		g.Conditions = c
+		if err := g.Validate(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE grants SET max_tlp = ?, embargo_ms = ?, hide_creator = ?, hide_sources = ?
+			WHERE id = ?`, append(conditionValues(c), id)...)
+		if err != nil {
+			return fmt.Errorf("sqlite: update grant conditions: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return authz.Grant{}, err
+	}
+	return g, nil
 }
 
 // DeleteGrant implements authz.Store.

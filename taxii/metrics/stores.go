@@ -254,6 +254,11 @@ func (s authzStore) Grants(ctx context.Context, f authz.GrantFilter) (v []authz.
 	return s.Store.Grants(ctx, f)
 }
 
+func (s authzStore) UpdateGrantConditions(ctx context.Context, id string, c authz.Conditions) (v authz.Grant, err error) {
+	defer s.m.observeStore("UpdateGrantConditions", time.Now(), &err)
+	return s.Store.UpdateGrantConditions(ctx, id, c)
+}
+
 func (s authzStore) DeleteGrant(ctx context.Context, id string) (err error) {
 	defer s.m.observeStore("DeleteGrant", time.Now(), &err)
 	return s.Store.DeleteGrant(ctx, id)

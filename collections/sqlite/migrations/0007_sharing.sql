@@ -1,0 +1,1 @@
+-- 0007: no schema change.
