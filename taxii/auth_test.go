@@ -67,9 +67,8 @@ type hubOptions struct {
 	// of its authenticator (failed sign-ins).
 	rateLimits *taxii.RateLimitConfig
 	// wrap, when set, stands between the server and the collections
-	// store; grants between the server and the grants it reads.
-	wrap   func(collections.Store) collections.Store
-	grants func(taxii.GrantStore) taxii.GrantStore
+	// store.
+	wrap func(collections.Store) collections.Store
 }
 
 // newHub starts a hub whose organizations A and B each have a member
@@ -180,13 +179,9 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	if opts.wrap != nil {
 		served = opts.wrap(store)
 	}
-	var grants taxii.GrantStore = store
-	if opts.grants != nil {
-		grants = opts.grants(store)
-	}
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store: served, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,
-		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin, RateLimiter: limiter, Grants: grants,
+		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin, RateLimiter: limiter, Grants: store,
 	})
 	must(t, err)
 	hs := httptest.NewUnstartedServer(srv)

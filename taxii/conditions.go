@@ -1,36 +1,25 @@
 package taxii
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v5"
 
-	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/stix"
 )
 
-// conditionsOf is what an Authorizer offers when read grants carry sharing
-// conditions (*authz.Authorizer does): the conditions of the requester in
-// ctx for the collection, from its most specific read grant (to the user,
-// else to its organization, else to the public); false when it holds none.
-// An Authorizer without it sets no conditions.
-type conditionsOf interface {
-	ReadConditions(ctx context.Context, apiRoot, collection string) (authz.Conditions, bool)
-}
-
-// sharingOf returns what the requester, who may read col, is served under.
+// sharingOf returns what the requester, who may read col, is served under:
+// the conditions of its most specific read grant (Authorizer.ReadConditions).
 // Admins read without conditions; writers are not conditioned.
 func (s *Server) sharingOf(c *echo.Context, endpoint string, col collections.Collection) (sharing, error) {
 	sh := sharing{hub: s.hub}
-	ca, ok := s.authz.(conditionsOf)
-	if !ok || requester(c).IsAdmin() {
+	if requester(c).IsAdmin() {
 		return sh, nil
 	}
-	cond, ok := ca.ReadConditions(c.Request().Context(), col.APIRoot, col.ID)
+	cond, ok := s.authz.ReadConditions(c.Request().Context(), col.APIRoot, col.ID)
 	if !ok {
 		// The read grant went away between the two questions: refuse as
 		// readableCollection would have.

@@ -14,25 +14,7 @@ import (
 	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/stix"
-	"github.com/taxiid/taxiid/taxii"
 )
-
-// grantConditions gives the grants the server reads the conditions in
-// cond, by subject id ("" for the public) and collection.
-type grantConditions struct {
-	taxii.GrantStore
-	cond map[string]authz.Conditions
-}
-
-func (g grantConditions) Grants(ctx context.Context, f authz.GrantFilter) ([]authz.Grant, error) {
-	gs, err := g.GrantStore.Grants(ctx, f)
-	for i, gr := range gs {
-		if c, ok := g.cond[gr.Subject.ID+"/"+gr.Collection]; ok {
-			gs[i].Conditions = c
-		}
-	}
-	return gs, err
-}
 
 // TestVisibility: /admin/visibility tells, for an organization and an
 // object, version by version, whether its members see it and which
@@ -47,17 +29,18 @@ func TestVisibility(t *testing.T) {
 		},
 		granular: map[string]stix.TLP{sharedID: stix.TLPAmber},
 	}
-	cond := map[string]authz.Conditions{}
-	h := newHub(t, hubOptions{
-		wrap:   func(s collections.Store) collections.Store { ss.Store = s; return ss },
-		grants: func(g taxii.GrantStore) taxii.GrantStore { return grantConditions{g, cond} },
-	})
+	h := newHub(t, hubOptions{wrap: func(s collections.Store) collections.Store { ss.Store = s; return ss }})
 	ctx := context.Background()
-	// C may read collA, a day late.
-	_, err := h.store.CreateGrant(ctx, authz.Grant{Subject: authz.OrganizationSubject(h.orgs["C"].ID), APIRoot: "api1", Collection: collA, Action: authz.ActionRead})
+	// A reads collA under a ceiling, without its creator and a source; C
+	// may read it, an hour late.
+	gs, err := h.store.Grants(ctx, authz.GrantFilter{Subject: &authz.Subject{Kind: authz.SubjectOrganization, ID: h.orgs["A"].ID},
+		APIRoot: "api1", Collection: collA, Action: authz.ActionRead, Limit: 1})
 	must(t, err)
-	cond[h.orgs["A"].ID+"/"+collA] = authz.Conditions{MaxTLP: stix.TLPGreen, HideCreator: true, HideSources: []string{"partner-x"}}
-	cond[h.orgs["C"].ID+"/"+collA] = authz.Conditions{Embargo: embargo}
+	_, err = h.store.UpdateGrantConditions(ctx, gs[0].ID, authz.Conditions{MaxTLP: stix.TLPGreen, HideCreator: true, HideSources: []string{"partner-x"}})
+	must(t, err)
+	_, err = h.store.CreateGrant(ctx, authz.Grant{Subject: authz.OrganizationSubject(h.orgs["C"].ID), APIRoot: "api1", Collection: collA,
+		Action: authz.ActionRead, Conditions: authz.Conditions{Embargo: embargo}})
+	must(t, err)
 
 	v2 := strings.Replace(shared, `"modified":"2020-01-01T00:00:00.000Z"`, `"modified":"2021-01-01T00:00:00.000Z"`, 1)
 	for _, p := range []struct{ user, coll, body string }{
