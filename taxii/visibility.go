@@ -53,19 +53,11 @@ type collectionVisibility struct {
 	Collection string `json:"collection"`
 	// Grant is the grant whose conditions apply to the organization's
 	// members: "organization", "public" or "none".
-	Grant      string              `json:"grant"`
-	Conditions *conditionsView     `json:"conditions,omitempty"`
-	Versions   []versionVisibility `json:"versions"`
+	Grant      string                `json:"grant"`
+	Conditions *authz.ConditionsView `json:"conditions,omitempty"`
+	Versions   []versionVisibility   `json:"versions"`
 	// Truncated: the object has more versions than were explained.
 	Truncated bool `json:"truncated,omitempty"`
-}
-
-// conditionsView shows a grant's sharing conditions.
-type conditionsView struct {
-	MaxTLP      *string  `json:"max_tlp"`
-	Embargo     string   `json:"embargo,omitempty"` // a Go duration, such as 24h0m0s
-	HideCreator bool     `json:"hide_creator"`
-	HideSources []string `json:"hide_sources,omitempty"`
 }
 
 type versionVisibility struct {
@@ -272,14 +264,12 @@ func explainVersion(o collections.Object, granted bool, sh sharing, now time.Tim
 	return v, nil
 }
 
-func viewConditions(c authz.Conditions) *conditionsView {
-	v := &conditionsView{HideCreator: c.HideCreator, HideSources: c.HideSources}
-	if c.MaxTLP != stix.TLPNone {
-		t := c.MaxTLP.String()
-		v.MaxTLP = &t
-	}
-	if c.Embargo > 0 {
-		v.Embargo = c.Embargo.String()
+// viewConditions shows conditions as the grants of the admin API do.
+func viewConditions(c authz.Conditions) *authz.ConditionsView {
+	v := &authz.ConditionsView{MaxTLP: c.MaxTLP, EmbargoSeconds: int64(c.Embargo / time.Second),
+		HideCreator: c.HideCreator, HideSources: c.HideSources}
+	if v.HideSources == nil {
+		v.HideSources = []string{}
 	}
 	return v
 }

@@ -96,10 +96,10 @@ func TestVisibility(t *testing.T) {
 			name: "A: ceiling, creator and a source hidden", org: "A",
 			want: []collection{
 				{APIRoot: "api1", Collection: collA, Grant: "organization",
-					Conditions: json.RawMessage(`{"max_tlp":"green","hide_creator":true,"hide_sources":["partner-x"]}`),
+					Conditions: json.RawMessage(`{"max_tlp":"green","embargo_seconds":0,"hide_creator":true,"hide_sources":["partner-x"]}`),
 					Versions:   []version{granted, v(v2t, "red", false, "tlp_above_ceiling")}},
 				{APIRoot: "api1", Collection: collPublic, Grant: "public",
-					Conditions: json.RawMessage(`{"max_tlp":null,"hide_creator":false}`), Versions: []version{v(v1t, "green", true, "granted")}},
+					Conditions: json.RawMessage(`{"embargo_seconds":0,"hide_creator":false,"hide_sources":[]}`), Versions: []version{v(v1t, "green", true, "granted")}},
 			},
 		},
 		{
@@ -111,10 +111,10 @@ func TestVisibility(t *testing.T) {
 			name: "C: embargo", org: "C", query: "&api_root=api1",
 			want: []collection{
 				{APIRoot: "api1", Collection: collA, Grant: "organization",
-					Conditions: json.RawMessage(`{"max_tlp":null,"embargo":"1h0m0s","hide_creator":false}`),
+					Conditions: json.RawMessage(`{"embargo_seconds":3600,"hide_creator":false,"hide_sources":[]}`),
 					Versions:   []version{embargoed(v1t, "green"), embargoed(v2t, "red")}},
 				{APIRoot: "api1", Collection: collPublic, Grant: "public",
-					Conditions: json.RawMessage(`{"max_tlp":null,"hide_creator":false}`), Versions: []version{v(v1t, "green", true, "granted")}},
+					Conditions: json.RawMessage(`{"embargo_seconds":0,"hide_creator":false,"hide_sources":[]}`), Versions: []version{v(v1t, "green", true, "granted")}},
 			},
 		},
 	}
