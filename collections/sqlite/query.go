@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Objects implements collections.Store.
@@ -50,13 +52,14 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 
 	page := collections.Page{Objects: make([]collections.Object, 0, min(q.Limit, 1000))}
 	var (
-		added int64
-		meta  string
-		raw   blobScanner
-		dest  = []any{&added, &meta, &raw}
+		added         int64
+		meta          string
+		tlp, granular int64
+		raw           blobScanner
+		dest          = []any{&added, &meta, &tlp, &granular, &raw}
 	)
 	if q.MetadataOnly {
-		dest = dest[:2]
+		dest = dest[:4]
 	}
 	size := 0
 	for rows.Next() {
@@ -72,6 +75,7 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 			return collections.Page{}, fmt.Errorf("sqlite: objects: %w", err)
 		}
 		o.DateAdded = time.UnixMicro(added).UTC()
+		o.TLP, o.GranularTLP = stix.TLP(tlp), stix.TLP(granular)
 		o.Raw, raw.b = raw.b, nil
 		size += len(o.Raw)
 		page.Objects = append(page.Objects, o)
@@ -252,13 +256,43 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 			after--
 		}
 	}
-	cols := "date_added, meta, raw"
+	cols := "date_added, meta, tlp, granular_tlp, raw"
 	if q.MetadataOnly {
-		cols = "date_added, meta"
+		cols = "date_added, meta, tlp, granular_tlp"
 	}
 
 	qb := &queryBuilder{}
 	pColl, pAfter, pLimit := qb.arg(coll), qb.arg(after), qb.arg(q.Limit+1)
+	// The bounds of sharing conditions. The embargo is an upper bound on
+	// date_added; the TLP ceiling picks which levels exist for the query:
+	// each selection index range is read once per visible level (tlp
+	// follows the range's key in those indexes) and the ranges are merged
+	// in date_added order, so that hidden versions are never read and
+	// pages stay full. Without a ceiling every level is read, 0 included
+	// (a version stored without a level, which no ceiling shows).
+	var bounds []string
+	if !q.AddedUntil.IsZero() {
+		bounds = append(bounds, "date_added <= "+qb.arg(q.AddedUntil.UnixMicro()))
+	}
+	levels := []string{}
+	lo, hi := stix.TLPNone, stix.TLPRed
+	if q.MaxTLP != stix.TLPNone {
+		lo, hi = stix.TLPClear, q.MaxTLP
+		// Ranges that are not read per level (ids, exact versions: few
+		// rows) filter on the level.
+		bounds = append(bounds, "tlp BETWEEN "+qb.arg(int64(lo))+" AND "+qb.arg(int64(hi)))
+	}
+	for l := lo; l <= hi; l++ {
+		levels = append(levels, qb.arg(int64(l)))
+	}
+	levelFilter := ""
+	if q.MaxTLP != stix.TLPNone {
+		levelFilter = bounds[len(bounds)-1]
+	}
+	upper := ""
+	if !q.AddedUntil.IsZero() {
+		upper = bounds[0]
+	}
 	typeFilter := func() string { return qb.list("type", q.Types) }
 	specFilter := func() string { return qb.list("spec_version", q.SpecVersions) }
 
@@ -296,6 +330,11 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 			sel = spec + " AND " + sel
 		}
 		conds = append(conds, sel)
+		for _, c := range []string{upper, levelFilter} {
+			if c != "" {
+				conds = append(conds, c)
+			}
+		}
 		qb.sql("SELECT ", cols, " FROM objects INDEXED BY objects_id WHERE coll = ", pColl, " AND ",
 			strings.Join(conds, " AND "), " AND date_added > ", pAfter, " ORDER BY date_added LIMIT ", pLimit)
 		return qb.b.String(), qb.args, nil
@@ -325,7 +364,7 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 			sf = specFilter()
 		}
 		for _, v := range exact {
-			add("objects_version", "version = "+qb.arg(v), tf, sf)
+			add("objects_version", "version = "+qb.arg(v), tf, sf, levelFilter)
 		}
 	}
 	for _, sel := range sels {
@@ -363,8 +402,23 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 		}
 	}
 
+	// Every selection index range, once per visible level.
+	var split []branch
+	for _, b := range branches {
+		if b.index == "objects_version" {
+			split = append(split, b)
+			continue
+		}
+		for _, l := range levels {
+			split = append(split, branch{b.index, append(slices.Clip(b.conds), "tlp = "+l)})
+		}
+	}
+	branches = split
 	where := func(b branch) string {
 		s := "INDEXED BY " + b.index + " WHERE coll = " + pColl
+		if upper != "" {
+			s += " AND " + upper
+		}
 		for _, c := range b.conds {
 			s += " AND " + c
 		}
