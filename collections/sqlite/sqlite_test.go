@@ -86,7 +86,7 @@ func TestReopen(t *testing.T) {
 }
 
 // benchStore returns a store with one collection, in a temporary directory.
-func benchStore(b *testing.B) (*sqlite.Store, collections.Collection) {
+func benchStore(b testing.TB) (*sqlite.Store, collections.Collection) {
 	ctx := context.Background()
 	s := open(b, filepath.Join(b.TempDir(), "taxiid.db"))
 	if err := s.PutAPIRoot(ctx, collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: 1 << 20}); err != nil {
