@@ -270,28 +270,21 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 	// in date_added order, so that hidden versions are never read and
 	// pages stay full. Without a ceiling every level is read, 0 included
 	// (a version stored without a level, which no ceiling shows).
-	var bounds []string
+	// upper is the embargo's bound, for every branch; levelFilter keeps
+	// the visible levels in ranges that are not read level by level (ids,
+	// exact versions: few rows).
+	var upper, levelFilter string
 	if !q.AddedUntil.IsZero() {
-		bounds = append(bounds, "date_added <= "+qb.arg(q.AddedUntil.UnixMicro()))
+		upper = "date_added <= " + qb.arg(q.AddedUntil.UnixMicro())
 	}
-	levels := []string{}
 	lo, hi := stix.TLPNone, stix.TLPRed
 	if q.MaxTLP != stix.TLPNone {
 		lo, hi = stix.TLPClear, q.MaxTLP
-		// Ranges that are not read per level (ids, exact versions: few
-		// rows) filter on the level.
-		bounds = append(bounds, "tlp BETWEEN "+qb.arg(int64(lo))+" AND "+qb.arg(int64(hi)))
+		levelFilter = "tlp BETWEEN " + qb.arg(int64(lo)) + " AND " + qb.arg(int64(hi))
 	}
+	var levels []string
 	for l := lo; l <= hi; l++ {
 		levels = append(levels, qb.arg(int64(l)))
-	}
-	levelFilter := ""
-	if q.MaxTLP != stix.TLPNone {
-		levelFilter = bounds[len(bounds)-1]
-	}
-	upper := ""
-	if !q.AddedUntil.IsZero() {
-		upper = bounds[0]
 	}
 	typeFilter := func() string { return qb.list("type", q.Types) }
 	specFilter := func() string { return qb.list("spec_version", q.SpecVersions) }
