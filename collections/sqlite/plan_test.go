@@ -87,7 +87,7 @@ func TestQueryPlans(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.Limit = 100
-			query, args, err := buildQuery(tc.q, 1)
+			query, args, err := buildQuery(tc.q, 1, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
