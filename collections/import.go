@@ -93,7 +93,7 @@ func (in *Ingester) Check(ctx context.Context, c Collection, objs []json.RawMess
 		return nil, err
 	}
 	log := in.log.With("api_root", c.APIRoot, "collection", c.ID)
-	entries := in.checkAll(ctx, log, objs, level, acceptedSpecVersions(c.MediaTypes))
+	entries := in.checkAll(ctx, log, objs, level, acceptedSpecVersions(c.MediaTypes), c.UnmarkedTLP)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("import abandoned before storing: %w", err)
 	}

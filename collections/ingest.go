@@ -160,7 +160,7 @@ func (in *Ingester) Ingest(ctx context.Context, c Collection, owner string, objs
 		TotalCount:       len(objs),
 		Expires:          now.Add(in.statusTTL),
 	}
-	entries := in.checkAll(ctx, log, objs, level, acceptedSpecVersions(c.MediaTypes))
+	entries := in.checkAll(ctx, log, objs, level, acceptedSpecVersions(c.MediaTypes), c.UnmarkedTLP)
 	var valid []int
 	for i := range entries {
 		if entries[i].failed {
@@ -509,7 +509,7 @@ func (in *Ingester) Shutdown(ctx context.Context) error {
 
 // checkAll validates objs on every core; a panic in a check fails that
 // object only.
-func (in *Ingester) checkAll(ctx context.Context, log *slog.Logger, objs []json.RawMessage, level stix.Level, accepted map[string]bool) []entry {
+func (in *Ingester) checkAll(ctx context.Context, log *slog.Logger, objs []json.RawMessage, level stix.Level, accepted map[string]bool, unmarked stix.TLP) []entry {
 	entries := make([]entry, len(objs))
 	workers := min(runtime.GOMAXPROCS(0), 1+len(objs)/64)
 	var wg sync.WaitGroup
@@ -519,7 +519,7 @@ func (in *Ingester) checkAll(ctx context.Context, log *slog.Logger, objs []json.
 				if n%64 == 0 && ctx.Err() != nil {
 					return // abandoned: Ingest stores nothing
 				}
-				entries[i] = in.checkSafely(log, i, objs[i], level, accepted)
+				entries[i] = in.checkSafely(log, i, objs[i], level, accepted, unmarked)
 			}
 		})
 	}
@@ -527,14 +527,14 @@ func (in *Ingester) checkAll(ctx context.Context, log *slog.Logger, objs []json.
 	return entries
 }
 
-func (in *Ingester) checkSafely(log *slog.Logger, i int, raw json.RawMessage, level stix.Level, accepted map[string]bool) (e entry) {
+func (in *Ingester) checkSafely(log *slog.Logger, i int, raw json.RawMessage, level stix.Level, accepted map[string]bool, unmarked stix.TLP) (e entry) {
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("validation panicked", "object", i, "panic", p, "stack", string(debug.Stack()))
 			e = entry{failed: true, rule: ReasonInternal, detail: StatusDetail{ID: fmt.Sprintf("objects[%d]", i), Message: msgValidationPanic}}
 		}
 	}()
-	return in.check(i, raw, level, accepted)
+	return in.check(i, raw, level, accepted, unmarked)
 }
 
 // MaxObjectBytes bounds one object as pushed: every backend stores it
@@ -543,8 +543,9 @@ func (in *Ingester) checkSafely(log *slog.Logger, i int, raw json.RawMessage, le
 // are stored.
 const MaxObjectBytes = 15 << 20
 
-// check validates one pushed object.
-func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted map[string]bool) entry {
+// check validates one pushed object and records its sharing level, the
+// collection's unmarked level for an object without a TLP marking.
+func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted map[string]bool, unmarked stix.TLP) entry {
 	if len(raw) > MaxObjectBytes {
 		return entry{failed: true, rule: ReasonTooLarge, detail: StatusDetail{ID: fmt.Sprintf("objects[%d]", i),
 			Message: fmt.Sprintf("the object's %d bytes exceed the limit of %d bytes per object", len(raw), MaxObjectBytes)}}
@@ -590,8 +591,13 @@ func (in *Ingester) check(i int, raw json.RawMessage, level stix.Level, accepted
 		}
 		raw = buf.Bytes()
 	}
+	sh, err := stix.SharingOf(raw, unmarked)
+	if err != nil {
+		return fail(ReasonInvalid, "not valid JSON")
+	}
 	e.obj = NewObject{ID: id.ID, Type: id.Type, SpecVersion: id.SpecVersion, Version: id.Version,
-		Created: id.Created, Revoked: id.Revoked, Raw: raw}
+		Created: id.Created, Revoked: id.Revoked, Raw: raw,
+		TLP: sh.TLP, GranularTLP: sh.GranularTLP, Markings: sh.Markings}
 	return e
 }
 

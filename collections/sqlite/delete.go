@@ -56,7 +56,7 @@ func (s *Store) DeleteCollection(ctx context.Context, apiRoot, id string) error 
 		// root and id gets its coll key back. Handles check a cached key
 		// against its row before use (Store.collection), since after
 		// DeleteAPIRoot SQLite may give the key to a new collection.
-		for _, q := range []string{"DELETE FROM objects WHERE coll = ?", "DELETE FROM heads WHERE coll = ?", "UPDATE collections SET deleted = 1, alias = NULL WHERE coll = ?"} {
+		for _, q := range []string{"DELETE FROM objects WHERE coll = ?", "DELETE FROM heads WHERE coll = ?", "DELETE FROM markings WHERE coll = ?", "UPDATE collections SET deleted = 1, alias = NULL WHERE coll = ?"} {
 			if _, err := tx.ExecContext(ctx, q, coll); err != nil {
 				return fmt.Errorf("sqlite: delete collection %s/%s: %w", apiRoot, id, err)
 			}

@@ -15,6 +15,7 @@ import (
 // after the migration's SQL in the same transaction.
 var goMigrations = map[int]func(ctx context.Context, tx *sql.Tx) error{
 	3: migrate3,
+	7: migrate7,
 }
 
 // migrate applies the embedded migrations/NNNN_*.sql files numbered above

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // writeStmts are the statements of the write path, prepared once on the
@@ -22,6 +23,7 @@ type writeStmts struct {
 	stored, lastAdded, versions         *sql.Stmt
 	insert, unmark, unmarkTop, setFlags *sql.Stmt
 	delete, settleKeep, settleSet       *sql.Stmt
+	markAdd, markDel, markPrune         *sql.Stmt
 	all                                 []*sql.Stmt
 }
 
@@ -60,11 +62,16 @@ func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&ws.stored, storedQuery},
 		{&ws.lastAdded, "SELECT MAX(date_added) FROM objects"},
 		{&ws.versions, versionsQuery},
-		{&ws.insert, "INSERT INTO objects (date_added, coll, id, type, spec_version, version, flags, meta, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+		{&ws.insert, "INSERT INTO objects (date_added, coll, id, type, spec_version, version, flags, meta, tlp, granular_tlp, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
 		{&ws.unmark, "UPDATE objects SET flags = flags & ~? WHERE date_added = ?"},
 		{&ws.unmarkTop, unmarkTopQuery},
 		{&ws.setFlags, "UPDATE objects SET flags = ? WHERE date_added = ?"},
-		{&ws.delete, "DELETE FROM objects WHERE date_added = ?"},
+		// The markings of a deleted version are read from it, to count
+		// them out of the collection's.
+		{&ws.delete, "DELETE FROM objects WHERE date_added = ? RETURNING tlp, raw"},
+		{&ws.markAdd, "INSERT INTO markings (coll, marking, tlp, n) VALUES (?, ?, ?, 1) ON CONFLICT (coll, marking, tlp) DO UPDATE SET n = n + 1"},
+		{&ws.markDel, "UPDATE markings SET n = n - 1 WHERE coll = ? AND marking = ? AND tlp = ?"},
+		{&ws.markPrune, "DELETE FROM markings WHERE coll = ? AND n <= 0"},
 		{&ws.settleKeep, "UPDATE status_entries SET state = ?, version = ? WHERE skey = ? AND seq = ?"},
 		{&ws.settleSet, "UPDATE status_entries SET state = ?, version = ?, message = ? WHERE skey = ? AND seq = ?"},
 	} {
@@ -472,8 +479,13 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 		return p.Result, err
 	}
 	if _, err := o.stmt(o.ws.insert).ExecContext(o.ctx, added, o.coll, idKey(obj.ID), obj.Type, obj.SpecVersion, ver,
-		int64(p.Marks), packMeta(ver, obj.SpecVersion, obj.Type, obj.ID), obj.Raw); err != nil {
+		int64(p.Marks), packMeta(ver, obj.SpecVersion, obj.Type, obj.ID), int64(obj.TLP), int64(obj.GranularTLP), obj.Raw); err != nil {
 		return p.Result, err
+	}
+	for _, m := range obj.Markings {
+		if _, err := o.stmt(o.ws.markAdd).ExecContext(o.ctx, o.coll, m, int64(obj.TLP)); err != nil {
+			return p.Result, err
+		}
 	}
 	for _, u := range p.Unmark {
 		if _, err := o.stmt(o.ws.unmark).ExecContext(o.ctx, int64(u.Marks), u.DateAdded.UnixMicro()); err != nil {
@@ -529,9 +541,12 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 			return collections.ErrNotFound
 		}
 		for _, i := range p.Delete {
-			if _, err := o.stmt(o.ws.delete).ExecContext(o.ctx, vs[i].DateAdded.UnixMicro()); err != nil {
+			if err := o.deleteVersion(vs[i].DateAdded.UnixMicro()); err != nil {
 				return fmt.Errorf("sqlite: delete %s: %w", id, err)
 			}
+		}
+		if _, err := o.stmt(o.ws.markPrune).ExecContext(o.ctx, coll); err != nil {
+			return fmt.Errorf("sqlite: delete %s: %w", id, err)
 		}
 		for k, i := range p.Keep {
 			if p.Marks[k] != vs[i].Marks {
@@ -581,4 +596,27 @@ func (o *objectTx) loadVersions(id string) ([]collections.StoredVersion, error) 
 		vs = append(vs, v)
 	}
 	return vs, rows.Err()
+}
+
+// deleteVersion deletes one version and counts its markings out of the
+// collection's, so that Markings lists only what stored versions
+// reference (at their levels).
+func (o *objectTx) deleteVersion(added int64) error {
+	var (
+		tlp int64
+		raw []byte
+	)
+	if err := o.stmt(o.ws.delete).QueryRowContext(o.ctx, added).Scan(&tlp, &raw); err != nil {
+		return err
+	}
+	sh, err := stix.SharingOf(raw, stix.TLPNone)
+	if err != nil {
+		return nil // stored objects are JSON; nothing was counted for one that is not
+	}
+	for _, m := range sh.Markings {
+		if _, err := o.stmt(o.ws.markDel).ExecContext(o.ctx, o.coll, m, tlp); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // TestQueryPlans checks with EXPLAIN QUERY PLAN that every query shape reads
@@ -45,20 +46,20 @@ func TestQueryPlans(t *testing.T) {
 		q         collections.Query
 		tempBTree bool // a bounded sort is expected
 	}{
-		{"default", collections.Query{}, false},
-		{"default after", collections.Query{AddedAfter: after}, false},
-		{"metadata", collections.Query{MetadataOnly: true}, false},
-		{"first", collections.Query{Versions: collections.VersionFilter{First: true}}, false},
-		{"all", collections.Query{Versions: collections.VersionFilter{All: true}}, false},
+		{"default", collections.Query{}, true},
+		{"default after", collections.Query{AddedAfter: after}, true},
+		{"metadata", collections.Query{MetadataOnly: true}, true},
+		{"first", collections.Query{Versions: collections.VersionFilter{First: true}}, true},
+		{"all", collections.Query{Versions: collections.VersionFilter{All: true}}, true},
 		{"exact", collections.Query{Versions: collections.VersionFilter{Exact: ts}}, false},
 		{"exacts", collections.Query{Versions: collections.VersionFilter{Exact: []time.Time{ts[0], ts[0].Add(time.Second)}}}, true},
 		{"type exact", collections.Query{Types: []string{"indicator"}, Versions: collections.VersionFilter{Exact: ts}}, false},
-		{"type", collections.Query{Types: []string{"indicator"}}, false},
-		{"type first", collections.Query{Types: []string{"indicator"}, Versions: collections.VersionFilter{First: true}}, false},
-		{"type all", collections.Query{Types: []string{"indicator"}, Versions: collections.VersionFilter{All: true}}, false},
-		{"spec", collections.Query{SpecVersions: []string{"2.1"}}, false},
+		{"type", collections.Query{Types: []string{"indicator"}}, true},
+		{"type first", collections.Query{Types: []string{"indicator"}, Versions: collections.VersionFilter{First: true}}, true},
+		{"type all", collections.Query{Types: []string{"indicator"}, Versions: collections.VersionFilter{All: true}}, true},
+		{"spec", collections.Query{SpecVersions: []string{"2.1"}}, true},
 		{"specs", collections.Query{SpecVersions: []string{"2.0", "2.1"}}, true},
-		{"spec type", collections.Query{SpecVersions: []string{"2.1"}, Types: []string{"indicator"}}, false},
+		{"spec type", collections.Query{SpecVersions: []string{"2.1"}, Types: []string{"indicator"}}, true},
 		{"types", collections.Query{Types: []string{"indicator", "malware"}, AddedAfter: after}, true},
 		{"first last exact", collections.Query{Versions: collections.VersionFilter{First: true, Last: true, Exact: ts}}, true},
 		{"types first last", collections.Query{Types: []string{"indicator", "malware"},
@@ -69,16 +70,24 @@ func TestQueryPlans(t *testing.T) {
 		{"many types, specs, versions", collections.Query{Types: many(collections.MaxQueryValues, "x-t-%d"),
 			SpecVersions: many(collections.MaxQueryValues, "2.%d"),
 			Versions:     collections.VersionFilter{First: true, Last: true, Exact: manyTimes}}, true},
-		{"all specs", collections.Query{AllSpecVersions: true}, false},
-		{"all specs all", collections.Query{AllSpecVersions: true, Versions: collections.VersionFilter{All: true}}, false},
-		{"all specs type", collections.Query{AllSpecVersions: true, Types: []string{"indicator"}}, false},
-		{"spec types", collections.Query{SpecVersions: []string{"2.1"}, Types: []string{"indicator", "malware"}}, false},
+		{"all specs", collections.Query{AllSpecVersions: true}, true},
+		{"all specs all", collections.Query{AllSpecVersions: true, Versions: collections.VersionFilter{All: true}}, true},
+		{"all specs type", collections.Query{AllSpecVersions: true, Types: []string{"indicator"}}, true},
+		{"spec types", collections.Query{SpecVersions: []string{"2.1"}, Types: []string{"indicator", "malware"}}, true},
+		// Under a ceiling of one level, one index range; else one bounded
+		// range per level, merged.
+		{"ceiling", collections.Query{MaxTLP: stix.TLPClear}, false},
+		{"ceiling type", collections.Query{MaxTLP: stix.TLPClear, Types: []string{"indicator"}}, false},
+		{"ceiling embargo", collections.Query{MaxTLP: stix.TLPClear, AddedUntil: after, AddedAfter: after.Add(-time.Hour)}, false},
+		{"ceiling exact", collections.Query{MaxTLP: stix.TLPGreen, Versions: collections.VersionFilter{Exact: ts}}, false},
+		{"ceiling amber", collections.Query{MaxTLP: stix.TLPAmber}, true},
+		{"ceiling ids", collections.Query{MaxTLP: stix.TLPAmber, IDs: ids, AddedUntil: after}, true},
 		{"ids types versions", collections.Query{IDs: ids, Types: []string{"indicator"},
 			Versions: collections.VersionFilter{First: true, Last: true, Exact: ts}, SpecVersions: []string{"2.1"}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.Limit = 100
-			query, args, err := buildQuery(tc.q, 1)
+			query, args, err := buildQuery(tc.q, 1, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

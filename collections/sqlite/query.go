@@ -2,15 +2,18 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Objects implements collections.Store.
@@ -31,7 +34,27 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 	if err != nil {
 		return collections.Page{}, err
 	}
-	query, args, err := buildQuery(q, coll)
+	// Pages read through the selection indexes read one range per level
+	// that has versions in the page's date_added bounds, found first in
+	// the same read transaction (so the same snapshot): a collection whose
+	// versions share one level is one range, as fast as without levels.
+	var (
+		levels []stix.TLP
+		tx     *sql.Tx
+	)
+	if len(q.IDs) == 0 {
+		if tx, err = s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}); err != nil {
+			return collections.Page{}, fmt.Errorf("sqlite: objects: %w", err)
+		}
+		defer tx.Rollback()
+		if levels, err = s.presentLevels(ctx, tx, coll, q); err != nil {
+			return collections.Page{}, fmt.Errorf("sqlite: objects: %w", err)
+		}
+		if len(levels) == 0 {
+			return collections.Page{}, nil
+		}
+	}
+	query, args, err := buildQuery(q, coll, levels)
 	if err != nil {
 		return collections.Page{}, fmt.Errorf("sqlite: objects: %w", err)
 	}
@@ -42,6 +65,10 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 	if closeStmt {
 		defer st.Close()
 	}
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+		defer st.Close() // the transaction's copy; the prepared statement stays
+	}
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return collections.Page{}, fmt.Errorf("sqlite: objects: %w", err)
@@ -50,10 +77,10 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 
 	page := collections.Page{Objects: make([]collections.Object, 0, min(q.Limit, 1000))}
 	var (
-		added int64
-		meta  string
-		raw   blobScanner
-		dest  = []any{&added, &meta, &raw}
+		packed int64 // see packedCol
+		meta   string
+		raw    blobScanner
+		dest   = []any{&packed, &meta, &raw}
 	)
 	if q.MetadataOnly {
 		dest = dest[:2]
@@ -71,7 +98,8 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 		if err != nil {
 			return collections.Page{}, fmt.Errorf("sqlite: objects: %w", err)
 		}
-		o.DateAdded = time.UnixMicro(added).UTC()
+		o.DateAdded = time.UnixMicro(packed >> 8).UTC()
+		o.TLP, o.GranularTLP = stix.TLP(packed>>4&0xf), stix.TLP(packed&0xf)
 		o.Raw, raw.b = raw.b, nil
 		size += len(o.Raw)
 		page.Objects = append(page.Objects, o)
@@ -81,6 +109,81 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 	}
 	return page, nil
 }
+
+// levelsQuery returns which of the levels in a JSON array have versions in
+// a collection with date_added in (after, until]: one seek each.
+const levelsQuery = "SELECT l.value FROM json_each(?2) AS l WHERE EXISTS (SELECT 1 FROM objects INDEXED BY objects_coll " +
+	"WHERE coll = ?1 AND tlp = l.value AND date_added > ?3 AND date_added <= ?4) ORDER BY l.value"
+
+// presentLevels returns the levels visible to q that have versions within
+// its date_added bounds, in the transaction tx.
+func (s *Store) presentLevels(ctx context.Context, tx *sql.Tx, coll int64, q collections.Query) ([]stix.TLP, error) {
+	var nums []int64 // not []stix.TLP, which marshals as names
+	for _, l := range visibleLevels(q.MaxTLP) {
+		nums = append(nums, int64(l))
+	}
+	arr, _ := json.Marshal(nums) // numbers always marshal
+	after, until := afterBound(q.AddedAfter), int64(math.MaxInt64)
+	if !q.AddedUntil.IsZero() {
+		until = q.AddedUntil.UnixMicro()
+	}
+	st, closeStmt, err := s.readStmt(ctx, levelsQuery)
+	if err != nil {
+		return nil, err
+	}
+	if closeStmt {
+		defer st.Close()
+	}
+	tst := tx.StmtContext(ctx, st)
+	defer tst.Close()
+	rows, err := tst.QueryContext(ctx, coll, string(arr), after, until)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []stix.TLP
+	for rows.Next() {
+		var l int64
+		if err := rows.Scan(&l); err != nil {
+			return nil, err
+		}
+		out = append(out, stix.TLP(l))
+	}
+	return out, rows.Err()
+}
+
+// visibleLevels are the levels a ceiling shows: without one every level,
+// 0 included (a version stored without a level, which no ceiling shows).
+func visibleLevels(ceiling stix.TLP) []stix.TLP {
+	lo, hi := stix.TLPNone, stix.TLPRed
+	if ceiling != stix.TLPNone {
+		lo, hi = stix.TLPClear, ceiling
+	}
+	var ls []stix.TLP
+	for l := lo; l <= hi; l++ {
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// afterBound is the date_added bound of AddedAfter: date_added > it.
+func afterBound(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	// date_added > t, for integer date_added: > floor(µs).
+	after := t.UnixMicro()
+	if time.UnixMicro(after).After(t) {
+		after--
+	}
+	return after
+}
+
+// packedCol reads date_added, tlp and granular_tlp as one value (levels
+// are below 16; date_added, in µs, far below 2^55; in SQL, << and | bind
+// alike, left to right): the driver costs about as much per column as
+// SQLite per row.
+const packedCol = "((date_added << 8) | (tlp << 4) | granular_tlp)"
 
 // metaSep separates the fields of objects.meta; AddObjects refuses it in
 // them.
@@ -213,7 +316,10 @@ const maxCompound = 400
 // per branch, within SQLite's limits for any query Query.Check accepts.
 // Queries on IDs go through the (coll, id, version) index and sort only
 // those ids' versions.
-func buildQuery(q collections.Query, coll int64) (string, []any, error) {
+//
+// levels are the levels whose ranges are read (nil: every level visible
+// under q's ceiling).
+func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []any, error) {
 	exact := make([]string, len(q.Versions.Exact))
 	for i, t := range q.Versions.Exact {
 		v, err := formatVersion(t)
@@ -244,21 +350,39 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 	case len(q.SpecVersions) > 0:
 		mode = specList
 	}
-	after := int64(math.MinInt64)
-	if !q.AddedAfter.IsZero() {
-		// date_added > AddedAfter, for integer date_added: > floor(µs).
-		after = q.AddedAfter.UnixMicro()
-		if time.UnixMicro(after).After(q.AddedAfter) {
-			after--
-		}
-	}
-	cols := "date_added, meta, raw"
+	after := afterBound(q.AddedAfter)
+	cols := packedCol + ", meta, raw"
 	if q.MetadataOnly {
-		cols = "date_added, meta"
+		cols = packedCol + ", meta"
 	}
 
 	qb := &queryBuilder{}
 	pColl, pAfter, pLimit := qb.arg(coll), qb.arg(after), qb.arg(q.Limit+1)
+	// The bounds of sharing conditions. The embargo is an upper bound on
+	// date_added; the TLP ceiling picks which levels exist for the query:
+	// each selection index range is read once per visible level (tlp
+	// follows the range's key in those indexes) and the ranges are merged
+	// in date_added order, so that hidden versions are never read and
+	// pages stay full. Without a ceiling every level is read, 0 included
+	// (a version stored without a level, which no ceiling shows).
+	// upper is the embargo's bound, for every branch; levelFilter keeps
+	// the visible levels in ranges that are not read level by level (ids,
+	// exact versions: few rows).
+	var upper, levelFilter string
+	if !q.AddedUntil.IsZero() {
+		upper = "date_added <= " + qb.arg(q.AddedUntil.UnixMicro())
+	}
+	if q.MaxTLP != stix.TLPNone {
+		lo, hi := stix.TLPClear, q.MaxTLP
+		levelFilter = "tlp BETWEEN " + qb.arg(int64(lo)) + " AND " + qb.arg(int64(hi))
+	}
+	if present == nil {
+		present = visibleLevels(q.MaxTLP)
+	}
+	var levels []string
+	for _, l := range present {
+		levels = append(levels, qb.arg(int64(l)))
+	}
 	typeFilter := func() string { return qb.list("type", q.Types) }
 	specFilter := func() string { return qb.list("spec_version", q.SpecVersions) }
 
@@ -296,6 +420,11 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 			sel = spec + " AND " + sel
 		}
 		conds = append(conds, sel)
+		for _, c := range []string{upper, levelFilter} {
+			if c != "" {
+				conds = append(conds, c)
+			}
+		}
 		qb.sql("SELECT ", cols, " FROM objects INDEXED BY objects_id WHERE coll = ", pColl, " AND ",
 			strings.Join(conds, " AND "), " AND date_added > ", pAfter, " ORDER BY date_added LIMIT ", pLimit)
 		return qb.b.String(), qb.args, nil
@@ -325,7 +454,7 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 			sf = specFilter()
 		}
 		for _, v := range exact {
-			add("objects_version", "version = "+qb.arg(v), tf, sf)
+			add("objects_version", "version = "+qb.arg(v), tf, sf, levelFilter)
 		}
 	}
 	for _, sel := range sels {
@@ -363,8 +492,23 @@ func buildQuery(q collections.Query, coll int64) (string, []any, error) {
 		}
 	}
 
+	// Every selection index range, once per visible level.
+	var split []branch
+	for _, b := range branches {
+		if b.index == "objects_version" {
+			split = append(split, b)
+			continue
+		}
+		for _, l := range levels {
+			split = append(split, branch{b.index, append(slices.Clip(b.conds), "tlp = "+l)})
+		}
+	}
+	branches = split
 	where := func(b branch) string {
 		s := "INDEXED BY " + b.index + " WHERE coll = " + pColl
+		if upper != "" {
+			s += " AND " + upper
+		}
 		for _, c := range b.conds {
 			s += " AND " + c
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // APIRoots implements collections.Store.
@@ -52,17 +53,19 @@ func (s *Store) PutAPIRoot(ctx context.Context, root collections.APIRoot) error 
 	})
 }
 
-const collectionColumns = "api_root, id, alias, title, description, media_types, validation"
+const collectionColumns = "api_root, id, alias, title, description, media_types, validation, unmarked_tlp"
 
 func scanCollection(sc interface{ Scan(...any) error }) (collections.Collection, error) {
 	var (
-		c     collections.Collection
-		alias sql.NullString
-		media string
+		c        collections.Collection
+		alias    sql.NullString
+		media    string
+		unmarked int64
 	)
-	if err := sc.Scan(&c.APIRoot, &c.ID, &alias, &c.Title, &c.Description, &media, &c.Validation); err != nil {
+	if err := sc.Scan(&c.APIRoot, &c.ID, &alias, &c.Title, &c.Description, &media, &c.Validation, &unmarked); err != nil {
 		return c, err
 	}
+	c.UnmarkedTLP = stix.TLP(unmarked)
 	c.Alias = alias.String
 	if err := json.Unmarshal([]byte(media), &c.MediaTypes); err != nil {
 		return c, fmt.Errorf("media_types of %s: %w", c.ID, err)
@@ -177,16 +180,17 @@ func (s *Store) PutCollection(ctx context.Context, c collections.Collection) err
 		// An upsert, not INSERT OR REPLACE: the row, and so its coll key
 		// referenced by objects, must survive.
 		_, err = tx.ExecContext(ctx, `
-			INSERT INTO collections (api_root, id, alias, title, description, media_types, validation)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
+			INSERT INTO collections (api_root, id, alias, title, description, media_types, validation, unmarked_tlp)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (api_root, id) DO UPDATE SET
 				alias = excluded.alias,
 				title = excluded.title,
 				description = excluded.description,
 				media_types = excluded.media_types,
 				validation = excluded.validation,
+				unmarked_tlp = excluded.unmarked_tlp,
 				deleted = 0`,
-			c.APIRoot, c.ID, alias, c.Title, c.Description, string(mediaJSON), c.Validation)
+			c.APIRoot, c.ID, alias, c.Title, c.Description, string(mediaJSON), c.Validation, int64(c.UnmarkedTLP))
 		if err != nil {
 			return fmt.Errorf("sqlite: put collection %s/%s: %w", c.APIRoot, c.ID, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/sqlite"
 	"github.com/taxiid/taxiid/collections/storetest"
+	"github.com/taxiid/taxiid/stix"
 )
 
 func open(tb testing.TB, path string) *sqlite.Store {
@@ -85,7 +86,7 @@ func TestReopen(t *testing.T) {
 }
 
 // benchStore returns a store with one collection, in a temporary directory.
-func benchStore(b *testing.B) (*sqlite.Store, collections.Collection) {
+func benchStore(b testing.TB) (*sqlite.Store, collections.Collection) {
 	ctx := context.Background()
 	s := open(b, filepath.Join(b.TempDir(), "taxiid.db"))
 	if err := s.PutAPIRoot(ctx, collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: 1 << 20}); err != nil {
@@ -220,5 +221,62 @@ func TestConcurrentOpen(t *testing.T) {
 				t.Errorf("round %d: APIRoots through store %d = %v, %v; want %v", round, i, roots, err, root)
 			}
 		}
+	}
+}
+
+// BenchmarkCeilingPage measures reads under a TLP ceiling: one op is one
+// page of 100 of a collection of 100,000 versions of which one in ten is
+// TLP:GREEN and the others TLP:RED, walked with AddedAfter and restarted
+// at the end. "green" is a partner whose ceiling hides 90% of the
+// collection, "none" one without a ceiling.
+func BenchmarkCeilingPage(b *testing.B) {
+	const total, limit = 100_000, 100
+	s, c := benchStore(b)
+	ctx := context.Background()
+	n := 0
+	for _, objs := range batches(rand.New(rand.NewPCG(1, 2)), total/1000, 1000) {
+		for i := range objs {
+			objs[i].TLP = stix.TLPRed
+			if n%10 == 0 {
+				objs[i].TLP = stix.TLPGreen
+			}
+			n++
+		}
+		if _, err := s.AddObjects(ctx, c.APIRoot, c.ID, objs, collections.AddOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		q    collections.Query
+	}{
+		{"none", collections.Query{}},
+		{"green", collections.Query{MaxTLP: stix.TLPGreen}},
+		{"red", collections.Query{MaxTLP: stix.TLPRed}},
+		{"none-metadata", collections.Query{MetadataOnly: true}},
+		{"green-metadata", collections.Query{MetadataOnly: true, MaxTLP: stix.TLPGreen}},
+		{"none-type", collections.Query{Types: []string{"indicator"}}},
+		{"green-type", collections.Query{Types: []string{"indicator"}, MaxTLP: stix.TLPGreen}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			q := bc.q
+			q.APIRoot, q.Collection, q.Limit = c.APIRoot, c.ID, limit
+			start := cpuTime()
+			for b.Loop() {
+				p, err := s.Objects(ctx, q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(p.Objects) < limit && p.More {
+					b.Fatal("short page with More")
+				}
+				q.AddedAfter = time.Time{}
+				if p.More {
+					q.AddedAfter = p.Objects[len(p.Objects)-1].DateAdded
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
+			b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
 	}
 }

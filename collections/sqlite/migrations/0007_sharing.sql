@@ -1,1 +1,54 @@
--- 0007: no schema change.
+-- Sharing conditions: each version's TLP level decides who may see it, and
+-- reads under a TLP ceiling are answered from the selection indexes.
+
+ALTER TABLE collections ADD COLUMN unmarked_tlp INTEGER NOT NULL DEFAULT 0;
+
+-- objects is rebuilt so that tlp and granular_tlp come before raw:
+-- metadata-only reads stop before raw, which columns added at the end
+-- would sit behind. tlp starts at 5 (TLP:RED, what an unmarked version
+-- gets by default); the Go part of this migration computes the real
+-- levels from raw.
+CREATE TABLE objects_0007 (
+	date_added   INTEGER PRIMARY KEY,
+	coll         INTEGER NOT NULL REFERENCES collections (coll),
+	id           TEXT NOT NULL,
+	type         TEXT NOT NULL,
+	spec_version TEXT NOT NULL,
+	version      TEXT NOT NULL,
+	flags        INTEGER NOT NULL,
+	meta         TEXT NOT NULL,
+	-- tlp: the level deciding visibility (stix.TLP: 1 clear .. 5 red);
+	-- granular_tlp: the highest level of its granular markings (0: none).
+	tlp          INTEGER NOT NULL,
+	granular_tlp INTEGER NOT NULL,
+	raw          BLOB NOT NULL -- kept last: metadata-only reads stop before it
+);
+
+INSERT INTO objects_0007 (date_added, coll, id, type, spec_version, version, flags, meta, tlp, granular_tlp, raw)
+	SELECT date_added, coll, id, type, spec_version, version, flags, meta, 5, 0, raw FROM objects;
+
+DROP TABLE objects;
+ALTER TABLE objects_0007 RENAME TO objects;
+
+-- The selection indexes hold tlp right after what picks the range, so that
+-- a page under a ceiling is one range per visible level, merged in
+-- date_added order: hidden versions are never read.
+CREATE INDEX objects_coll ON objects (coll, tlp, date_added);
+CREATE INDEX objects_type ON objects (coll, type, tlp, date_added);
+CREATE UNIQUE INDEX objects_id ON objects (coll, id, version);
+CREATE INDEX objects_latest ON objects (coll, tlp, date_added) WHERE flags & 5 = 5;
+CREATE INDEX objects_latest_type ON objects (coll, type, tlp, date_added) WHERE flags & 5 = 5;
+CREATE INDEX objects_first ON objects (coll, tlp, date_added) WHERE flags & 6 = 6;
+CREATE INDEX objects_version ON objects (coll, version, date_added);
+CREATE INDEX objects_spec ON objects (coll, spec_version, tlp, date_added);
+
+-- The marking definitions each collection's versions reference: for each
+-- (collection, marking, version level), how many versions. A marking is
+-- visible under a ceiling when its lowest level is at most the ceiling.
+CREATE TABLE markings (
+	coll    INTEGER NOT NULL,
+	marking TEXT NOT NULL,
+	tlp     INTEGER NOT NULL,
+	n       INTEGER NOT NULL,
+	PRIMARY KEY (coll, marking, tlp)
+) WITHOUT ROWID;
