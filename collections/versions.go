@@ -140,6 +140,9 @@ type StoredVersion struct {
 	Version     time.Time
 	DateAdded   time.Time
 	Marks       Marks
+	// TLP is the level recorded at ingest (NewObject.TLP); stix.TLPNone,
+	// as stored before levels were recorded, counts as stix.TLPRed.
+	TLP stix.TLP
 }
 
 // VersionRef names one stored version.
@@ -501,4 +504,125 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Ceilings is a set of TLP ceilings, one bit per level: bit c-1 for the
+// ceiling stix.TLP(c), stix.TLPClear (bit 0) to stix.TLPRed (bit 4).
+type Ceilings uint8
+
+// AllCeilings holds every ceiling, stix.TLPClear to stix.TLPRed.
+const AllCeilings Ceilings = 1<<uint(stix.TLPRed) - 1
+
+// CeilingsFrom returns the ceilings lo to hi, both included (none when
+// hi < lo); lo and hi are clamped to stix.TLPClear..stix.TLPRed.
+func CeilingsFrom(lo, hi stix.TLP) Ceilings {
+	lo, hi = max(lo, stix.TLPClear), min(hi, stix.TLPRed)
+	if hi < lo {
+		return 0
+	}
+	return AllCeilings >> (uint(stix.TLPRed) - uint(hi)) &^ (1<<(uint(lo)-1) - 1)
+}
+
+// Has reports whether c holds the ceiling maxTLP (normalised by Ceiling).
+func (c Ceilings) Has(maxTLP stix.TLP) bool {
+	return c&(1<<(uint(Ceiling(maxTLP))-1)) != 0
+}
+
+// Ceiling returns the ceiling a query with MaxTLP maxTLP reads under: no
+// ceiling (stix.TLPNone) sees every level, as stix.TLPRed does.
+func Ceiling(maxTLP stix.TLP) stix.TLP {
+	if maxTLP == stix.TLPNone || maxTLP > stix.TLPRed {
+		return stix.TLPRed
+	}
+	return maxTLP
+}
+
+// VersionTLP returns the level that decides who sees a stored version:
+// its recorded level, stix.TLPRed when none was recorded.
+func VersionTLP(l stix.TLP) stix.TLP {
+	if l == stix.TLPNone || l > stix.TLPRed {
+		return stix.TLPRed
+	}
+	return l
+}
+
+// CeilingMarks are the selection marks of one version under each TLP
+// ceiling. A requester whose ceiling hides a version sees the object as if
+// that version did not exist, so the last, the first and the top spec
+// version depend on the ceiling: if the newest version is TLP:RED and the
+// one before it TLP:AMBER, the AMBER one is the last under the ceilings
+// AMBER and AMBER+STRICT, and the RED one under RED.
+//
+// Under ceiling C the versions visible are those whose level (VersionTLP)
+// is at most C; a version is then the last of its spec version for the
+// ceilings from its own level up to, not including, the lowest level among
+// the newer versions of that spec version; the first likewise with the
+// older ones. Each field is empty for the ceilings that do not see the
+// version at all.
+type CeilingMarks struct {
+	Last, First, TopSpec Ceilings
+}
+
+// Marks returns the selection marks of the version under ceiling maxTLP
+// (normalised by Ceiling).
+func (m CeilingMarks) Marks(maxTLP stix.TLP) Marks {
+	var r Marks
+	if m.Last.Has(maxTLP) {
+		r |= MarkLast
+	}
+	if m.First.Has(maxTLP) {
+		r |= MarkFirst
+	}
+	if m.TopSpec.Has(maxTLP) {
+		r |= MarkTopSpec
+	}
+	return r
+}
+
+// SummarizeCeilings computes the selection marks of each of an object's
+// stored versions under every ceiling: Summarize's marks over the versions
+// each ceiling sees. vs is every stored version of the object (any order,
+// as for Summarize); the result has one entry per version, in the same
+// order. Under stix.TLPRed every version is visible, so the marks there
+// are Summarize's.
+//
+// A backend stores the result with each version and recomputes it, for
+// the object's ids a write touches, from all their versions: a new
+// version can change the marks of every other version under some ceiling
+// (a new TLP:CLEAR version of a new top spec version, for one, moves the
+// top spec version of every ceiling), which a plan over the head alone
+// cannot say.
+func SummarizeCeilings(vs []StoredVersion) []CeilingMarks {
+	out := make([]CeilingMarks, len(vs))
+	visible := make([]StoredVersion, 0, len(vs))
+	index := make([]int, 0, len(vs))
+	for c := stix.TLPClear; c <= stix.TLPRed; c++ {
+		visible, index = visible[:0], index[:0]
+		for i, v := range vs {
+			if VersionTLP(v.TLP) <= c {
+				visible = append(visible, v)
+				index = append(index, i)
+			}
+		}
+		if len(visible) == 0 {
+			continue
+		}
+		// Only the selection marks matter here: the id and created do not
+		// change them.
+		_, marks := Summarize("", time.Time{}, visible)
+		bit := Ceilings(1) << (uint(c) - 1)
+		for j, m := range marks {
+			o := &out[index[j]]
+			if m&MarkLast != 0 {
+				o.Last |= bit
+			}
+			if m&MarkFirst != 0 {
+				o.First |= bit
+			}
+			if m&MarkTopSpec != 0 {
+				o.TopSpec |= bit
+			}
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 func TestCanonicalID(t *testing.T) {
@@ -121,5 +122,178 @@ func TestPlanAddMarks(t *testing.T) {
 	}
 	if len(head.Specs) != 2 || head.Specs[1].Last != ref(20) {
 		t.Errorf("PlanAdd changed the head it was given: %+v", head)
+	}
+}
+
+func TestCeilingsFrom(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi stix.TLP
+		want   collections.Ceilings
+	}{
+		{stix.TLPClear, stix.TLPRed, collections.AllCeilings},
+		{stix.TLPNone, stix.TLPRed, collections.AllCeilings},
+		{stix.TLPClear, stix.TLPClear, 0b00001},
+		{stix.TLPGreen, stix.TLPAmberStrict, 0b01110},
+		{stix.TLPRed, stix.TLPRed, 0b10000},
+		{stix.TLPAmber, stix.TLPGreen, 0},
+		{stix.TLPRed, stix.TLP(6), 0b10000},
+	} {
+		if got := collections.CeilingsFrom(tc.lo, tc.hi); got != tc.want {
+			t.Errorf("CeilingsFrom(%v, %v) = %05b, want %05b", tc.lo, tc.hi, got, tc.want)
+		}
+	}
+	c := collections.CeilingsFrom(stix.TLPGreen, stix.TLPAmber)
+	for l, want := range []bool{false, false, true, true, false, false} {
+		if got := c.Has(stix.TLP(l)); got != want {
+			t.Errorf("%05b.Has(%v) = %v, want %v", c, stix.TLP(l), got, want)
+		}
+	}
+	if !collections.AllCeilings.Has(stix.TLPNone) || collections.CeilingsFrom(stix.TLPClear, stix.TLPAmberStrict).Has(stix.TLPNone) {
+		t.Errorf("no ceiling is not read as the ceiling TLP:RED")
+	}
+}
+
+// Under each ceiling a requester sees the object as if the versions above
+// it did not exist: its last, first and top spec version are those of the
+// versions it sees.
+func TestSummarizeCeilings(t *testing.T) {
+	at := func(n int) time.Time { return time.Date(2024, 1, 1, 0, 0, n, 0, time.UTC) }
+	type version struct {
+		spec string
+		at   int
+		tlp  stix.TLP
+	}
+	const (
+		clear  = stix.TLPClear
+		green  = stix.TLPGreen
+		amber  = stix.TLPAmber
+		strict = stix.TLPAmberStrict
+		red    = stix.TLPRed
+	)
+	r := collections.CeilingsFrom
+	all := collections.AllCeilings
+	for _, tc := range []struct {
+		name     string
+		versions []version
+		want     []collections.CeilingMarks
+	}{
+		{"one version", []version{{"2.1", 1, clear}},
+			[]collections.CeilingMarks{{Last: all, First: all, TopSpec: all}}},
+		{"newest red, previous amber", []version{{"2.1", 1, amber}, {"2.1", 2, red}},
+			[]collections.CeilingMarks{
+				{Last: r(amber, strict), First: r(amber, red), TopSpec: r(amber, red)},
+				{Last: r(red, red), TopSpec: r(red, red)},
+			}},
+		{"given newest first", []version{{"2.1", 2, red}, {"2.1", 1, amber}},
+			[]collections.CeilingMarks{
+				{Last: r(red, red), TopSpec: r(red, red)},
+				{Last: r(amber, strict), First: r(amber, red), TopSpec: r(amber, red)},
+			}},
+		{"oldest red, newest clear", []version{{"2.1", 1, red}, {"2.1", 2, clear}},
+			[]collections.CeilingMarks{
+				{First: r(red, red), TopSpec: r(red, red)},
+				{Last: all, First: r(clear, strict), TopSpec: all},
+			}},
+		{"no level counts as red", []version{{"2.1", 1, stix.TLPNone}, {"2.1", 2, green}},
+			[]collections.CeilingMarks{
+				{First: r(red, red), TopSpec: r(red, red)},
+				{Last: r(green, red), First: r(green, strict), TopSpec: r(green, red)},
+			}},
+		{"a red version between", []version{{"2.1", 1, green}, {"2.1", 2, red}, {"2.1", 3, amber}},
+			[]collections.CeilingMarks{
+				{Last: r(green, green), First: r(green, red), TopSpec: r(green, red)},
+				{TopSpec: r(red, red)}, // never the last nor the first
+				{Last: r(amber, red), TopSpec: r(amber, red)},
+			}},
+		{"top spec version red", []version{{"2.0", 1, clear}, {"2.1", 2, red}},
+			[]collections.CeilingMarks{
+				{Last: all, First: all, TopSpec: r(clear, strict)},
+				{Last: r(red, red), First: r(red, red), TopSpec: r(red, red)},
+			}},
+		{"top spec version seen from clear", []version{{"2.0", 1, green}, {"2.1", 2, amber}, {"2.1", 3, clear}},
+			[]collections.CeilingMarks{
+				{Last: r(green, red), First: r(green, red)},
+				{First: r(amber, red), TopSpec: r(amber, red)},
+				{Last: all, First: r(clear, green), TopSpec: all},
+			}},
+		{"none", nil, []collections.CeilingMarks{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var vs []collections.StoredVersion
+			for _, v := range tc.versions {
+				vs = append(vs, collections.StoredVersion{SpecVersion: v.spec, Version: at(v.at), DateAdded: at(100 + v.at), TLP: v.tlp})
+			}
+			got := collections.SummarizeCeilings(vs)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("SummarizeCeilings (-want +got):\n%s", diff)
+			}
+			// Under TLP:RED, and without a ceiling, every version is seen:
+			// the marks are Summarize's.
+			_, marks := collections.Summarize("indicator--0f6a5c36-6b50-4e3d-a9b8-5d2b8e8f0c11", time.Time{}, vs)
+			for i, m := range got {
+				for _, c := range []stix.TLP{stix.TLPNone, stix.TLPRed} {
+					if m.Marks(c) != marks[i]&collections.SelectionMarks {
+						t.Errorf("version %d under %q: marks %03b, Summarize says %03b", i, c, m.Marks(c), marks[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+// Every assignment of levels to three versions in two spec versions, in
+// every order: the marks under each ceiling follow the rule CeilingMarks
+// states, from the levels of the newer and older versions.
+func TestSummarizeCeilingsRule(t *testing.T) {
+	at := func(n int) time.Time { return time.Date(2024, 1, 1, 0, 0, n, 0, time.UTC) }
+	specs := []string{"2.0", "2.1"}
+	levels := []stix.TLP{stix.TLPNone, stix.TLPClear, stix.TLPGreen, stix.TLPAmber, stix.TLPAmberStrict, stix.TLPRed}
+	var vs [3]collections.StoredVersion
+	n := 0
+	for a := 0; a < len(levels)*len(specs); a++ {
+		for b := 0; b < len(levels)*len(specs); b++ {
+			for c := 0; c < len(levels)*len(specs); c++ {
+				for i, x := range []int{a, b, c} {
+					// Versions given out of order: 3, 1, 2.
+					vs[i] = collections.StoredVersion{SpecVersion: specs[x/len(levels)], Version: at((i+2)%3 + 1), TLP: levels[x%len(levels)]}
+				}
+				got := collections.SummarizeCeilings(vs[:])
+				for i, v := range vs {
+					want := ruleMarks(v, vs[:])
+					if got[i] != want {
+						t.Fatalf("%+v: version %d: got %+v, the rule says %+v", vs, i, got[i], want)
+					}
+				}
+				n++
+			}
+		}
+	}
+	if n != 1728 {
+		t.Errorf("checked %d sets, want 1728", n)
+	}
+}
+
+// ruleMarks states CeilingMarks' rule directly: v is the last under the
+// ceilings from its level up to the lowest level among the newer versions
+// of its spec version (excluded), the first likewise with the older ones,
+// and of the top spec version under the ceilings where no higher spec
+// version has a version seen.
+func ruleMarks(v collections.StoredVersion, vs []collections.StoredVersion) collections.CeilingMarks {
+	level := func(x collections.StoredVersion) stix.TLP { return collections.VersionTLP(x.TLP) }
+	newer, older, higher := stix.TLPRed+1, stix.TLPRed+1, stix.TLPRed+1
+	for _, o := range vs {
+		switch d := collections.CompareSpecVersions(o.SpecVersion, v.SpecVersion); {
+		case d > 0:
+			higher = min(higher, level(o))
+		case d == 0 && o.Version.After(v.Version):
+			newer = min(newer, level(o))
+		case d == 0 && o.Version.Before(v.Version):
+			older = min(older, level(o))
+		}
+	}
+	return collections.CeilingMarks{
+		Last:    collections.CeilingsFrom(level(v), newer-1),
+		First:   collections.CeilingsFrom(level(v), older-1),
+		TopSpec: collections.CeilingsFrom(level(v), higher-1),
 	}
 }
