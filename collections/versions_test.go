@@ -1,6 +1,7 @@
 package collections_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -295,5 +296,28 @@ func ruleMarks(v collections.StoredVersion, vs []collections.StoredVersion) coll
 		Last:    collections.CeilingsFrom(level(v), newer-1),
 		First:   collections.CeilingsFrom(level(v), older-1),
 		TopSpec: collections.CeilingsFrom(level(v), higher-1),
+	}
+}
+
+// The cost of recomputing an object's marks under every ceiling from all
+// its versions, as a store does for each id a write touches: n versions in
+// two spec versions, levels varying.
+func BenchmarkSummarizeCeilings(b *testing.B) {
+	for _, n := range []int{1, 4, 16, 64} {
+		b.Run(fmt.Sprintf("versions=%d", n), func(b *testing.B) {
+			vs := make([]collections.StoredVersion, n)
+			for i := range vs {
+				spec := "2.1"
+				if i < n/4 {
+					spec = "2.0"
+				}
+				vs[i] = collections.StoredVersion{SpecVersion: spec,
+					Version: time.Date(2024, 1, 1, 0, 0, i, 0, time.UTC), TLP: stix.TLP(i%5 + 1)}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				collections.SummarizeCeilings(vs)
+			}
+		})
 	}
 }
