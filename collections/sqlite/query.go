@@ -34,15 +34,16 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 	if err != nil {
 		return collections.Page{}, err
 	}
-	// Pages read through the selection indexes read one range per level
-	// that has versions in the page's date_added bounds, found first in
-	// the same read transaction (so the same snapshot): a collection whose
-	// versions share one level is one range, as fast as without levels.
+	// Under a ceiling below TLP:RED, pages read through the selection
+	// indexes read one range per level that has versions in the page's
+	// date_added bounds, found first in the same read transaction (so the
+	// same snapshot): a collection whose visible versions share one level
+	// is one range. Other readers read one range, without the lookup.
 	var (
 		levels []stix.TLP
 		tx     *sql.Tx
 	)
-	if len(q.IDs) == 0 {
+	if len(q.IDs) == 0 && byLevel(q.MaxTLP) {
 		if tx, err = s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}); err != nil {
 			return collections.Page{}, fmt.Errorf("sqlite: objects: %w", err)
 		}
@@ -112,8 +113,21 @@ func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.P
 
 // levelsQuery returns which of the levels in a JSON array have versions in
 // a collection with date_added in (after, until]: one seek each.
-const levelsQuery = "SELECT l.value FROM json_each(?2) AS l WHERE EXISTS (SELECT 1 FROM objects INDEXED BY objects_coll " +
-	"WHERE coll = ?1 AND tlp = l.value AND date_added > ?3 AND date_added <= ?4) ORDER BY l.value"
+// The levels are below TLP:RED (byLevel), which the index holds.
+const levelsQuery = "SELECT l.value FROM json_each(?2) AS l WHERE EXISTS (SELECT 1 FROM objects INDEXED BY objects_coll_tlp " +
+	"WHERE coll = ?1 AND tlp < 5 AND tlp = l.value AND date_added > ?3 AND date_added <= ?4) ORDER BY l.value"
+
+// byLevel tells whether pages under a ceiling are read level by level,
+// from the selection indexes holding tlp (migration 0009: "_tlp", versions
+// below TLP:RED only). Without a ceiling or under TLP:RED a reader sees
+// every level (but 0, which ingest never stores): one range of the
+// indexes without tlp, as fast as before levels existed.
+func byLevel(ceiling stix.TLP) bool {
+	return ceiling != stix.TLPNone && ceiling < stix.TLPRed
+}
+
+// belowRed is the condition of the "_tlp" indexes, in their very words.
+const belowRed = "tlp < 5"
 
 // presentLevels returns the levels visible to q that have versions within
 // its date_added bounds, in the transaction tx.
@@ -317,8 +331,9 @@ const maxCompound = 400
 // Queries on IDs go through the (coll, id, version) index and sort only
 // those ids' versions.
 //
-// levels are the levels whose ranges are read (nil: every level visible
-// under q's ceiling).
+// present are the levels whose ranges are read under a ceiling below
+// TLP:RED (nil: every level visible under it); other readers read one
+// range whatever the levels.
 func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []any, error) {
 	exact := make([]string, len(q.Versions.Exact))
 	for i, t := range q.Versions.Exact {
@@ -359,15 +374,17 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 	qb := &queryBuilder{}
 	pColl, pAfter, pLimit := qb.arg(coll), qb.arg(after), qb.arg(q.Limit+1)
 	// The bounds of sharing conditions. The embargo is an upper bound on
-	// date_added; the TLP ceiling picks which levels exist for the query:
-	// each selection index range is read once per visible level (tlp
-	// follows the range's key in those indexes) and the ranges are merged
-	// in date_added order, so that hidden versions are never read and
-	// pages stay full. Without a ceiling every level is read, 0 included
-	// (a version stored without a level, which no ceiling shows).
+	// date_added; a TLP ceiling below TLP:RED picks which levels exist for
+	// the query: each selection index range is read once per visible level
+	// from the "_tlp" indexes (tlp follows the range's key) and the ranges
+	// are merged in date_added order, so that hidden versions are never
+	// read and pages stay full. Without a ceiling, or under TLP:RED, one
+	// range of the indexes without tlp is read as before levels existed;
+	// TLP:RED hides only level 0 (a version stored without a level, which
+	// ingest never stores), filtered there.
 	// upper is the embargo's bound, for every branch; levelFilter keeps
 	// the visible levels in ranges that are not read level by level (ids,
-	// exact versions: few rows).
+	// exact versions: few rows; TLP:RED).
 	var upper, levelFilter string
 	if !q.AddedUntil.IsZero() {
 		upper = "date_added <= " + qb.arg(q.AddedUntil.UnixMicro())
@@ -376,12 +393,15 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 		lo, hi := stix.TLPClear, q.MaxTLP
 		levelFilter = "tlp BETWEEN " + qb.arg(int64(lo)) + " AND " + qb.arg(int64(hi))
 	}
-	if present == nil {
-		present = visibleLevels(q.MaxTLP)
-	}
+	split := byLevel(q.MaxTLP)
 	var levels []string
-	for _, l := range present {
-		levels = append(levels, qb.arg(int64(l)))
+	if split {
+		if present == nil {
+			present = visibleLevels(q.MaxTLP)
+		}
+		for _, l := range present {
+			levels = append(levels, qb.arg(int64(l)))
+		}
 	}
 	typeFilter := func() string { return qb.list("type", q.Types) }
 	specFilter := func() string { return qb.list("spec_version", q.SpecVersions) }
@@ -492,18 +512,27 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 		}
 	}
 
-	// Every selection index range, once per visible level.
-	var split []branch
-	for _, b := range branches {
-		if b.index == "objects_version" {
-			split = append(split, b)
-			continue
+	if split {
+		// Every selection index range, once per visible level.
+		var bs []branch
+		for _, b := range branches {
+			if b.index == "objects_version" {
+				bs = append(bs, b)
+				continue
+			}
+			for _, l := range levels {
+				bs = append(bs, branch{b.index + "_tlp", append(slices.Clip(b.conds), belowRed, "tlp = "+l)})
+			}
 		}
-		for _, l := range levels {
-			split = append(split, branch{b.index, append(slices.Clip(b.conds), "tlp = "+l)})
+		branches = bs
+	} else if levelFilter != "" {
+		// TLP:RED: every level but 0, filtered in the one range.
+		for i, b := range branches {
+			if b.index != "objects_version" {
+				branches[i].conds = append(slices.Clip(b.conds), levelFilter)
+			}
 		}
 	}
-	branches = split
 	where := func(b branch) string {
 		s := "INDEXED BY " + b.index + " WHERE coll = " + pColl
 		if upper != "" {

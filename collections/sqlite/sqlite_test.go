@@ -114,8 +114,15 @@ func batches(r *rand.Rand, n, size int) [][]collections.NewObject {
 }
 
 // BenchmarkAddObjects measures ingest: one op is one AddObjects call of
-// 1,000 new objects of about 1 KB.
-func BenchmarkAddObjects(b *testing.B) {
+// 1,000 new objects of about 1 KB, TLP:RED (what an unmarked object is by
+// default).
+func BenchmarkAddObjects(b *testing.B) { benchAddObjects(b, stix.TLPRed) }
+
+// BenchmarkAddObjectsBelowRed is BenchmarkAddObjects with TLP:GREEN
+// objects, which the indexes for ceilings below TLP:RED hold too.
+func BenchmarkAddObjectsBelowRed(b *testing.B) { benchAddObjects(b, stix.TLPGreen) }
+
+func benchAddObjects(b *testing.B, tlp stix.TLP) {
 	const batch = 1000
 	s, c := benchStore(b)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -128,6 +135,11 @@ func BenchmarkAddObjects(b *testing.B) {
 		if len(pending) == 0 {
 			b.StopTimer()
 			pending = batches(r, 10, batch)
+			for _, objs := range pending {
+				for i := range objs {
+					objs[i].TLP = tlp
+				}
+			}
 			b.StartTimer()
 		}
 		start := cpuTime()

@@ -1,0 +1,29 @@
+-- Readers without a TLP ceiling, or with TLP:RED (every level but 0),
+-- read one index range as before levels existed: the selection indexes
+-- without tlp come back under their names. The indexes holding tlp right
+-- after what picks the range serve ceilings below TLP:RED only, so they
+-- hold only versions below TLP:RED ("tlp < 5"): a TLP:RED version, what an
+-- unmarked one is by default, costs no more index writes than before
+-- levels. Queries on them carry the term "tlp < 5" as written here:
+-- SQLite uses a partial index only for a query with the same term.
+
+DROP INDEX objects_coll;
+DROP INDEX objects_type;
+DROP INDEX objects_latest;
+DROP INDEX objects_latest_type;
+DROP INDEX objects_first;
+DROP INDEX objects_spec;
+
+CREATE INDEX objects_coll ON objects (coll, date_added);
+CREATE INDEX objects_type ON objects (coll, type, date_added);
+CREATE INDEX objects_latest ON objects (coll, date_added) WHERE flags & 5 = 5;
+CREATE INDEX objects_latest_type ON objects (coll, type, date_added) WHERE flags & 5 = 5;
+CREATE INDEX objects_first ON objects (coll, date_added) WHERE flags & 6 = 6;
+CREATE INDEX objects_spec ON objects (coll, spec_version, date_added);
+
+CREATE INDEX objects_coll_tlp ON objects (coll, tlp, date_added) WHERE tlp < 5;
+CREATE INDEX objects_type_tlp ON objects (coll, type, tlp, date_added) WHERE tlp < 5;
+CREATE INDEX objects_latest_tlp ON objects (coll, tlp, date_added) WHERE flags & 5 = 5 AND tlp < 5;
+CREATE INDEX objects_latest_type_tlp ON objects (coll, type, tlp, date_added) WHERE flags & 5 = 5 AND tlp < 5;
+CREATE INDEX objects_first_tlp ON objects (coll, tlp, date_added) WHERE flags & 6 = 6 AND tlp < 5;
+CREATE INDEX objects_spec_tlp ON objects (coll, spec_version, tlp, date_added) WHERE tlp < 5;
