@@ -21,6 +21,7 @@ import (
 	"net"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
@@ -75,6 +76,10 @@ type Options struct {
 	// OpTimeout and WriteTimeout override the defaults above when positive.
 	OpTimeout    time.Duration
 	WriteTimeout time.Duration
+	// MustExist makes Open refuse a database that holds no collection yet
+	// (collections.ErrNotFound) instead of creating it: for tools that
+	// work on a store a server has set up.
+	MustExist bool
 }
 
 // Store is a collections.Store and authz.Store on one MongoDB database.
@@ -127,14 +132,14 @@ func Open(ctx context.Context, uri string, o Options) (*Store, error) {
 	}
 	s.client = client
 	s.db = client.Database(o.Database)
-	if err := s.init(ctx); err != nil {
+	if err := s.init(ctx, o.MustExist); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) init(ctx context.Context) error {
+func (s *Store) init(ctx context.Context, mustExist bool) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	var hello struct {
@@ -145,6 +150,15 @@ func (s *Store) init(ctx context.Context) error {
 		return storeErr("connect", err)
 	}
 	s.txn = hello.SetName != "" || hello.Msg == "isdbgrid"
+	if mustExist {
+		names, err := s.db.ListCollectionNames(ctx, bson.D{})
+		if err != nil {
+			return storeErr("list collections", err)
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("mongo: no taxiid store in database %q: %w", s.db.Name(), collections.ErrNotFound)
+		}
+	}
 	if err := s.migrate(ctx); err != nil {
 		return storeErr("migrate", err)
 	}
