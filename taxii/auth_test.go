@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -65,6 +66,8 @@ type hubOptions struct {
 	// rateLimits, when set, configures a rate limiter of the server and
 	// of its authenticator (failed sign-ins).
 	rateLimits *taxii.RateLimitConfig
+	// trustedProxies are the peers whose X-Forwarded-For is believed.
+	trustedProxies []netip.Prefix
 }
 
 // newHub starts a hub whose organizations A and B each have a member
@@ -173,6 +176,7 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store: store, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,
 		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin, RateLimiter: limiter,
+		TrustedProxies: opts.trustedProxies,
 	})
 	must(t, err)
 	hs := httptest.NewUnstartedServer(srv)
