@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -69,6 +70,8 @@ type hubOptions struct {
 	// wrap, when set, stands between the server and the collections
 	// store.
 	wrap func(collections.Store) collections.Store
+	// trustedProxies are the peers whose X-Forwarded-For is believed.
+	trustedProxies []netip.Prefix
 }
 
 // newHub starts a hub whose organizations A and B each have a member
@@ -182,6 +185,7 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store: served, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,
 		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin, RateLimiter: limiter, Grants: store,
+		TrustedProxies: opts.trustedProxies,
 	})
 	must(t, err)
 	hs := httptest.NewUnstartedServer(srv)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,6 +199,36 @@ func TestRateLimitAnonymousPerSource(t *testing.T) {
 	}
 	if got := statuses(t, two, public, nil, 3); !cmp.Equal(got, []int{200, 200, 429}) {
 		t.Errorf("anonymous from 127.0.0.2 = %v; want [200 200 429]", got)
+	}
+}
+
+// TestRateLimitBehindTrustedProxy: behind a trusted reverse proxy each
+// client has its own bucket, named by X-Forwarded-For (the rightmost
+// address that is not a trusted proxy); a peer that is not trusted cannot
+// pick its bucket with the header.
+func TestRateLimitBehindTrustedProxy(t *testing.T) {
+	h := newHub(t, hubOptions{
+		rateLimits:     &taxii.RateLimitConfig{Default: taxii.Limits{Requests: slowly, RequestsBurst: 2}},
+		trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.9.0.0/16")},
+	})
+	public := h.url + "/api1/collections/" + collPublic + "/"
+	proxy, other := sourceClient("127.0.0.1"), sourceClient("127.0.0.2")
+	from := func(xff string) map[string]string { return map[string]string{"X-Forwarded-For": xff} }
+
+	// Two clients through the proxy: each has its own two requests.
+	if got := statuses(t, proxy, public, from("192.0.2.7"), 3); !cmp.Equal(got, []int{200, 200, 429}) {
+		t.Errorf("client 192.0.2.7 through the proxy = %v; want [200 200 429]", got)
+	}
+	// A spoofed leftmost hop and a second trusted proxy are skipped: the
+	// client is 192.0.2.8.
+	if got := statuses(t, proxy, public, from("203.0.113.1, 192.0.2.8, 10.9.1.1"), 3); !cmp.Equal(got, []int{200, 200, 429}) {
+		t.Errorf("client 192.0.2.8 through two proxies = %v; want [200 200 429]", got)
+	}
+	// An untrusted peer's header is ignored: its own address is limited,
+	// whichever client it names.
+	got := append(statuses(t, other, public, from("192.0.2.9"), 2), statuses(t, other, public, from("192.0.2.10"), 1)...)
+	if !cmp.Equal(got, []int{200, 200, 429}) {
+		t.Errorf("untrusted peer naming two clients = %v; want [200 200 429]", got)
 	}
 }
 

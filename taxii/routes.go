@@ -31,6 +31,7 @@ func isOpsPath(path string) bool {
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w, r = s.pace(w, r)
+	r = s.clientAddress(r)
 	if isOpsPath(r.URL.Path) {
 		s.ops.ServeHTTP(w, r)
 		return

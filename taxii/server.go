@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,6 +131,12 @@ type Config struct {
 	// listener of their own (a scrape network), not beside the other
 	// routes.
 	MetricsOwnListener bool
+
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
+	// names the client; requests from other peers are taken from their
+	// own address. Without them every client behind a proxy shares the
+	// proxy's rate limits and failed sign-in bounds.
+	TrustedProxies []netip.Prefix
 }
 
 // Defaults of Config.
@@ -170,6 +177,9 @@ type Server struct {
 	ready        func(ctx context.Context) error
 	readyTimeout time.Duration
 	draining     atomic.Bool
+	// trustedProxies are the peers whose X-Forwarded-For names the client
+	// (see clientAddress).
+	trustedProxies []netip.Prefix
 	// aliases maps API root + NUL + alias to the collection id it named
 	// when last seen (see collectionByAlias); aliasCount bounds it.
 	aliases    sync.Map
@@ -243,33 +253,34 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("pagination key: %w", err)
 	}
 	s := &Server{
-		store:        cfg.Store,
-		ingester:     cfg.Ingester,
-		authz:        cfg.Authorizer,
-		authn:        cfg.Authenticator,
-		audit:        cfg.Audit,
-		admin:        cfg.Admin,
-		log:          cfg.Logger,
-		tokens:       tokens{key: key},
-		title:        cfg.Title,
-		description:  cfg.Description,
-		contact:      cfg.Contact,
-		defaultRoot:  cfg.DefaultAPIRoot,
-		pageSize:     cfg.PageSize,
-		maxPageSize:  cfg.MaxPageSize,
-		maxPageBytes: cfg.MaxPageBytes,
-		maxHeader:    cfg.MaxHeaderBytes,
-		maxObjects:   cfg.MaxObjects,
-		memory:       &memoryBudget{size: cfg.MaxMemory},
-		rate:         transferRate{grace: cfg.TransferGrace, perSecond: cfg.MinTransferRate},
-		limiter:      cfg.RateLimiter,
-		ready:        cfg.Ready,
-		readyTimeout: cfg.ReadyTimeout,
-		metrics:      cfg.Metrics,
-		scrape:       newScrapeAccess(cfg),
-		grants:       cfg.Grants,
-		hub:          cfg.HubIdentity,
-		served:       newServedCache(cfg.ServedCacheBytes),
+		store:          cfg.Store,
+		ingester:       cfg.Ingester,
+		authz:          cfg.Authorizer,
+		authn:          cfg.Authenticator,
+		audit:          cfg.Audit,
+		admin:          cfg.Admin,
+		log:            cfg.Logger,
+		tokens:         tokens{key: key},
+		title:          cfg.Title,
+		description:    cfg.Description,
+		contact:        cfg.Contact,
+		defaultRoot:    cfg.DefaultAPIRoot,
+		pageSize:       cfg.PageSize,
+		maxPageSize:    cfg.MaxPageSize,
+		maxPageBytes:   cfg.MaxPageBytes,
+		maxHeader:      cfg.MaxHeaderBytes,
+		maxObjects:     cfg.MaxObjects,
+		memory:         &memoryBudget{size: cfg.MaxMemory},
+		rate:           transferRate{grace: cfg.TransferGrace, perSecond: cfg.MinTransferRate},
+		limiter:        cfg.RateLimiter,
+		ready:          cfg.Ready,
+		readyTimeout:   cfg.ReadyTimeout,
+		trustedProxies: cfg.TrustedProxies,
+		metrics:        cfg.Metrics,
+		scrape:         newScrapeAccess(cfg),
+		grants:         cfg.Grants,
+		hub:            cfg.HubIdentity,
+		served:         newServedCache(cfg.ServedCacheBytes),
 	}
 	cfg.Metrics.ReportRequestMemory(s.MemoryInUse, cfg.MaxMemory)
 	if cfg.Ingester != nil {

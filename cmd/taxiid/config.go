@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -71,6 +72,9 @@ type Config struct {
 	// HubIdentity is the STIX identity that replaces created_by_ref for
 	// readers whose grant hides the creator; empty: it is removed.
 	HubIdentity string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (comma-separated addresses or CIDR prefixes).
+	TrustedProxies string
 
 	File FileConfig // from ConfigFile, if any
 }
@@ -201,6 +205,7 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 		}
 	}
 	fs.TextVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "least severe log lines written: debug, info (one line per request), warn or error (env TAXIID_LOG_LEVEL)")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", envStr("TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For names the client, comma-separated addresses or CIDR prefixes such as 10.0.0.5,fd00::/8; rate limits and failed sign-in bounds then apply per client (env TAXIID_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.LogFormat, "log-format", envStr("LOG_FORMAT", "text"), "log lines as text (key=value) or json, one object per line (env TAXIID_LOG_FORMAT)")
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", envDuration("DRAIN_DELAY", 0), "on SIGTERM or SIGINT, how long /readyz answers 503 while requests are still served, before the server stops accepting: set it above the load balancer's probe interval (env TAXIID_DRAIN_DELAY)")
 	cfg.MaxMemory = envBytes("MAX_MEMORY", defaultMaxMemory(getenv))
@@ -280,6 +285,9 @@ func (cfg *Config) validate() []string {
 	}
 	if cfg.MaxConnections < 1 {
 		add("max-connections must be at least 1, not %d", cfg.MaxConnections)
+	}
+	if _, err := parseTrustedProxies(cfg.TrustedProxies); err != nil {
+		add("trusted-proxies: %v", err)
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		add("log-format must be text or json, not %q", cfg.LogFormat)
@@ -427,4 +435,26 @@ func (d days) String() string {
 		return fmt.Sprintf("%dd", time.Duration(d)/(24*time.Hour))
 	}
 	return time.Duration(d).String()
+}
+
+// parseTrustedProxies reads --trusted-proxies: addresses (a /32 or /128)
+// or CIDR prefixes, comma-separated.
+func parseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

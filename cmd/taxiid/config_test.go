@@ -64,20 +64,9 @@ func TestParseResourceFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := parseFlags(tt.args, env(tt.env), nil)
-			if len(tt.wantErrs) > 0 {
-				if err == nil {
-					t.Fatalf("no error; want %q", tt.wantErrs)
-				}
-				for _, w := range tt.wantErrs {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error does not mention %q:\n%v", w, err)
-					}
-				}
+			cfg, ok := parsedFlags(t, tt.args, env(tt.env), tt.wantErrs)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got := limits{cfg.MaxConnections, cfg.MaxConnectionsPerIP, cfg.ShutdownTimeout, cfg.MaxMemory}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -329,4 +318,27 @@ func TestParseHubIdentity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parsedFlags parses args as serve does. With wantErrs it checks that
+// parsing fails naming each, and returns false; without, it fails the test
+// on an error.
+func parsedFlags(t *testing.T, args []string, getenv func(string) string, wantErrs []string) (Config, bool) {
+	t.Helper()
+	cfg, err := parseFlags(args, getenv, nil)
+	if len(wantErrs) > 0 {
+		if err == nil {
+			t.Fatalf("no error; want %q", wantErrs)
+		}
+		for _, w := range wantErrs {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error does not mention %q:\n%v", w, err)
+			}
+		}
+		return cfg, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, true
 }

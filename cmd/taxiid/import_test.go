@@ -98,9 +98,16 @@ func idVersions(s []stored) []string {
 // returns its output and exit status.
 func runCLI(t *testing.T, data string, stdin io.Reader, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runIn(t, "", []string{"TAXIID_DATA=" + data, "USER=tester"}, stdin, args...)
+}
+
+// runIn runs taxiid with args in dir ("": the test's directory) with
+// exactly the environment env and standard input stdin (may be nil), and
+// returns its output and exit status.
+func runIn(t *testing.T, dir string, env []string, stdin io.Reader, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = []string{"TAXIID_DATA=" + data, "USER=tester"}
-	cmd.Stdin = stdin
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, env, stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

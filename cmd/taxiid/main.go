@@ -172,6 +172,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	if err != nil {
 		return err
 	}
+	proxies, _ := parseTrustedProxies(cfg.TrustedProxies) // checked by parseFlags
 	var srv *taxii.Server
 	err = retry("pagination key", func(ctx context.Context) error {
 		var err error
@@ -198,6 +199,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 			Metrics:            m,
 			MetricsToken:       cfg.MetricsToken,
 			MetricsOwnListener: cfg.MetricsListen != "",
+			TrustedProxies:     proxies,
 		})
 		return err
 	})

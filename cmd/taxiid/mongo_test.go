@@ -560,23 +560,13 @@ func TestAdminCLIOnMongo(t *testing.T) {
 	db := mongotest.Database(t, srv)
 	admin := func(t *testing.T, db string, args ...string) (stdout, stderr string, code int) {
 		t.Helper()
-		cmd := exec.Command(binary, append([]string{"admin"}, args...)...)
-		cmd.Dir = t.TempDir()
-		cmd.Env = []string{"TAXIID_MONGO_URI=" + srv.URI, "TAXIID_MONGO_DATABASE=" + db, "USER=tester"}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			code = ee.ExitCode()
-		case err != nil:
-			t.Fatal(err)
-		}
-		if _, err := os.Stat(filepath.Join(cmd.Dir, "taxiid-data")); err == nil {
+		dir := t.TempDir()
+		stdout, stderr, code = runIn(t, dir, []string{"TAXIID_MONGO_URI=" + srv.URI, "TAXIID_MONGO_DATABASE=" + db, "USER=tester"},
+			nil, append([]string{"admin"}, args...)...)
+		if _, err := os.Stat(filepath.Join(dir, "taxiid-data")); err == nil {
 			t.Errorf("taxiid admin on MongoDB created ./taxiid-data")
 		}
-		return out.String(), errb.String(), code
+		return stdout, stderr, code
 	}
 
 	t.Run("a database no server started on", func(t *testing.T) {

@@ -118,20 +118,9 @@ rate_limits:
 				}
 				args = append(args, "--config", path)
 			}
-			cfg, err := parseFlags(args, env(tt.env), nil)
-			if len(tt.wantErrs) > 0 {
-				if err == nil {
-					t.Fatalf("no error; want %q", tt.wantErrs)
-				}
-				for _, w := range tt.wantErrs {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error does not mention %q:\n%v", w, err)
-					}
-				}
+			cfg, ok := parsedFlags(t, args, env(tt.env), tt.wantErrs)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got, on := cfg.rateLimitConfig(nil, nil)
 			if diff := cmp.Diff(tt.want, got); diff != "" || on != tt.wantOn {

@@ -10,10 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	driver "go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/mongo"
@@ -171,10 +167,13 @@ func openAdminStore(ctx context.Context, loc storeLocation) (Store, error) {
 		}
 		return s, nil
 	}
-	if err := mongoDatabaseExists(ctx, loc); err != nil {
-		return nil, err
+	o := loc.mongoOptions()
+	o.MustExist = true // the admin commands work on a store serve has set up
+	s, err := mongo.Open(ctx, loc.mongoURI, o)
+	if errors.Is(err, collections.ErrNotFound) {
+		return nil, fmt.Errorf("no taxiid store in %s (start taxiid serve --mongo-uri ... --mongo-database %s once, or give the right --mongo-database)",
+			loc, loc.mongoDatabase)
 	}
-	s, err := mongo.Open(ctx, loc.mongoURI, loc.mongoOptions())
 	if errors.Is(err, collections.ErrUnavailable) {
 		return nil, fmt.Errorf("MongoDB %s is not reachable: %w", loc, err)
 	}
@@ -182,33 +181,6 @@ func openAdminStore(ctx context.Context, loc storeLocation) (Store, error) {
 		return nil, fmt.Errorf("open MongoDB %s: %w", loc, err)
 	}
 	return s, nil
-}
-
-// mongoDatabaseExists checks that the database holds collections, as one
-// taxiid serve has started on does, before mongo.Open would create them.
-// Listing the collections of one database needs no more than the rights
-// taxiid needs anyway.
-func mongoDatabaseExists(ctx context.Context, loc storeLocation) error {
-	timeout := loc.mongoTimeout
-	if timeout <= 0 {
-		timeout = mongo.DefaultOpTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	c, err := driver.Connect(options.Client().ApplyURI(loc.mongoURI).SetServerSelectionTimeout(timeout))
-	if err != nil {
-		return fmt.Errorf("open MongoDB: %w", err)
-	}
-	defer c.Disconnect(context.Background())
-	names, err := c.Database(loc.mongoDatabase).ListCollectionNames(ctx, bson.D{})
-	if err != nil {
-		return fmt.Errorf("MongoDB %s: list collections: %w", loc, err)
-	}
-	if len(names) == 0 {
-		return fmt.Errorf("no taxiid store in %s (start taxiid serve --mongo-uri ... --mongo-database %s once, or give the right --mongo-database)",
-			loc, loc.mongoDatabase)
-	}
-	return nil
 }
 
 // redactURI returns the scheme and hosts of a MongoDB connection string,

@@ -23,6 +23,7 @@ import (
 	"net"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
@@ -78,6 +79,10 @@ type Options struct {
 	// OpTimeout and WriteTimeout override the defaults above when positive.
 	OpTimeout    time.Duration
 	WriteTimeout time.Duration
+	// MustExist makes Open refuse a database that holds no collection yet
+	// (collections.ErrNotFound) instead of creating it: for tools that
+	// work on a store a server has set up.
+	MustExist bool
 }
 
 // Store is a collections.Store and authz.Store on one MongoDB database.
@@ -130,14 +135,14 @@ func Open(ctx context.Context, uri string, o Options) (*Store, error) {
 	}
 	s.client = client
 	s.db = client.Database(o.Database)
-	if err := s.init(ctx); err != nil {
+	if err := s.init(ctx, o.MustExist); err != nil {
 		client.Disconnect(context.Background())
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) init(ctx context.Context) error {
+func (s *Store) init(ctx context.Context, mustExist bool) error {
 	var hello struct {
 		SetName string `bson:"setName"`
 		Msg     string `bson:"msg"` // "isdbgrid" on mongos
@@ -148,6 +153,15 @@ func (s *Store) init(ctx context.Context) error {
 		return storeErr("connect", err)
 	}
 	s.txn = hello.SetName != "" || hello.Msg == "isdbgrid"
+	if mustExist {
+		names, err := s.db.ListCollectionNames(hctx, bson.D{})
+		if err != nil {
+			return storeErr("list collections", err)
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("mongo: no taxiid store in database %q: %w", s.db.Name(), collections.ErrNotFound)
+		}
+	}
 	// Not under one store deadline: a migration may take many steps (see
 	// migration 3), each bounded by the client's per-operation timeout
 	// (the store's deadline) unless ctx has a shorter one.
