@@ -175,6 +175,11 @@ type Head struct {
 	// Unversioned is the version given to the object when it was pushed
 	// without modified and created (zero: none stored).
 	Unversioned time.Time
+	// BelowRed reports that some stored version has a level below
+	// TLP:RED (VersionTLP). Only then can a write change what a requester
+	// with a ceiling below TLP:RED sees as the object's last, first or
+	// top spec version (see CeilingMarks).
+	BelowRed bool
 }
 
 // TopSpec returns the highest spec version stored, "" if none.
@@ -231,6 +236,15 @@ type AddPlan struct {
 	UnmarkTopSpec string
 	// Head is the object's head after the add.
 	Head Head
+	// Ceilings are the new version's selection marks under each TLP
+	// ceiling when RecomputeCeilings is false; no other stored version's
+	// change then, but for those Marks and Unmark say at TLP:RED.
+	Ceilings CeilingMarks
+	// RecomputeCeilings: the object has versions below TLP:RED (the new
+	// one or stored ones), so the add may change the ceiling marks of any
+	// of its versions: the backend reads them all, the new one included,
+	// and stores SummarizeCeilings of them.
+	RecomputeCeilings bool
 }
 
 // PlanAdd decides what adding in.Object does: Unchanged when the same
@@ -305,6 +319,9 @@ func PlanAdd(in AddInput) (AddPlan, error) {
 			nh.Revoked = version
 		}
 	}
+	if VersionTLP(obj.TLP) < stix.TLPRed {
+		nh.BelowRed = true
+	}
 	ref := VersionRef{Version: version, DateAdded: in.DateAdded}
 	i := 0
 	for i < len(nh.Specs) && CompareSpecVersions(nh.Specs[i].SpecVersion, obj.SpecVersion) < 0 {
@@ -325,6 +342,7 @@ func PlanAdd(in AddInput) (AddPlan, error) {
 		if i == len(nh.Specs)-1 {
 			p.Marks |= MarkTopSpec
 		}
+		p.planCeilings(h == nil, obj.TLP)
 		return p, nil
 	}
 	if len(nh.Specs) >= MaxSpecVersions {
@@ -338,7 +356,31 @@ func PlanAdd(in AddInput) (AddPlan, error) {
 	nh.Specs = append(nh.Specs, SpecRange{})
 	copy(nh.Specs[i+1:], nh.Specs[i:])
 	nh.Specs[i] = SpecRange{SpecVersion: obj.SpecVersion, First: ref, Last: ref}
+	p.planCeilings(h == nil, obj.TLP)
 	return p, nil
+}
+
+// planCeilings sets the ceiling marks of an added version: those of its
+// level up when it is the object's first, those of TLP:RED (its Marks) when
+// every version is TLP:RED, else a recompute.
+func (p *AddPlan) planCeilings(first bool, level stix.TLP) {
+	switch {
+	case first:
+		all := CeilingsFrom(VersionTLP(level), stix.TLPRed)
+		p.Ceilings = CeilingMarks{Last: all, First: all, TopSpec: all}
+	case p.Head.BelowRed:
+		p.RecomputeCeilings = true
+	default:
+		red := CeilingsFrom(stix.TLPRed, stix.TLPRed)
+		for _, m := range []struct {
+			mark Marks
+			set  *Ceilings
+		}{{MarkLast, &p.Ceilings.Last}, {MarkFirst, &p.Ceilings.First}, {MarkTopSpec, &p.Ceilings.TopSpec}} {
+			if p.Marks&m.mark != 0 {
+				*m.set = red
+			}
+		}
+	}
 }
 
 // summary is what the cross-version rules of package stix know of the
@@ -415,6 +457,9 @@ func Summarize(id string, created time.Time, vs []StoredVersion) (Head, []Marks)
 		}
 		if v.Marks&MarkUnversioned != 0 {
 			h.Unversioned = ref.Version
+		}
+		if VersionTLP(v.TLP) < stix.TLPRed {
+			h.BelowRed = true
 		}
 	}
 	marks := make([]Marks, len(vs))
@@ -577,6 +622,31 @@ func (m CeilingMarks) Marks(maxTLP stix.TLP) Marks {
 		r |= MarkTopSpec
 	}
 	return r
+}
+
+// Latest returns the ceilings under which the version is the last of the
+// object's top spec version (what a TAXII query without match[version]
+// serves).
+func (m CeilingMarks) Latest() Ceilings { return m.Last & m.TopSpec }
+
+// Earliest returns the ceilings under which the version is the first of
+// the object's top spec version.
+func (m CeilingMarks) Earliest() Ceilings { return m.First & m.TopSpec }
+
+// Span returns the ceilings of c as the levels lo to hi-1: the ceilings
+// of a version's marks always form one such run starting at its own level
+// (a higher ceiling sees more of the newer, older or higher spec versions
+// that take a mark away, never fewer). lo == hi when c is empty.
+func (c Ceilings) Span() (lo, hi stix.TLP) {
+	for l := stix.TLPClear; l <= stix.TLPRed; l++ {
+		if c.Has(l) {
+			if lo == stix.TLPNone {
+				lo = l
+			}
+			hi = l + 1
+		}
+	}
+	return lo, hi
 }
 
 // SummarizeCeilings computes the selection marks of each of an object's

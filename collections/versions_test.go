@@ -2,6 +2,7 @@ package collections_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -264,6 +265,15 @@ func TestSummarizeCeilingsRule(t *testing.T) {
 					if got[i] != want {
 						t.Fatalf("%+v: version %d: got %+v, the rule says %+v", vs, i, got[i], want)
 					}
+					for _, c := range []collections.Ceilings{want.Last, want.First, want.TopSpec, want.Latest(), want.Earliest()} {
+						lo, hi := c.Span()
+						if c == 0 && lo == hi {
+							continue
+						}
+						if collections.CeilingsFrom(lo, hi-1) != c || lo != collections.VersionTLP(v.TLP) {
+							t.Fatalf("%+v: version %d: %05b spans %v to %v", vs, i, c, lo, hi)
+						}
+					}
 				}
 				n++
 			}
@@ -317,6 +327,73 @@ func BenchmarkSummarizeCeilings(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				collections.SummarizeCeilings(vs)
+			}
+		})
+	}
+}
+
+// TestPlanAddCeilings: an add leaves the ceiling marks to a recompute as
+// soon as the object has a version below TLP:RED; otherwise the marks it
+// plans are what SummarizeCeilings makes of every version, and the other
+// versions keep marks only under TLP:RED, which Marks and Unmark move.
+func TestPlanAddCeilings(t *testing.T) {
+	id := "indicator--0f6a5c36-6b50-4e3d-a9b8-5d2b8e8f0c11"
+	at := func(n int) time.Time { return time.Date(2024, 1, 1, 0, 0, n, 0, time.UTC) }
+	none := func(time.Time) (collections.Object, bool, error) { return collections.Object{}, false, nil }
+	sv := func(spec string, n int, l stix.TLP) collections.StoredVersion {
+		return collections.StoredVersion{SpecVersion: spec, Version: at(n), DateAdded: at(100 + n), TLP: l}
+	}
+	for _, tc := range []struct {
+		name      string
+		stored    []collections.StoredVersion
+		add       collections.StoredVersion
+		recompute bool
+	}{
+		{"first version, green", nil, sv("2.1", 1, stix.TLPGreen), false},
+		{"first version, red", nil, sv("2.1", 1, stix.TLPRed), false},
+		{"red after red", []collections.StoredVersion{sv("2.1", 1, stix.TLPRed)}, sv("2.1", 2, stix.TLPRed), false},
+		{"red before red", []collections.StoredVersion{sv("2.1", 2, stix.TLPRed)}, sv("2.1", 1, stix.TLPRed), false},
+		{"red in a new top spec", []collections.StoredVersion{sv("2.0", 2, stix.TLPRed)}, sv("2.1", 1, stix.TLPRed), false},
+		{"unleveled after red", []collections.StoredVersion{sv("2.1", 1, stix.TLPRed)}, sv("2.1", 2, stix.TLPNone), false},
+		{"amber after red", []collections.StoredVersion{sv("2.1", 1, stix.TLPRed)}, sv("2.1", 2, stix.TLPAmber), true},
+		{"red after clear", []collections.StoredVersion{sv("2.1", 1, stix.TLPClear)}, sv("2.1", 2, stix.TLPRed), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var head *collections.Head
+			if len(tc.stored) > 0 {
+				h, _ := collections.Summarize(id, time.Time{}, tc.stored)
+				head = &h
+			}
+			p, err := collections.PlanAdd(collections.AddInput{
+				Object: collections.NewObject{ID: id, Type: "indicator", SpecVersion: tc.add.SpecVersion,
+					Version: tc.add.Version, TLP: tc.add.TLP},
+				Head: head, DateAdded: tc.add.DateAdded, Stored: none,
+			})
+			if err != nil || p.Result.Outcome != collections.Added {
+				t.Fatalf("PlanAdd = %+v, %v; want Added", p.Result, err)
+			}
+			all := append(slices.Clone(tc.stored), tc.add)
+			if want := collections.VersionTLP(tc.add.TLP) < stix.TLPRed || tc.recompute; p.Head.BelowRed != want {
+				t.Errorf("head BelowRed = %v; want %v", p.Head.BelowRed, want)
+			}
+			if h, _ := collections.Summarize(id, time.Time{}, all); h.BelowRed != p.Head.BelowRed {
+				t.Errorf("Summarize says BelowRed %v, PlanAdd %v", h.BelowRed, p.Head.BelowRed)
+			}
+			if p.RecomputeCeilings != tc.recompute {
+				t.Fatalf("RecomputeCeilings = %v; want %v", p.RecomputeCeilings, tc.recompute)
+			}
+			if tc.recompute {
+				return
+			}
+			want := collections.SummarizeCeilings(all)
+			if got := p.Ceilings; got != want[len(all)-1] {
+				t.Errorf("new version's ceiling marks %+v; SummarizeCeilings says %+v", got, want[len(all)-1])
+			}
+			below := collections.CeilingsFrom(stix.TLPClear, stix.TLPAmberStrict)
+			for i, m := range want[:len(tc.stored)] {
+				if (m.Last|m.First|m.TopSpec)&below != 0 {
+					t.Errorf("stored version %d has marks below TLP:RED: %+v", i, m)
+				}
 			}
 		})
 	}
