@@ -23,21 +23,6 @@ import (
 // stored object in their order; only the members the conditions remove or
 // replace change.
 
-// tlpMarkings are the TLP marking definitions by id: TLP 1.0 as STIX 2.1
-// section 7.2.1.4 defines them, TLP 2.0 as the FIRST extension
-// (extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d) does.
-var tlpMarkings = map[string]stix.TLP{
-	"marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": stix.TLPClear, // TLP:WHITE
-	"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": stix.TLPGreen,
-	"marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": stix.TLPAmber,
-	"marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": stix.TLPRed,
-	"marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487": stix.TLPClear,
-	"marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb": stix.TLPGreen,
-	"marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421": stix.TLPAmber,
-	"marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003": stix.TLPAmberStrict,
-	"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1": stix.TLPRed,
-}
-
 // sharing is what a reader is served under in one collection: its grant's
 // conditions and the hub identity that replaces hidden creators.
 type sharing struct {
@@ -157,7 +142,7 @@ func removeGranular(root *jnode, ceiling stix.TLP, ch *changes) error {
 		if err := json.Unmarshal(entry.json(), &m); err != nil {
 			return fmt.Errorf("served copy: granular marking: %w", err)
 		}
-		if tlpMarkings[m.MarkingRef] <= ceiling {
+		if stix.TLPOfMarking(m.MarkingRef) <= ceiling {
 			continue
 		}
 		entry.removed = true
