@@ -67,9 +67,8 @@ type hubOptions struct {
 	// rateLimits, when set, configures a rate limiter of the server and
 	// of its authenticator (failed sign-ins).
 	rateLimits *taxii.RateLimitConfig
-	// wrap, when set, stands between the server and the collections
-	// store.
-	wrap func(collections.Store) collections.Store
+	// hubIdentity is the server's Config.HubIdentity.
+	hubIdentity string
 	// trustedProxies are the peers whose X-Forwarded-For is believed.
 	trustedProxies []netip.Prefix
 }
@@ -178,14 +177,10 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	admin, err := authz.NewAdmin(authz.AdminConfig{Store: store, Collections: store, Refresh: h.watcher.Refresh,
 		Passwords: authztest.CheapPasswords, Log: logger})
 	must(t, err)
-	var served collections.Store = store
-	if opts.wrap != nil {
-		served = opts.wrap(store)
-	}
 	srv, err := taxii.New(ctx, taxii.Config{
-		Store: served, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,
+		Store: store, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,
 		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin, RateLimiter: limiter, Grants: store,
-		TrustedProxies: opts.trustedProxies,
+		TrustedProxies: opts.trustedProxies, HubIdentity: opts.hubIdentity,
 	})
 	must(t, err)
 	hs := httptest.NewUnstartedServer(srv)

@@ -12,9 +12,21 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/taxiid/taxiid/authz"
-	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/stix"
 )
+
+const sharedID = "indicator--6f0c7b0e-1d2c-4b4a-9e55-2f1b7f3f6a01"
+
+// shared is an indicator as a partner pushes it: a creator, two sources,
+// a TLP:GREEN marking and an AMBER granular marking on two properties.
+const shared = `{"type":"indicator","spec_version":"2.1","id":"` + sharedID + `",` +
+	`"created_by_ref":"` + creatorID + `","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z",` +
+	`"name":"C2 host","description":"seen by our sensor in the finance network","indicator_types":["malicious-activity"],` +
+	`"pattern":"[ipv4-addr:value = '198.51.100.7']","pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z",` +
+	`"labels":["c2","finance"],` +
+	`"external_references":[{"source_name":"vendor","url":"https://vendor.example/r/1"},{"source_name":"partner-x","external_id":"PX-7"}],` +
+	`"object_marking_refs":["` + tlpGreen1 + `"],` +
+	`"granular_markings":[{"marking_ref":"` + tlpAmber1 + `","selectors":["description","labels.[1]"]}]}`
 
 // TestVisibility: /admin/visibility tells, for an organization and an
 // object, version by version, whether its members see it and which
@@ -22,14 +34,7 @@ import (
 // one; only admins may ask.
 func TestVisibility(t *testing.T) {
 	const embargo = time.Hour
-	ss := &sharingStore{
-		tlp: map[string]stix.TLP{
-			sharedID + "@2020-01-01T00:00:00.000Z": stix.TLPGreen,
-			sharedID + "@2021-01-01T00:00:00.000Z": stix.TLPRed,
-		},
-		granular: map[string]stix.TLP{sharedID: stix.TLPAmber},
-	}
-	h := newHub(t, hubOptions{wrap: func(s collections.Store) collections.Store { ss.Store = s; return ss }})
+	h := newHub(t, hubOptions{})
 	ctx := context.Background()
 	// A reads collA under a ceiling, without its creator and a source; C
 	// may read it, an hour late.
@@ -42,7 +47,9 @@ func TestVisibility(t *testing.T) {
 		Action: authz.ActionRead, Conditions: authz.Conditions{Embargo: embargo}})
 	must(t, err)
 
+	// The second version is TLP:RED.
 	v2 := strings.Replace(shared, `"modified":"2020-01-01T00:00:00.000Z"`, `"modified":"2021-01-01T00:00:00.000Z"`, 1)
+	v2 = strings.Replace(v2, `"object_marking_refs":["`+tlpGreen1+`"]`, `"object_marking_refs":["`+tlpRed2+`"]`, 1)
 	for _, p := range []struct{ user, coll, body string }{
 		{"alice", collA, `{"objects":[` + shared + `,` + v2 + `]}`},
 		{"bob", collPublic, `{"objects":[` + shared + `]}`},
