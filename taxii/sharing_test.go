@@ -593,90 +593,119 @@ func byDateAdded(objs []sobj, added map[string]string) []sobj {
 	return out
 }
 
-// checkTable reads coll as each reader through every endpoint, with
-// every selection, a page of limit at a time, and compares what it gets
-// with what the reader's conditions let it see, in the form they give.
-func (h *sharingHub) checkTable(t *testing.T, readers []tableReader, coll string, objs []sobj, sels []selection, objSels []selection, limit int, hub string) {
-	added := h.pushAll(t, coll, objs)
-	objs = byDateAdded(objs, added)
+// tableCase is a collection of the table: its versions (in push order),
+// the selections read from it through the objects and manifest
+// endpoints, those read through the object endpoint, and the page size.
+type tableCase struct {
+	name          string
+	coll          collections.Collection
+	objs          []sobj
+	sels, objSels []selection
+	limit         int
+}
+
+// runTable pushes the versions of each case, then reads each case's
+// collection as each reader through every endpoint, with every
+// selection, a page at a time, and compares what it gets with what the
+// reader's conditions let it see, in the form they give.
+func (h *sharingHub) runTable(t *testing.T, readers []tableReader, hub string, cases ...tableCase) {
+	added := map[string]map[string]string{}
+	var lastAdded time.Time
+	for _, tc := range cases {
+		added[tc.coll.ID] = h.pushAll(t, tc.coll.ID, tc.objs)
+		for _, a := range added[tc.coll.ID] {
+			if at, _ := time.Parse(time.RFC3339Nano, a); at.After(lastAdded) {
+				lastAdded = at
+			}
+		}
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, rd := range readers {
+				if rd.cond.Embargo > 0 && rd.cond.Embargo < tableEmbargo {
+					time.Sleep(time.Until(lastAdded.Add(rd.cond.Embargo + time.Millisecond)))
+				}
+				t.Run(rd.name, func(t *testing.T) {
+					h.checkReader(t, rd, tc, added[tc.coll.ID], hub)
+				})
+			}
+		})
+	}
+}
+
+// checkReader reads tc's collection as rd; added is the date_added of
+// each version.
+func (h *sharingHub) checkReader(t *testing.T, rd tableReader, tc tableCase, added map[string]string, hub string) {
+	objs := byDateAdded(tc.objs, added)
+	base := "/api1/collections/" + tc.coll.ID
+	visible := func(o sobj) bool { return o.visibleTo(rd.cond) }
+	expect := func(picked []sobj, kind string) (items, dates []string) {
+		for _, o := range picked {
+			switch kind {
+			case "objects":
+				items = append(items, o.served(rd.cond, hub))
+			case "manifest":
+				items = append(items, o.key()+" "+added[o.key()])
+			case "versions":
+				items = append(items, o.modified)
+			}
+			dates = append(dates, added[o.key()])
+		}
+		return items, dates
+	}
+	for _, sel := range tc.sels {
+		for _, kind := range []string{"objects", "manifest"} {
+			t.Run(kind+" "+sel.name, func(t *testing.T) {
+				from := epoch
+				if sel.addedAfter != "" {
+					from = added[sel.addedAfter]
+				}
+				items, dates := expect(sel.pick(objs, visible, added), kind)
+				path := base + "/" + kind + "/?" + sel.query(added)
+				got := h.walk(t, rd.user, path, tc.limit)
+				if diff := cmp.Diff(wantPages(items, dates, tc.limit, from), got); diff != "" {
+					t.Errorf("GET %s as %s, %d at a time (-want +got):\n%s", path, rd.user, tc.limit, diff)
+				}
+			})
+		}
+	}
 	var ids []string
 	for _, o := range objs {
 		if !slices.Contains(ids, o.id) {
 			ids = append(ids, o.id)
 		}
 	}
-	base := "/api1/collections/" + coll
-	var lastAdded time.Time
-	for _, a := range added {
-		if at, _ := time.Parse(time.RFC3339Nano, a); at.After(lastAdded) {
-			lastAdded = at
-		}
-	}
-	for _, rd := range readers {
-		if rd.cond.Embargo > 0 && rd.cond.Embargo < tableEmbargo {
-			time.Sleep(time.Until(lastAdded.Add(rd.cond.Embargo + time.Millisecond)))
-		}
-		t.Run(rd.name, func(t *testing.T) {
-			visible := func(o sobj) bool { return o.visibleTo(rd.cond) }
-			expect := func(picked []sobj, kind string) (items, dates []string) {
-				for _, o := range picked {
-					switch kind {
-					case "objects":
-						items = append(items, o.served(rd.cond, hub))
-					case "manifest":
-						items = append(items, o.key()+" "+added[o.key()])
-					case "versions":
-						items = append(items, o.modified)
-					}
-					dates = append(dates, added[o.key()])
+	for _, id := range ids {
+		short := id[:strings.Index(id, "--")] + " " + id[len(id)-4:]
+		ofID := func(o sobj) bool { return o.id == id && visible(o) }
+		for _, sel := range tc.objSels {
+			t.Run("object "+short+" "+sel.name, func(t *testing.T) {
+				path := base + "/objects/" + id + "/?" + sel.query(added)
+				items, dates := expect(sel.pick(objs, ofID, added), "objects")
+				want := wantPages(items, dates, 1000, epoch)
+				if len(items) == 0 {
+					want = []seenPage{{Status: http.StatusNotFound}}
 				}
-				return items, dates
-			}
-			for _, sel := range sels {
-				for _, kind := range []string{"objects", "manifest"} {
-					t.Run(kind+" "+sel.name, func(t *testing.T) {
-						from := epoch
-						if sel.addedAfter != "" {
-							from = added[sel.addedAfter]
-						}
-						items, dates := expect(sel.pick(objs, visible, added), kind)
-						path := base + "/" + kind + "/?" + sel.query(added)
-						got := h.walk(t, rd.user, path, limit)
-						if diff := cmp.Diff(wantPages(items, dates, limit, from), got); diff != "" {
-							t.Errorf("GET %s as %s, %d at a time (-want +got):\n%s", path, rd.user, limit, diff)
-						}
-					})
+				if diff := cmp.Diff(want, h.walk(t, rd.user, path, 1000)); diff != "" {
+					t.Errorf("GET %s as %s (-want +got):\n%s", path, rd.user, diff)
 				}
-			}
-			for _, id := range ids {
-				t.Run("object "+id, func(t *testing.T) {
-					for _, sel := range objSels {
-						path := base + "/objects/" + id + "/?" + sel.query(added)
-						items, dates := expect(sel.pick(objs, func(o sobj) bool { return o.id == id && visible(o) }, added), "objects")
-						want := wantPages(items, dates, 1000, epoch)
-						if len(items) == 0 {
-							want = []seenPage{{Status: http.StatusNotFound}}
-						}
-						if diff := cmp.Diff(want, h.walk(t, rd.user, path, 1000)); diff != "" {
-							t.Errorf("GET %s as %s (-want +got):\n%s", path, rd.user, diff)
-						}
-					}
-					path := base + "/objects/" + id + "/versions/"
-					items, dates := expect(selection{versions: "all"}.pick(objs, func(o sobj) bool { return o.id == id && visible(o) }, added), "versions")
-					want := wantPages(items, dates, limit, epoch)
-					if len(items) == 0 {
-						want = []seenPage{{Status: http.StatusNotFound}}
-					}
-					if diff := cmp.Diff(want, h.walk(t, rd.user, path, limit)); diff != "" {
-						t.Errorf("GET %s as %s (-want +got):\n%s", path, rd.user, diff)
-					}
-				})
-			}
-			t.Run("markings", func(t *testing.T) {
-				h.checkMarkings(t, rd, coll, objs)
 			})
+		}
+		t.Run("versions "+short, func(t *testing.T) {
+			path := base + "/objects/" + id + "/versions/"
+			items, dates := expect(selection{versions: "all"}.pick(objs, ofID, added), "versions")
+			want := wantPages(items, dates, tc.limit, epoch)
+			if len(items) == 0 {
+				want = []seenPage{{Status: http.StatusNotFound}}
+			}
+			if diff := cmp.Diff(want, h.walk(t, rd.user, path, tc.limit)); diff != "" {
+				t.Errorf("GET %s as %s (-want +got):\n%s", path, rd.user, diff)
+			}
 		})
 	}
+	t.Run("markings", func(t *testing.T) {
+		h.checkMarkings(t, rd, tc.coll.ID, objs)
+	})
 }
 
 // checkMarkings: the markings endpoint lists the markings referenced by
@@ -730,48 +759,51 @@ func (h *sharingHub) checkMarkings(t *testing.T, rd tableReader, coll string, ob
 	}
 }
 
-// TestSharingLevels: readers under every kind of grant conditions read a
-// collection of objects marked every way, through every read endpoint,
-// with the filters, a few at a time: each sees exactly the objects its
-// ceiling and embargo let it see, in the form its conditions give
-// (granular-marked properties above its ceiling, its hidden sources left
-// out, the creator replaced by the hub identity), the same bytes on every
-// endpoint and page, with exact more, next and date_added headers.
-func TestSharingLevels(t *testing.T) {
-	h := newSharingHub(t, hubID, tableReaders, collections.Collection{ID: levelsColl, Title: "levels", UnmarkedTLP: stix.TLPGreen})
-	sels := []selection{
-		{name: "latest"},
-		{name: "all", versions: "all", spec: true},
-		{name: "type", types: []string{"campaign"}},
-		{name: "ids", ids: []string{sid("indicator", 1), sid("campaign", 4), sid("indicator", 9), sid("indicator", 10)}},
-		{name: "added after", addedAfter: levelObjects[4].key()},
+// TestSharingConditions: readers under every kind of grant conditions
+// read, through every read endpoint, with the filters, a few at a time:
+// each sees exactly the versions its ceiling and embargo let it see, in
+// the form its conditions give (granular-marked properties above its
+// ceiling and its hidden sources left out, the creator replaced by the
+// hub identity), the same bytes on every endpoint and page, with exact
+// more, next and date_added headers. "levels" holds objects marked every
+// way; in "versions" the versions of an object have different levels, and
+// those above a reader's ceiling do not exist for it: its latest, first
+// and every other selection are those of the versions it sees.
+func TestSharingConditions(t *testing.T) {
+	levels := tableCase{
+		name: "levels", coll: collections.Collection{ID: levelsColl, Title: "levels", UnmarkedTLP: stix.TLPGreen},
+		objs: levelObjects, limit: 3,
+		sels: []selection{
+			{name: "latest"},
+			{name: "all", versions: "all", spec: true},
+			{name: "type", types: []string{"campaign"}},
+			{name: "ids", ids: []string{sid("indicator", 1), sid("campaign", 4), sid("indicator", 9), sid("indicator", 10)}},
+			{name: "added after", addedAfter: levelObjects[4].key()},
+		},
+		objSels: []selection{{name: "latest"}, {name: "version", versions: v2020}},
 	}
-	h.checkTable(t, tableReaders, levelsColl, levelObjects, sels, []selection{{name: "latest"}, {name: "version", versions: v2020}}, 3, hubID)
-}
-
-// TestSharingVersionLevels: the versions of one object have different
-// levels; for a reader the versions above its ceiling do not exist, so
-// its latest, first and every other selection are those of the versions
-// it sees, on every endpoint, in more and in the headers.
-func TestSharingVersionLevels(t *testing.T) {
-	h := newSharingHub(t, hubID, tableReaders, collections.Collection{ID: versionsColl, Title: "versions"})
-	sels := []selection{
-		{name: "latest"},
-		{name: "first", versions: "first"},
-		{name: "first and last", versions: "first,last"},
-		{name: "all", versions: "all"},
-		{name: "exact", versions: v2021},
-		{name: "exact two", versions: v2020 + "," + v2022},
-		{name: "type", versions: "all", types: []string{"indicator"}},
-		{name: "ids latest", ids: []string{sid("indicator", 21), sid("campaign", 22)}},
-		{name: "added after", addedAfter: versionObjects[3].key()},
-		{name: "added after, all", versions: "all", addedAfter: versionObjects[3].key()},
+	versions := tableCase{
+		name: "versions", coll: collections.Collection{ID: versionsColl, Title: "versions"},
+		objs: versionObjects, limit: 2,
+		sels: []selection{
+			{name: "latest"},
+			{name: "first", versions: "first"},
+			{name: "first and last", versions: "first,last"},
+			{name: "all", versions: "all"},
+			{name: "exact", versions: v2021},
+			{name: "exact two", versions: v2020 + "," + v2022},
+			{name: "type", versions: "all", types: []string{"indicator"}},
+			{name: "ids latest", ids: []string{sid("indicator", 21), sid("campaign", 22)}},
+			{name: "added after", addedAfter: versionObjects[3].key()},
+			{name: "added after, all", versions: "all", addedAfter: versionObjects[3].key()},
+		},
+		objSels: []selection{
+			{name: "latest"}, {name: "first", versions: "first"}, {name: "all", versions: "all"},
+			{name: "2020", versions: v2020}, {name: "2021", versions: v2021}, {name: "2022", versions: v2022},
+		},
 	}
-	objSels := []selection{
-		{name: "latest"}, {name: "first", versions: "first"}, {name: "all", versions: "all"},
-		{name: "2020", versions: v2020}, {name: "2021", versions: v2021}, {name: "2022", versions: v2022},
-	}
-	h.checkTable(t, tableReaders, versionsColl, versionObjects, sels, objSels, 2, hubID)
+	h := newSharingHub(t, hubID, tableReaders, levels.coll, versions.coll)
+	h.runTable(t, tableReaders, hubID, levels, versions)
 }
 
 // conditioned lets everyone read and write, and answers ReadConditions
@@ -842,8 +874,10 @@ func TestCreatorRemovedWithoutHubIdentity(t *testing.T) {
 		{name: "source protection", user: "anon-member", org: "anon", grant: "org",
 			cond: authz.Conditions{HideCreator: true, HideSources: []string{"partner-x"}}},
 	}
-	h := newSharingHub(t, "", readers, collections.Collection{ID: levelsColl, Title: "levels", UnmarkedTLP: stix.TLPGreen})
-	h.checkTable(t, readers, levelsColl, levelObjects[:2], []selection{{name: "latest"}}, []selection{{name: "latest"}}, 3, "")
+	tc := tableCase{name: "levels", coll: collections.Collection{ID: levelsColl, Title: "levels", UnmarkedTLP: stix.TLPGreen},
+		objs: levelObjects[:2], sels: []selection{{name: "latest"}}, objSels: []selection{{name: "latest"}}, limit: 3}
+	h := newSharingHub(t, "", readers, tc.coll)
+	h.runTable(t, readers, "", tc)
 }
 
 // green is a campaign marked TLP:GREEN (2.0), n naming it.
