@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Defaults of API roots and collections created without them.
@@ -48,7 +49,10 @@ type CollectionView struct {
 	// Validation is the validation level of pushed objects; "" the
 	// server's.
 	Validation string `json:"validation,omitempty"`
-	Declared   bool   `json:"declared"`
+	// UnmarkedTLP is the level recorded for versions pushed without a TLP
+	// marking: red unless the collection sets a lower one.
+	UnmarkedTLP stix.TLP `json:"unmarked_tlp"`
+	Declared    bool     `json:"declared"`
 }
 
 // CollectionInput creates a collection (Title required; a new id when ID
@@ -61,6 +65,9 @@ type CollectionInput struct {
 	Description *string   `json:"description"`
 	MediaTypes  *[]string `json:"media_types"`
 	Validation  *string   `json:"validation"`
+	// UnmarkedTLP names the level recorded for versions pushed without a
+	// TLP marking from now on; "" is the default, red.
+	UnmarkedTLP *string `json:"unmarked_tlp"`
 }
 
 func (a *Admin) viewRoot(r collections.APIRoot) APIRootView {
@@ -73,8 +80,22 @@ func (a *Admin) viewCollection(c collections.Collection) CollectionView {
 	if media == nil {
 		media = []string{}
 	}
+	unmarked := c.UnmarkedTLP
+	if unmarked == stix.TLPNone {
+		unmarked = stix.TLPRed // what ingest records for it
+	}
 	return CollectionView{APIRoot: c.APIRoot, ID: c.ID, Alias: c.Alias, Title: c.Title, Description: c.Description,
-		MediaTypes: media, Validation: c.Validation, Declared: a.declared.collection(c.APIRoot, c.ID)}
+		MediaTypes: media, Validation: c.Validation, UnmarkedTLP: unmarked, Declared: a.declared.collection(c.APIRoot, c.ID)}
+}
+
+// unmarkedTLP reads the unmarked_tlp of an input: a TLP level by name, or
+// "" for the default.
+func unmarkedTLP(name string) (stix.TLP, error) {
+	l, err := stix.ParseTLP(name)
+	if err != nil {
+		return stix.TLPNone, invalid("unmarked_tlp", "%q is not clear, white, green, amber, amber+strict or red", name)
+	}
+	return l, nil
 }
 
 // fieldOf turns the first problem collections' Validate reports into an
@@ -338,6 +359,11 @@ func (a *Admin) CreateCollection(ctx context.Context, root string, in Collection
 	if in.MediaTypes != nil {
 		c.MediaTypes = *in.MediaTypes
 	}
+	if in.UnmarkedTLP != nil {
+		if c.UnmarkedTLP, err = unmarkedTLP(*in.UnmarkedTLP); err != nil {
+			return CollectionView{}, err
+		}
+	}
 	if err := a.putCollection(ctx, c, true); err != nil {
 		return CollectionView{}, err
 	}
@@ -377,6 +403,12 @@ func (a *Admin) UpdateCollection(ctx context.Context, root, id string, in Collec
 	}
 	if in.Validation != nil {
 		c.Validation = *in.Validation
+	}
+	if in.UnmarkedTLP != nil {
+		// Levels are recorded at ingest: versions stored before keep theirs.
+		if c.UnmarkedTLP, err = unmarkedTLP(*in.UnmarkedTLP); err != nil {
+			return CollectionView{}, err
+		}
 	}
 	if err := a.putCollection(ctx, c, false); err != nil {
 		return CollectionView{}, err

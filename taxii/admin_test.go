@@ -569,6 +569,7 @@ func TestAdminAPI(t *testing.T) {
 		{who: "root", method: "POST", path: "/admin/api-roots/api9/collections", body: map[string]any{"title": "Fresh", "alias": "fresh"}, want: 201, save: "fresh",
 			check: func(t *testing.T, r response) {
 				wantBody(t, r, "media_types", []any{"application/stix+json;version=2.1"})
+				wantBody(t, r, "unmarked_tlp", "red")
 				if r := taxiiAs("root", "/api9/collections/fresh/"); r.status != 200 {
 					t.Errorf("the new collection by its alias = %d; want 200\n%s", r.status, r.raw)
 				}
@@ -591,6 +592,40 @@ func TestAdminAPI(t *testing.T) {
 		{who: "root", method: "GET", path: "/admin/api-roots/api9/collections/" + missingColl, want: 404, field: ""},
 		{who: "root", method: "PATCH", path: "/admin/api-roots/api9/collections/{fresh}", body: map[string]any{"id": collA}, want: 400, field: "id"},
 		{who: "root", method: "PATCH", path: "/admin/api-roots/api9/collections/{fresh}", body: map[string]any{"validation": "lax"}, want: 400, field: "validation"},
+		// The level recorded for unmarked versions: red unless set, set by
+		// name, stored for ingest, not a property of the TAXII resource.
+		{who: "root", method: "PATCH", path: "/admin/api-roots/api9/collections/{fresh}", body: map[string]any{"unmarked_tlp": "TLP:Green"}, want: 200,
+			check: func(t *testing.T, r response) {
+				wantBody(t, r, "unmarked_tlp", "green")
+				wantBody(t, r, "validation", "strict")
+				c, err := h.store.Collection(context.Background(), "api9", saved["fresh"])
+				if err != nil || c.UnmarkedTLP != stix.TLPGreen {
+					t.Errorf("stored collection %+v, %v; want UnmarkedTLP green", c, err)
+				}
+				if r := taxiiAs("root", "/api9/collections/fresh/"); r.status != 200 || r.body["unmarked_tlp"] != nil {
+					t.Errorf("TAXII collection resource = %d %s; want 200 without unmarked_tlp", r.status, r.raw)
+				}
+			}},
+		{who: "root", method: "PATCH", path: "/admin/api-roots/api9/collections/{fresh}", body: map[string]any{"unmarked_tlp": "purple"}, want: 400, field: "unmarked_tlp"},
+		{who: "root", method: "PATCH", path: "/admin/api-roots/api9/collections/{fresh}", body: map[string]any{"unmarked_tlp": 2}, want: 400, field: "-"},
+		{who: "root", method: "PATCH", path: "/admin/api-roots/api9/collections/{fresh}", body: map[string]any{"unmarked_tlp": ""}, want: 200,
+			check: func(t *testing.T, r response) {
+				wantBody(t, r, "unmarked_tlp", "red")
+				c, err := h.store.Collection(context.Background(), "api9", saved["fresh"])
+				if err != nil || c.UnmarkedTLP != stix.TLPNone {
+					t.Errorf("stored collection %+v, %v; want UnmarkedTLP none (red)", c, err)
+				}
+			}},
+		{who: "root", method: "POST", path: "/admin/api-roots/api9/collections", body: map[string]any{"title": "Other", "unmarked_tlp": "none"}, want: 400, field: "unmarked_tlp"},
+		{who: "root", method: "POST", path: "/admin/api-roots/api9/collections", body: map[string]any{"title": "Graded", "unmarked_tlp": "amber+strict"}, want: 201, save: "graded",
+			check: func(t *testing.T, r response) {
+				wantBody(t, r, "unmarked_tlp", "amber+strict")
+				c, err := h.store.Collection(context.Background(), "api9", r.body["id"].(string))
+				if err != nil || c.UnmarkedTLP != stix.TLPAmberStrict {
+					t.Errorf("stored collection %+v, %v; want UnmarkedTLP amber+strict", c, err)
+				}
+			}},
+		{who: "root", method: "DELETE", path: "/admin/api-roots/api9/collections/{graded}", want: 204},
 		{who: "root", method: "GET", path: "/admin/api-roots", want: 200, check: func(t *testing.T, r response) {
 			items, _ := r.body["items"].([]any)
 			var paths []string

@@ -84,6 +84,7 @@ ORG and USER are ids or names.
               access ROOT COLL         who can reach the collection, and how
               create ROOT --title TEXT [--id UUID] [--alias NAME] [--description TEXT]
                      [--media-type TYPE]... [--validation strict|default|permissive]
+                     [--unmarked-tlp clear|green|amber|amber+strict|red]
               update ROOT COLL [same flags as create but --id]
   audit [--user USER] [--org ORG] [--action ACTION] [--api-root PATH --collection ID]
         [--since TIME|DURATION] [--until TIME|DURATION]
@@ -685,12 +686,14 @@ func (c *adminCLI) collectionWrite(n int) adminVerb {
 		var media stringsFlag
 		fs.Var(&media, "media-type", "a media type of the collection, repeatable (default application/stix+json;version=2.1)")
 		validation := fs.String("validation", "", "validation level of pushed objects: strict, default or permissive (empty: the server's)")
+		unmarked := fs.String("unmarked-tlp", "", "TLP level recorded for objects pushed from now on without a TLP marking: clear (white), green, amber, amber+strict or red (empty: red); objects already stored keep theirs")
 		return func(pos []string) (any, error) {
 			if err := wantArgs(pos, n); err != nil {
 				return nil, err
 			}
 			in := authz.CollectionInput{Alias: set(fs, "alias", *alias), Title: set(fs, "title", *title),
-				Description: set(fs, "description", *desc), Validation: set(fs, "validation", *validation)}
+				Description: set(fs, "description", *desc), Validation: set(fs, "validation", *validation),
+				UnmarkedTLP: set(fs, "unmarked-tlp", *unmarked)}
 			if media != nil {
 				in.MediaTypes = ptr([]string(media))
 			}

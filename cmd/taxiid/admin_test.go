@@ -163,6 +163,37 @@ func TestAdminCLI(t *testing.T) {
 				t.Errorf("updated collection: %v", out)
 			}
 		}},
+		// The level recorded for versions pushed without a TLP marking.
+		{args: []string{"collections", "update", "intel", "feed", "--unmarked-tlp", "green"}, check: func(t *testing.T, out map[string]any, _ string) {
+			if out["unmarked_tlp"] != "green" || out["validation"] != "strict" || out["description"] != "the feed" {
+				t.Errorf("collection with an unmarked level: %v", out)
+			}
+		}},
+		{args: []string{"collections", "update", "intel", "feed", "--unmarked-tlp", "purple"}, code: 1, stderr: "unmarked_tlp"},
+		{args: []string{"audit", "--action", "admin.collection.update"}, check: func(t *testing.T, out map[string]any, _ string) {
+			var got []string
+			items, _ := out["items"].([]any)
+			for _, it := range items {
+				d := it.(map[string]any)["details"].(map[string]any)
+				got = append(got, fmt.Sprintf("%v -> %v", d["before"].(map[string]any)["unmarked_tlp"], d["after"].(map[string]any)["unmarked_tlp"]))
+			}
+			// Newest first: the level, then the description.
+			if diff := cmp.Diff([]string{"red -> green", "red -> red"}, got); diff != "" {
+				t.Errorf("audited unmarked levels (-want +got):\n%s", diff)
+			}
+		}},
+		{args: []string{"collections", "create", "intel", "--title", "Graded", "--unmarked-tlp", "TLP:WHITE"}, save: map[string]string{"graded": "id"},
+			check: func(t *testing.T, out map[string]any, _ string) {
+				if out["unmarked_tlp"] != "clear" {
+					t.Errorf("collection created with an unmarked level: %v", out)
+				}
+			}},
+		{args: []string{"collections", "get", "intel", "{graded}"}, check: func(t *testing.T, out map[string]any, _ string) {
+			if out["unmarked_tlp"] != "clear" {
+				t.Errorf("stored unmarked level: %v", out)
+			}
+		}},
+		{args: []string{"collections", "delete", "intel", "{graded}"}},
 		{args: []string{"grants", "create", "--org", "ACME", "--api-root", "intel", "--collection", "feed", "--action", "read"}, save: map[string]string{"grant": "id"}},
 		{args: []string{"grants", "create", "--public", "--api-root", "intel", "--collection", "feed", "--action", "read"}, save: map[string]string{"public": "id"}},
 		{args: []string{"grants", "create", "--public", "--api-root", "intel", "--collection", "feed", "--action", "write"}, code: 1, stderr: "action"},

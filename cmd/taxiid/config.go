@@ -108,6 +108,20 @@ type CollectionConfig struct {
 	// Validation overrides the server's validation level for this
 	// collection.
 	Validation string `yaml:"validation"`
+	// UnmarkedTLP names the TLP level recorded for versions pushed without
+	// a TLP marking (stix.ParseTLP's names: clear or white, green, amber,
+	// amber+strict, red); unset, red, the most restrictive, so that nothing
+	// unmarked reaches a grantee with a ceiling by accident. Levels are
+	// recorded at ingest: a change applies to versions pushed afterwards,
+	// those already stored keep theirs.
+	UnmarkedTLP string `yaml:"unmarked_tlp"`
+}
+
+// unmarkedTLP is the collection's unmarked level (validate has checked
+// the name).
+func (c CollectionConfig) unmarkedTLP() stix.TLP {
+	l, _ := stix.ParseTLP(c.UnmarkedTLP)
+	return l
 }
 
 // Defaults.
@@ -350,6 +364,9 @@ func (cfg *Config) validate() []string {
 				APIRoot: r.Path, ID: c.ID, Alias: c.Alias, Title: c.Title, Description: c.Description,
 				MediaTypes: c.MediaTypes, Validation: c.Validation,
 			}.Validate())
+			if _, err := stix.ParseTLP(c.UnmarkedTLP); err != nil {
+				add("%s (collection %s): unmarked_tlp: %v", where, c.ID, err)
+			}
 			if ids[c.ID] {
 				// Collection ids are unique in the whole store.
 				add("%s: id %s is declared twice", where, c.ID)

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/taxiid/taxiid/stix"
 )
 
 // env returns a getenv that reads vars only, never the test's environment.
@@ -341,4 +345,53 @@ func parsedFlags(t *testing.T, args []string, getenv func(string) string, wantEr
 		t.Fatal(err)
 	}
 	return cfg, true
+}
+
+// TestParseUnmarkedTLP: a declared collection's unmarked_tlp takes the TLP
+// names in any case, with or without the TLP: prefix; left out it is the
+// default, red. An unknown name stops the start naming the collection.
+func TestParseUnmarkedTLP(t *testing.T) {
+	const id = "6d9a0f64-2ab8-4a5f-8d6d-3f0c1f9a1e11"
+	tests := []struct {
+		name    string
+		line    string // the collection's unmarked_tlp line, if any
+		want    stix.TLP
+		wantErr string
+	}{
+		{name: "left out", want: stix.TLPNone},
+		{name: "empty", line: `unmarked_tlp: ""`, want: stix.TLPNone},
+		{name: "clear", line: "unmarked_tlp: clear", want: stix.TLPClear},
+		{name: "white is clear", line: "unmarked_tlp: white", want: stix.TLPClear},
+		{name: "green", line: "unmarked_tlp: green", want: stix.TLPGreen},
+		{name: "prefix and case", line: "unmarked_tlp: TLP:AMBER", want: stix.TLPAmber},
+		{name: "amber+strict", line: "unmarked_tlp: amber+strict", want: stix.TLPAmberStrict},
+		{name: "red", line: "unmarked_tlp: Red", want: stix.TLPRed},
+		{name: "unknown", line: "unmarked_tlp: purple",
+			wantErr: `api_roots[0].collections[0] (collection ` + id + `): unmarked_tlp: unknown TLP level "purple"`},
+		{name: "none is no name", line: "unmarked_tlp: none", wantErr: `(collection ` + id + `): unmarked_tlp: unknown TLP level "none"`},
+		{name: "not a string", line: "unmarked_tlp: [green]", wantErr: "config file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := filepath.Join(t.TempDir(), "taxiid.yaml")
+			text := "api_roots:\n  - path: intel\n    title: Intel\n    collections:\n      - id: " + id + "\n        title: Feed\n"
+			if tt.line != "" {
+				text += "        " + tt.line + "\n"
+			}
+			if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var wantErrs []string
+			if tt.wantErr != "" {
+				wantErrs = []string{tt.wantErr}
+			}
+			cfg, ok := parsedFlags(t, []string{"--config", conf}, env(nil), wantErrs)
+			if !ok {
+				return
+			}
+			if got := cfg.File.APIRoots[0].Collections[0].unmarkedTLP(); got != tt.want {
+				t.Errorf("unmarked level = %v; want %v", got, tt.want)
+			}
+		})
+	}
 }

@@ -424,7 +424,7 @@ func declare(ctx context.Context, store collections.Store, f FileConfig) error {
 		for _, c := range r.Collections {
 			err := store.PutCollection(ctx, collections.Collection{
 				APIRoot: r.Path, ID: c.ID, Alias: c.Alias, Title: c.Title, Description: c.Description, MediaTypes: c.MediaTypes,
-				Validation: c.Validation,
+				Validation: c.Validation, UnmarkedTLP: c.unmarkedTLP(),
 			})
 			if err != nil {
 				return fmt.Errorf("declare collection %s/%s: %w", r.Path, c.ID, err)

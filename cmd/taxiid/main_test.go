@@ -292,6 +292,7 @@ api_roots:
       - id: not-a-uuid
         title: x
         media_types: ["text/plain"]
+        unmarked_tlp: purple
 `
 	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -306,6 +307,7 @@ api_roots:
 	for _, want := range []string{
 		"TAXIID_MAX_PAGE_SIZE", "page-size must be at least 1", `path "a/b"`, "api_roots[0]: title is required",
 		`id "not-a-uuid"`, `media type "text/plain"`, `default_api_root "missing"`,
+		`api_roots[0].collections[0] (collection not-a-uuid): unmarked_tlp: unknown TLP level "purple"`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output does not mention %q:\n%s", want, out)
