@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ type pollServer struct {
 
 // startPollServer opens the store at path (creating the API root and the
 // collection when setup) and serves it under az.
-func startPollServer(t *testing.T, path string, setup bool, az taxii.Authorizer, adjust func(*taxii.Config)) *pollServer {
+func startPollServer(t testing.TB, path string, setup bool, az taxii.Authorizer, adjust func(*taxii.Config)) *pollServer {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, path)
@@ -38,10 +39,14 @@ func startPollServer(t *testing.T, path string, setup bool, az taxii.Authorizer,
 		t.Fatal(err)
 	}
 	if setup {
-		must(t, store.PutAPIRoot(ctx, collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: 1 << 20}))
-		must(t, store.PutCollection(ctx, collections.Collection{
+		if err := store.PutAPIRoot(ctx, collections.APIRoot{Path: "api1", Title: "API 1", MaxContentLength: 1 << 20}); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.PutCollection(ctx, collections.Collection{
 			APIRoot: "api1", ID: collID, Title: "Main", MediaTypes: []string{"application/stix+json;version=2.1"},
-		}))
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	logger := slog.New(slog.DiscardHandler)
 	ing := collections.NewIngester(store, newValidator(t), collections.IngestConfig{Logger: logger})
@@ -70,13 +75,15 @@ func startPollServer(t *testing.T, path string, setup bool, az taxii.Authorizer,
 		ing.Wait()
 		store.Close()
 	})
-	return &pollServer{env: &env{t: t, url: "http://" + ln.Addr().String(), store: store, srv: srv}, hs: hs}
+	tt, _ := t.(*testing.T) // the env's helpers serve tests only
+	return &pollServer{env: &env{t: tt, url: "http://" + ln.Addr().String(), store: store, srv: srv}, hs: hs}
 }
 
 // polled is the answer to a waiting request.
 type polled struct {
 	status  int
 	applied string // Preference-Applied
+	vary    []string
 	ids     []string
 	took    time.Duration
 	err     error
@@ -104,7 +111,8 @@ func poll(ctx context.Context, base, path, prefer string) <-chan polled {
 		}
 		defer resp.Body.Close()
 		raw, err := io.ReadAll(resp.Body)
-		p := polled{status: resp.StatusCode, applied: resp.Header.Get("Preference-Applied"), took: time.Since(start), err: err}
+		p := polled{status: resp.StatusCode, applied: resp.Header.Get("Preference-Applied"), vary: resp.Header.Values("Vary"),
+			took: time.Since(start), err: err}
 		var body struct {
 			Objects []struct{ ID string } `json:"objects"`
 		}
@@ -192,6 +200,11 @@ func TestLongPollAcrossServers(t *testing.T) {
 	p := receive(t, poll(t.Context(), b.url, objects, "wait=20"))
 	if p.applied != "" || !cmp.Equal(p.ids, []string{pollID1}) {
 		t.Errorf("GET with objects to answer: Preference-Applied %q, ids %v; want none, [%s]", p.applied, p.ids, pollID1)
+	}
+	// RFC 7240 section 2: a response a preference may change says so in
+	// Vary, also to a request without Prefer.
+	if p := receive(t, poll(t.Context(), b.url, manifest, "")); !slices.Contains(p.vary, "Prefer") {
+		t.Errorf("GET manifest without Prefer: Vary %q; want Prefer listed", p.vary)
 	}
 }
 
