@@ -74,10 +74,11 @@ func longPollRound(b *testing.B, n int, other bool) {
 		counted.Store = c.Store
 		c.Store = counted
 		c.MaxWaitsPerUser = n
+		c.TransferGrace = taxii.DefaultTransferGrace // not the tests' short one: thousands of answers are written at once
 	})
 	w := r
 	if other {
-		w = startPollServer(b, path, false, allowAll{}, nil)
+		w = startPollServer(b, path, false, allowAll{}, func(c *taxii.Config) { c.TransferGrace = taxii.DefaultTransferGrace })
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: 0}
 	defer tr.CloseIdleConnections()

@@ -54,7 +54,7 @@ func startPollServer(t testing.TB, path string, setup bool, az taxii.Authorizer,
 		Store: store, Ingester: ing, Authorizer: az, Logger: logger, PageSize: 5, MaxPageSize: 20,
 		// A waiting request has sent nothing and been sent nothing: the
 		// transfer deadlines must not cut it, however short.
-		TransferGrace: 100 * time.Millisecond,
+		TransferGrace: 500 * time.Millisecond,
 	}
 	if adjust != nil {
 		adjust(&cfg)
