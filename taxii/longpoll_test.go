@@ -274,6 +274,14 @@ func TestLongPollShutdown(t *testing.T) {
 	s := startPollServer(t, filepath.Join(t.TempDir(), "taxiid.db"), true, allowAll{}, nil)
 	waiting := poll(t.Context(), s.url, objects, "wait=60")
 	waitFor(t, s.srv, 1)
+	// A waiting request holds none of the memory budget of requests (once
+	// its first query has ended).
+	for deadline := time.Now().Add(5 * time.Second); s.srv.MemoryInUse() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("memory budget held while a request waits: %d bytes; want 0", s.srv.MemoryInUse())
+			break
+		}
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if err := s.hs.Shutdown(ctx); err != nil {
