@@ -3,7 +3,6 @@ package taxii
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -53,9 +52,6 @@ type watcher struct {
 	kick    chan struct{} // asks the polling goroutine to look now
 	stop    chan struct{} // closed by stopWaiting
 	stopped bool
-
-	// queries counts the store calls the watcher made.
-	queries atomic.Int64
 }
 
 // watchEntry is what the watcher knows of one collection.
@@ -166,7 +162,6 @@ func (w *watcher) subscribe(ctx context.Context, id string) error {
 		e.reading = r
 		w.mu.Unlock()
 		marks, err := w.store.Watermarks(ctx, []string{id})
-		w.queries.Add(1)
 		w.mu.Lock()
 		close(r)
 		e.reading = nil
@@ -225,7 +220,6 @@ func (w *watcher) poll() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*w.interval)
 			marks, err := w.store.Watermarks(ctx, chunk)
 			cancel()
-			w.queries.Add(1)
 			if err != nil {
 				w.onError(err) // the next look tries again
 				continue
