@@ -392,6 +392,16 @@ type Store interface {
 	// one for stix.TLPNone), ordered by ID. A missing collection has none.
 	Markings(ctx context.Context, apiRoot, collection string, maxTLP stix.TLP) ([]Marking, error)
 
+	// Watermarks returns, for each of the collections named by id (ids
+	// are unique in the store) that exists, a mark that changes whenever
+	// versions become visible in it: the DateAdded of its newest visible
+	// version (zero while it has none). Collections that do not exist are
+	// left out. It answers from an index or the collection records, in
+	// one round trip, so that a server may ask it every second for the
+	// collections its waiting requests watch. It may also change on other
+	// writes (a delete). ErrInvalid for more than MaxQueryValues ids.
+	Watermarks(ctx context.Context, ids []string) (map[string]time.Time, error)
+
 	// Secret returns the named secret, creating it from newSecret on first
 	// use, so that every handle and replica on the same store shares it.
 	Secret(ctx context.Context, name string, newSecret func() ([]byte, error)) ([]byte, error)

@@ -94,6 +94,9 @@ type Ingester struct {
 	loop     chan struct{}      // closed when the recovery loop ends; nil if not started
 
 	backlogPushes, backlogObjects atomic.Int64
+
+	// added are told of each batch that added versions (see OnAdded).
+	added atomic.Pointer[[]func(apiRoot, collection string)]
 }
 
 // NewIngester returns an Ingester writing to store. Call Start to have it
@@ -335,6 +338,7 @@ func (in *Ingester) writeBatch(ctx context.Context, c Collection, st *Status, en
 	if in.observer != nil {
 		in.observer.Stored(results)
 	}
+	in.tellAdded(c, results)
 	for j, r := range results {
 		d := st.Pendings[j]
 		ok, version, msg := Settle(r)

@@ -441,19 +441,34 @@ func (s *Server) getObjects(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	mem, err := s.reserveMemory(c, int64(s.maxPageBytes))
+	var mem *reservation
+	defer func() {
+		if mem != nil {
+			mem.release()
+		}
+	}()
+	p, next, q, err := s.pageWaiting(c, col, sh, func() (collections.Page, string, collections.Query, error) {
+		var err error
+		if mem, err = s.reserveMemory(c, int64(s.maxPageBytes)); err != nil {
+			return collections.Page{}, "", collections.Query{}, err
+		}
+		p, next, q, err := s.page(c, "objects", objectsFilters, col, sh, "", nil)
+		if err == nil {
+			err = s.serve(col, &p, sh)
+		}
+		if err != nil || len(p.Objects) == 0 {
+			// An empty page needs no memory to be written: a request
+			// that waits for objects holds none.
+			mem.release()
+			mem = nil
+		} else {
+			mem.shrink(pageBytes(p))
+		}
+		return p, next, q, err
+	})
 	if err != nil {
 		return err
 	}
-	defer mem.release()
-	p, next, q, err := s.page(c, "objects", objectsFilters, col, sh, "", nil)
-	if err != nil {
-		return err
-	}
-	if err := s.serve(col, &p, sh); err != nil {
-		return err
-	}
-	mem.shrink(pageBytes(p))
 	s.recordRead(c, endpointObjects, col, len(p.Objects))
 	return s.writeEnvelope(c, p, next, q.AddedAfter)
 }
@@ -471,7 +486,9 @@ func (s *Server) manifest(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, next, q, err := s.page(c, "manifest", objectsFilters, col, sh, "", metadataOnly)
+	p, next, q, err := s.pageWaiting(c, col, sh, func() (collections.Page, string, collections.Query, error) {
+		return s.page(c, "manifest", objectsFilters, col, sh, "", metadataOnly)
+	})
 	if err != nil {
 		return err
 	}

@@ -137,6 +137,21 @@ type Config struct {
 	// own address. Without them every client behind a proxy shares the
 	// proxy's rate limits and failed sign-in bounds.
 	TrustedProxies []netip.Prefix
+
+	// MaxWait bounds the wait a GET objects or manifest request may ask
+	// for with "Prefer: wait=N" (see longpoll.go; default DefaultMaxWait);
+	// negative: requests never wait.
+	MaxWait time.Duration
+	// MaxWaits bounds the requests waiting at once (default
+	// DefaultMaxWaits), MaxWaitsPerUser those of one user, or of one
+	// source address for anonymous requests (default
+	// DefaultMaxWaitsPerUser). A request beyond them is answered at once.
+	MaxWaits        int
+	MaxWaitsPerUser int
+	// WatchInterval is how often the store is asked which collections
+	// changed while requests wait (default DefaultWatchInterval): the
+	// longest a push through another process takes to wake them.
+	WatchInterval time.Duration
 }
 
 // Defaults of Config.
@@ -189,6 +204,7 @@ type Server struct {
 	grants     GrantStore
 	hub        string
 	served     *servedCache
+	watch      *watcher // long-poll (longpoll.go)
 }
 
 // Drain makes /readyz answer 503 from now on, while every other route is
@@ -241,6 +257,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ServedCacheBytes <= 0 {
 		cfg.ServedCacheBytes = DefaultServedCacheBytes
 	}
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = DefaultMaxWait
+	}
+	if cfg.MaxWaits <= 0 {
+		cfg.MaxWaits = DefaultMaxWaits
+	}
+	if cfg.MaxWaitsPerUser <= 0 {
+		cfg.MaxWaitsPerUser = DefaultMaxWaitsPerUser
+	}
+	if cfg.WatchInterval <= 0 {
+		cfg.WatchInterval = DefaultWatchInterval
+	}
 	if cfg.HubIdentity != "" && !validIdentity(cfg.HubIdentity) {
 		return nil, fmt.Errorf("taxii: the hub identity %q is not a STIX identity id (identity--<uuid>)", cfg.HubIdentity)
 	}
@@ -282,9 +310,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		hub:            cfg.HubIdentity,
 		served:         newServedCache(cfg.ServedCacheBytes),
 	}
+	s.watch = newWatcher(cfg.Store, cfg, func(err error) {
+		s.log.Warn("long-poll: the store did not say which collections changed", "err", err)
+	})
 	cfg.Metrics.ReportRequestMemory(s.MemoryInUse, cfg.MaxMemory)
 	if cfg.Ingester != nil {
 		cfg.Metrics.ReportBacklog(cfg.Ingester.Backlog)
+		cfg.Ingester.OnAdded(s.watch.added)
 	}
 	s.taxii, s.ops = s.taxiiRoutes(), s.opsRoutes()
 	return s, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/mongo"
 	"github.com/taxiid/taxiid/stix"
+	"github.com/taxiid/taxiid/taxii"
 )
 
 // Config is the server's configuration: flags, each overridable by an
@@ -75,6 +76,12 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed (comma-separated addresses or CIDR prefixes).
 	TrustedProxies string
+	// MaxWait bounds the wait a request may ask for with "Prefer:
+	// wait=N" (0: requests never wait); MaxWaits and MaxWaitsPerUser
+	// bound the requests waiting at once, in all and per user.
+	MaxWait         time.Duration
+	MaxWaits        int
+	MaxWaitsPerUser int
 
 	File FileConfig // from ConfigFile, if any
 }
@@ -139,6 +146,12 @@ const (
 	defaultMongoDatabase       = mongo.DefaultDatabase
 	defaultMongoTimeout        = mongo.DefaultOpTimeout
 	defaultAuditRetention      = days(365 * 24 * time.Hour)
+	defaultMaxWait             = taxii.DefaultMaxWait
+	defaultMaxWaits            = taxii.DefaultMaxWaits
+	defaultMaxWaitsPerUser     = taxii.DefaultMaxWaitsPerUser
+	// maxMaxWait bounds max-wait: proxies and clients rarely keep a
+	// silent request open longer.
+	maxMaxWait = 10 * time.Minute
 	// minMaxMemory is the least max-memory accepted: below it the garbage
 	// collector would run all the time.
 	minMaxMemory = 64 << 20
@@ -236,6 +249,9 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", envStr("METRICS_TOKEN", ""), "bearer token /metrics requires (at least 16 characters); with it, metrics are served at /metrics on the listen address unless metrics-listen is set (env TAXIID_METRICS_TOKEN)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", envStr("METRICS_LISTEN", ""), "address of a listener of its own serving /metrics alone, for a scrape network; the metrics token, if set, is required there too (env TAXIID_METRICS_LISTEN)")
 	fs.StringVar(&cfg.HubIdentity, "hub-identity", envStr("HUB_IDENTITY", ""), "STIX identity id (identity--<uuid>) that replaces created_by_ref for readers whose grant hides the creator; without it created_by_ref is removed for them (env TAXIID_HUB_IDENTITY)")
+	fs.DurationVar(&cfg.MaxWait, "max-wait", envDuration("MAX_WAIT", defaultMaxWait), "longest wait a GET objects or manifest request may ask for with Prefer: wait=N, held until objects it may see arrive; 0: requests never wait (env TAXIID_MAX_WAIT)")
+	fs.IntVar(&cfg.MaxWaits, "max-waits", envInt("MAX_WAITS", defaultMaxWaits), "requests waiting for new objects at once, at most; more are answered at once (env TAXIID_MAX_WAITS)")
+	fs.IntVar(&cfg.MaxWaitsPerUser, "max-waits-per-user", envInt("MAX_WAITS_PER_USER", defaultMaxWaitsPerUser), "requests of one user (or one address, anonymous) waiting for new objects at once, at most (env TAXIID_MAX_WAITS_PER_USER)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -266,6 +282,12 @@ func (cfg *Config) validate() []string {
 
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		add("listen %q is not a host:port address", cfg.Listen)
+	}
+	if cfg.MaxWait < 0 || cfg.MaxWait > maxMaxWait {
+		add("max-wait must be between 0 and %s, not %s", maxMaxWait, cfg.MaxWait)
+	}
+	if cfg.MaxWaits < 1 || cfg.MaxWaitsPerUser < 1 {
+		add("max-waits (%d) and max-waits-per-user (%d) must be at least 1", cfg.MaxWaits, cfg.MaxWaitsPerUser)
 	}
 	if id := cfg.HubIdentity; id != "" {
 		if u, ok := strings.CutPrefix(id, "identity--"); !ok || !stix.IsUUID(u) {
@@ -425,6 +447,15 @@ func defaultMaxMemory(getenv func(string) string) byteSize {
 // MaxMemory, the other half being for the store, background ingestion
 // and the garbage collector's headroom.
 func (cfg *Config) requestMemory() int64 { return int64(cfg.MaxMemory) / 2 }
+
+// maxWait is taxii.Config.MaxWait: 0 there means the default, negative
+// no waiting.
+func (cfg *Config) maxWait() time.Duration {
+	if cfg.MaxWait == 0 {
+		return -1
+	}
+	return cfg.MaxWait
+}
 
 // days is a duration flag that also reads whole days, "365d", the unit
 // retention periods are thought in.

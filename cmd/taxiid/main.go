@@ -200,6 +200,9 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 			MetricsToken:       cfg.MetricsToken,
 			MetricsOwnListener: cfg.MetricsListen != "",
 			TrustedProxies:     proxies,
+			MaxWait:            cfg.maxWait(),
+			MaxWaits:           cfg.MaxWaits,
+			MaxWaitsPerUser:    cfg.MaxWaitsPerUser,
 		})
 		return err
 	})
@@ -234,6 +237,9 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Requests waiting for new objects are answered as the shutdown
+	// begins, rather than holding it for up to max-wait.
+	hs.RegisterOnShutdown(srv.StopWaiting)
 	logger.Info("taxiid listening", append(append([]any{"addr", scheme + "://" + ln.Addr().String() + "/taxii2/"}, loc.logAttrs()...),
 		"max_connections", ln.max, "max_connections_per_ip", ln.perIP, "max_memory", cfg.MaxMemory)...)
 

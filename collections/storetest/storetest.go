@@ -48,7 +48,7 @@ func RunTests(t *testing.T, b Backend) {
 	for _, area := range [][]test{
 		rootsCollectionsTests, objectsAddTests, versionsTests, objectsQueryTests,
 		deleteTests, collectionsDeleteTests, statusesTests, secretsTests, concurrencyTests, handlesTests,
-		sharingTests,
+		sharingTests, watermarksTests,
 	} {
 		tests = append(tests, area...)
 	}
