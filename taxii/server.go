@@ -209,8 +209,13 @@ type Server struct {
 
 // Drain makes /readyz answer 503 from now on, while every other route is
 // served as before: a load balancer probing it stops sending new requests
-// before the server stops accepting them.
-func (s *Server) Drain() { s.draining.Store(true) }
+// before the server stops accepting them. Requests waiting on long-poll
+// are answered at once, and new ones are not held: their clients poll
+// again through a replica that stays.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.StopWaiting()
+}
 
 // tokenSecret names the pagination token key in the store.
 const tokenSecret = "pagination-token-key"

@@ -111,9 +111,11 @@ func TestShutdownWithPushInFlight(t *testing.T) {
 
 // TestDrainBeforeShutdown: after SIGTERM with a drain delay, /readyz
 // answers 503 so that a load balancer stops routing here, while TAXII
-// requests are still served; then the process stops.
+// requests are still served and long-poll requests are answered at once
+// (their clients poll again through a replica that stays); then the
+// process stops.
 func TestDrainBeforeShutdown(t *testing.T) {
-	cmd, base, log := start(t, t.TempDir(), "--drain-delay", "3s")
+	cmd, base, log := start(t, t.TempDir(), "--drain-delay", "4s")
 	client := &http.Client{Timeout: 5 * time.Second}
 	status := func(path string, auth bool) int {
 		t.Helper()
@@ -136,12 +138,19 @@ func TestDrainBeforeShutdown(t *testing.T) {
 	if got := status("/readyz", false); got != http.StatusOK {
 		t.Fatalf("GET /readyz before SIGTERM = %d; want 200", got)
 	}
+	waiting := waitingGet(base+defaultObjects, 60)
+	time.Sleep(500 * time.Millisecond) // the request waits
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if !log.waitFor("draining", 5*time.Second) {
 		t.Fatalf("no draining line after SIGTERM\n%s", log)
 	}
+	w := receiveWaited(t, waiting, 10*time.Second)
+	if w.status != http.StatusOK || len(w.ids) != 0 {
+		t.Errorf("request waiting at SIGTERM = %d, ids %v; want 200, none", w.status, w.ids)
+	}
+	// Answered while draining, not when the server stopped accepting.
 	if got := status("/readyz", false); got != http.StatusServiceUnavailable {
 		t.Errorf("GET /readyz while draining = %d; want 503", got)
 	}
