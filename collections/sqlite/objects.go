@@ -22,6 +22,7 @@ type writeStmts struct {
 	delHead                             *sql.Stmt
 	stored, lastAdded, versions         *sql.Stmt
 	insert, unmark, unmarkTop, setFlags *sql.Stmt
+	setCeilings                         *sql.Stmt
 	delete, settleKeep, settleSet       *sql.Stmt
 	markAdd, markDel, markPrune         *sql.Stmt
 	all                                 []*sql.Stmt
@@ -39,12 +40,12 @@ const (
 	// singlesQuery returns the versions stored under the UUIDs in a JSON
 	// array, for UUIDs without heads: at most one each. CROSS JOIN keeps
 	// the UUIDs the outer loop (one index range each).
-	singlesQuery = "SELECT o.id, o.spec_version, o.version, o.date_added, o.flags FROM json_each(?2) AS u " +
+	singlesQuery = "SELECT o.id, o.spec_version, o.version, o.date_added, o.flags, o.tlp FROM json_each(?2) AS u " +
 		"CROSS JOIN objects AS o INDEXED BY objects_id WHERE o.coll = ?1 AND o.id >= u.value || '--' AND o.id < u.value || '-.'"
 	storedQuery = "SELECT date_added, raw FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? AND version = ?"
 	// INDEXED BY: else the planner may walk all of objects_coll in
 	// date_added order to save sorting a few rows.
-	versionsQuery  = "SELECT date_added, spec_version, version, flags FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? ORDER BY date_added"
+	versionsQuery  = "SELECT date_added, spec_version, version, flags, tlp, ceilings FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? ORDER BY date_added"
 	unmarkTopQuery = "UPDATE objects INDEXED BY objects_id SET flags = flags & ~4 WHERE coll = ? AND id = ? AND spec_version = ? AND flags & 4 = 4"
 )
 
@@ -62,10 +63,11 @@ func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&ws.stored, storedQuery},
 		{&ws.lastAdded, "SELECT MAX(date_added) FROM objects"},
 		{&ws.versions, versionsQuery},
-		{&ws.insert, "INSERT INTO objects (date_added, coll, id, type, spec_version, version, flags, meta, tlp, granular_tlp, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+		{&ws.insert, "INSERT INTO objects (date_added, coll, id, type, spec_version, version, flags, meta, tlp, granular_tlp, ceilings, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
 		{&ws.unmark, "UPDATE objects SET flags = flags & ~? WHERE date_added = ?"},
 		{&ws.unmarkTop, unmarkTopQuery},
 		{&ws.setFlags, "UPDATE objects SET flags = ? WHERE date_added = ?"},
+		{&ws.setCeilings, "UPDATE objects SET ceilings = ? WHERE date_added = ?"},
 		// The markings of a deleted version are read from it, to count
 		// them out of the collection's.
 		{&ws.delete, "DELETE FROM objects WHERE date_added = ? RETURNING tlp, raw"},
@@ -198,17 +200,17 @@ func (o *objectTx) loadHeads(ids []string) (*headSet, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			key, ver    string
-			added, flag int64
-			v           collections.StoredVersion
+			key, ver         string
+			added, flag, tlp int64
+			v                collections.StoredVersion
 		)
-		if err := rows.Scan(&key, &v.SpecVersion, &ver, &added, &flag); err != nil {
+		if err := rows.Scan(&key, &v.SpecVersion, &ver, &added, &flag, &tlp); err != nil {
 			return nil, err
 		}
 		if v.Version, err = parseVersion(ver); err != nil {
 			return nil, err
 		}
-		v.DateAdded, v.Marks = time.UnixMicro(added).UTC(), collections.Marks(flag)
+		v.DateAdded, v.Marks, v.TLP = time.UnixMicro(added).UTC(), collections.Marks(flag), stix.TLP(tlp)
 		u, typ, _ := strings.Cut(key, "--")
 		id := typ + "--" + u
 		if typ == "" {
@@ -478,8 +480,11 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 	if err != nil {
 		return p.Result, err
 	}
+	// With RecomputeCeilings the marks under the ceilings below TLP:RED
+	// are written below, once every version is in place.
 	if _, err := o.stmt(o.ws.insert).ExecContext(o.ctx, added, o.coll, idKey(obj.ID), obj.Type, obj.SpecVersion, ver,
-		int64(p.Marks), packMeta(ver, obj.SpecVersion, obj.Type, obj.ID), int64(obj.TLP), int64(obj.GranularTLP), obj.Raw); err != nil {
+		int64(p.Marks), packMeta(ver, obj.SpecVersion, obj.Type, obj.ID), int64(obj.TLP), int64(obj.GranularTLP),
+		packCeilings(p.Ceilings), obj.Raw); err != nil {
 		return p.Result, err
 	}
 	for _, m := range obj.Markings {
@@ -494,6 +499,11 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 	}
 	if p.UnmarkTopSpec != "" {
 		if _, err := o.stmt(o.ws.unmarkTop).ExecContext(o.ctx, o.coll, idKey(obj.ID), p.UnmarkTopSpec); err != nil {
+			return p.Result, err
+		}
+	}
+	if p.RecomputeCeilings {
+		if err := o.recomputeCeilings(obj.ID); err != nil {
 			return p.Result, err
 		}
 	}
@@ -512,7 +522,7 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 			return err
 		}
 		o := s.objectTx(ctx, tx, coll)
-		vs, err := o.loadVersions(id)
+		vs, ceilings, err := o.loadVersions(id)
 		if err != nil {
 			return fmt.Errorf("sqlite: delete %s: %w", id, err)
 		}
@@ -555,6 +565,16 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 				}
 			}
 		}
+		// What is left may have new marks under the ceilings below
+		// TLP:RED too: the versions a ceiling sees are fewer.
+		kept := make([]collections.StoredVersion, len(p.Keep))
+		keptCeilings := make([]int64, len(p.Keep))
+		for k, i := range p.Keep {
+			kept[k], keptCeilings[k] = vs[i], ceilings[i]
+		}
+		if err := o.storeCeilings(kept, keptCeilings); err != nil {
+			return fmt.Errorf("sqlite: delete %s: %w", id, err)
+		}
 		if rows {
 			hs := &headSet{}
 			hs.markDirty(&headEntry{typ: typ, uuid: u, head: p.Head})
@@ -572,30 +592,60 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 }
 
 // loadVersions returns every stored version of object id, in date_added
-// order.
-func (o *objectTx) loadVersions(id string) ([]collections.StoredVersion, error) {
+// order, and the objects.ceilings of each.
+func (o *objectTx) loadVersions(id string) ([]collections.StoredVersion, []int64, error) {
 	rows, err := o.stmt(o.ws.versions).QueryContext(o.ctx, o.coll, idKey(id))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	var vs []collections.StoredVersion
+	var (
+		vs       []collections.StoredVersion
+		ceilings []int64
+	)
 	for rows.Next() {
 		var (
-			v         collections.StoredVersion
-			added, fl int64
-			ver       string
+			v                    collections.StoredVersion
+			added, fl, tlp, ceil int64
+			ver                  string
 		)
-		if err := rows.Scan(&added, &v.SpecVersion, &ver, &fl); err != nil {
-			return nil, err
+		if err := rows.Scan(&added, &v.SpecVersion, &ver, &fl, &tlp, &ceil); err != nil {
+			return nil, nil, err
 		}
 		if v.Version, err = parseVersion(ver); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		v.DateAdded, v.Marks = time.UnixMicro(added).UTC(), collections.Marks(fl)
+		v.DateAdded, v.Marks, v.TLP = time.UnixMicro(added).UTC(), collections.Marks(fl), stix.TLP(tlp)
 		vs = append(vs, v)
+		ceilings = append(ceilings, ceil)
 	}
-	return vs, rows.Err()
+	return vs, ceilings, rows.Err()
+}
+
+// recomputeCeilings stores the marks under the ceilings below TLP:RED of
+// every version of object id (collections.AddPlan.RecomputeCeilings),
+// read by index in the write transaction, the one just added included.
+func (o *objectTx) recomputeCeilings(id string) error {
+	vs, ceilings, err := o.loadVersions(id)
+	if err != nil {
+		return err
+	}
+	return o.storeCeilings(vs, ceilings)
+}
+
+// storeCeilings writes, of the versions vs of one object (all of them)
+// whose objects.ceilings are stored, the marks that SummarizeCeilings
+// changes: a write touches only the rows, hence the index entries, that
+// change.
+func (o *objectTx) storeCeilings(vs []collections.StoredVersion, stored []int64) error {
+	for i, m := range collections.SummarizeCeilings(vs) {
+		if c := packCeilings(m); c != stored[i] {
+			if _, err := o.stmt(o.ws.setCeilings).ExecContext(o.ctx, c, vs[i].DateAdded.UnixMicro()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // deleteVersion deletes one version and counts its markings out of the

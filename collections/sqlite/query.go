@@ -126,9 +126,6 @@ func byLevel(ceiling stix.TLP) bool {
 	return ceiling != stix.TLPNone && ceiling < stix.TLPRed
 }
 
-// belowRed is the condition of the "_tlp" indexes, in their very words.
-const belowRed = "tlp < 5"
-
 // presentLevels returns the levels visible to q that have versions within
 // its date_added bounds, in the transaction tx.
 func (s *Store) presentLevels(ctx context.Context, tx *sql.Tx, coll int64, q collections.Query) ([]stix.TLP, error) {
@@ -403,6 +400,20 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 			levels = append(levels, qb.arg(int64(l)))
 		}
 	}
+	// The selection tests: the flags (the marks under TLP:RED) without a
+	// ceiling or under TLP:RED, else the marks under the ceiling.
+	selCond := func(sel selector) string {
+		if split {
+			return ceilingCond(qb, sel, mode, q.MaxTLP)
+		}
+		return selectorCond(sel, mode)
+	}
+	topSpec := func() string {
+		if split {
+			return ceilingTest(qb, topSpecCeilings(q.MaxTLP))
+		}
+		return "flags & 4 = 4"
+	}
 	typeFilter := func() string { return qb.list("type", q.Types) }
 	specFilter := func() string { return qb.list("spec_version", q.SpecVersions) }
 
@@ -420,13 +431,13 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 		var spec string
 		switch mode {
 		case specTop:
-			spec = "flags & 4 = 4"
+			spec = topSpec()
 		case specList:
 			spec = specFilter()
 		}
 		var alts []string
 		for _, sel := range sels {
-			c := selectorCond(sel, mode)
+			c := selCond(sel)
 			if c == "" {
 				c = "1" // every version
 			}
@@ -469,7 +480,7 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 		}
 		switch mode {
 		case specTop:
-			sf = "flags & 4 = 4"
+			sf = topSpec()
 		case specList:
 			sf = specFilter()
 		}
@@ -481,14 +492,14 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 		switch {
 		case mode == specTop && len(q.Types) == 0:
 			add(map[selector]string{selLatest: "objects_latest", selFirst: "objects_first", selAll: "objects_coll"}[sel],
-				selectorCond(sel, mode))
+				selCond(sel))
 		case mode == specTop:
 			index := "objects_type"
 			if sel == selLatest {
 				index = "objects_latest_type"
 			}
 			for _, t := range q.Types {
-				add(index, "type = "+qb.arg(t), selectorCond(sel, mode))
+				add(index, "type = "+qb.arg(t), selCond(sel))
 			}
 		case mode == specList && (len(q.Types) == 0 || len(q.SpecVersions) <= len(q.Types)):
 			var tf string
@@ -496,18 +507,18 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 				tf = typeFilter()
 			}
 			for _, sv := range q.SpecVersions {
-				add("objects_spec", "spec_version = "+qb.arg(sv), tf, selectorCond(sel, mode))
+				add("objects_spec", "spec_version = "+qb.arg(sv), tf, selCond(sel))
 			}
 		case mode == specList:
 			sf := specFilter()
 			for _, t := range q.Types {
-				add("objects_type", "type = "+qb.arg(t), sf, selectorCond(sel, mode))
+				add("objects_type", "type = "+qb.arg(t), sf, selCond(sel))
 			}
 		case len(q.Types) == 0: // specAny
-			add("objects_coll", selectorCond(sel, mode))
+			add("objects_coll", selCond(sel))
 		default:
 			for _, t := range q.Types {
-				add("objects_type", "type = "+qb.arg(t), selectorCond(sel, mode))
+				add("objects_type", "type = "+qb.arg(t), selCond(sel))
 			}
 		}
 	}
@@ -521,7 +532,7 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 				continue
 			}
 			for _, l := range levels {
-				bs = append(bs, branch{b.index + "_tlp", append(slices.Clip(b.conds), belowRed, "tlp = "+l)})
+				bs = append(bs, branch{b.index + "_tlp", append(slices.Clip(b.conds), partialTerm[b.index], "tlp = "+l)})
 			}
 		}
 		branches = bs
