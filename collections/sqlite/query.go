@@ -119,7 +119,8 @@ const levelsQuery = "SELECT l.value FROM json_each(?2) AS l WHERE EXISTS (SELECT
 
 // byLevel tells whether pages under a ceiling are read level by level,
 // from the selection indexes holding tlp (migration 0009: "_tlp", versions
-// below TLP:RED only). Without a ceiling or under TLP:RED a reader sees
+// below TLP:RED only), with the marks under the ceiling (ceilingCond).
+// Without a ceiling or under TLP:RED a reader sees
 // every level (but 0, which ingest never stores): one range of the
 // indexes without tlp, as fast as before levels existed.
 func byLevel(ceiling stix.TLP) bool {
@@ -375,10 +376,15 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 	// the query: each selection index range is read once per visible level
 	// from the "_tlp" indexes (tlp follows the range's key) and the ranges
 	// are merged in date_added order, so that hidden versions are never
-	// read and pages stay full. Without a ceiling, or under TLP:RED, one
-	// range of the indexes without tlp is read as before levels existed;
-	// TLP:RED hides only level 0 (a version stored without a level, which
-	// ingest never stores), filtered there.
+	// read and pages stay full. There the selectors test the version's
+	// marks under the ceiling (objects.ceilings, a column of those
+	// indexes, so an entry rejected costs no row read), not flags: a
+	// version above the ceiling does not exist for the requester, so the
+	// latest, first and top spec version are those of the versions it
+	// sees. Without a ceiling, or under TLP:RED, one range of the indexes
+	// without tlp is read as before levels existed, with flags; TLP:RED
+	// hides only level 0 (a version stored without a level, which ingest
+	// never stores), filtered there.
 	// upper is the embargo's bound, for every branch; levelFilter keeps
 	// the visible levels in ranges that are not read level by level (ids,
 	// exact versions: few rows; TLP:RED).
