@@ -22,7 +22,7 @@ type writeStmts struct {
 	delHead                             *sql.Stmt
 	stored, lastAdded, versions         *sql.Stmt
 	insert, unmark, unmarkTop, setFlags *sql.Stmt
-	setCeilings                         *sql.Stmt
+	setCeilings, unmarkCeilings         *sql.Stmt
 	delete, settleKeep, settleSet       *sql.Stmt
 	markAdd, markDel, markPrune         *sql.Stmt
 	all                                 []*sql.Stmt
@@ -68,6 +68,7 @@ func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&ws.unmarkTop, unmarkTopQuery},
 		{&ws.setFlags, "UPDATE objects SET flags = ? WHERE date_added = ?"},
 		{&ws.setCeilings, "UPDATE objects SET ceilings = ? WHERE date_added = ?"},
+		{&ws.unmarkCeilings, "UPDATE objects SET flags = flags & ~?, ceilings = ? WHERE date_added = ?"},
 		// The markings of a deleted version are read from it, to count
 		// them out of the collection's.
 		{&ws.delete, "DELETE FROM objects WHERE date_added = ? RETURNING tlp, raw"},
@@ -480,11 +481,18 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 	if err != nil {
 		return p.Result, err
 	}
-	// With RecomputeCeilings the marks under the ceilings below TLP:RED
-	// are written below, once every version is in place.
+	ceilings := packCeilings(p.Ceilings)
+	var changed []ceilingsChange // of stored versions, with RecomputeCeilings
+	if p.RecomputeCeilings {
+		v := collections.StoredVersion{SpecVersion: obj.SpecVersion, Version: p.Result.Version,
+			DateAdded: time.UnixMicro(added).UTC(), Marks: p.Marks, TLP: obj.TLP}
+		if ceilings, changed, err = o.recomputeCeilings(obj.ID, v); err != nil {
+			return p.Result, err
+		}
+	}
 	if _, err := o.stmt(o.ws.insert).ExecContext(o.ctx, added, o.coll, idKey(obj.ID), obj.Type, obj.SpecVersion, ver,
 		int64(p.Marks), packMeta(ver, obj.SpecVersion, obj.Type, obj.ID), int64(obj.TLP), int64(obj.GranularTLP),
-		packCeilings(p.Ceilings), obj.Raw); err != nil {
+		ceilings, obj.Raw); err != nil {
 		return p.Result, err
 	}
 	for _, m := range obj.Markings {
@@ -493,7 +501,17 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 		}
 	}
 	for _, u := range p.Unmark {
-		if _, err := o.stmt(o.ws.unmark).ExecContext(o.ctx, int64(u.Marks), u.DateAdded.UnixMicro()); err != nil {
+		// A version losing marks under TLP:RED mostly loses some below it
+		// too: one row write for both.
+		at := u.DateAdded.UnixMicro()
+		st, args := o.ws.unmark, []any{int64(u.Marks), at}
+		for i := range changed {
+			if changed[i].added == at && !changed[i].done {
+				st, args = o.ws.unmarkCeilings, []any{int64(u.Marks), changed[i].ceilings, at}
+				changed[i].done = true
+			}
+		}
+		if _, err := o.stmt(st).ExecContext(o.ctx, args...); err != nil {
 			return p.Result, err
 		}
 	}
@@ -502,9 +520,11 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 			return p.Result, err
 		}
 	}
-	if p.RecomputeCeilings {
-		if err := o.recomputeCeilings(obj.ID); err != nil {
-			return p.Result, err
+	for _, c := range changed {
+		if !c.done {
+			if _, err := o.stmt(o.ws.setCeilings).ExecContext(o.ctx, c.ceilings, c.added); err != nil {
+				return p.Result, err
+			}
 		}
 	}
 	heads.added(e, &p.Head)
@@ -622,21 +642,37 @@ func (o *objectTx) loadVersions(id string) ([]collections.StoredVersion, []int64
 	return vs, ceilings, rows.Err()
 }
 
-// recomputeCeilings stores the marks under the ceilings below TLP:RED of
-// every version of object id (collections.AddPlan.RecomputeCeilings),
-// read by index in the write transaction, the one just added included.
-func (o *objectTx) recomputeCeilings(id string) error {
-	vs, ceilings, err := o.loadVersions(id)
-	if err != nil {
-		return err
-	}
-	return o.storeCeilings(vs, ceilings)
+// ceilingsChange is a stored version's new objects.ceilings.
+type ceilingsChange struct {
+	added, ceilings int64
+	done            bool // written
 }
 
-// storeCeilings writes, of the versions vs of one object (all of them)
-// whose objects.ceilings are stored, the marks that SummarizeCeilings
-// changes: a write touches only the rows, hence the index entries, that
-// change.
+// recomputeCeilings is collections.AddPlan.RecomputeCeilings: it reads
+// every stored version of object id by index in the write transaction and
+// computes the marks under the ceilings below TLP:RED with the version v
+// about to be added. It returns v's, so that v is inserted with them, and
+// those of the stored versions that change, for the caller to write with
+// their other changes.
+func (o *objectTx) recomputeCeilings(id string, v collections.StoredVersion) (int64, []ceilingsChange, error) {
+	vs, stored, err := o.loadVersions(id)
+	if err != nil {
+		return 0, nil, err
+	}
+	marks := collections.SummarizeCeilings(append(vs, v))
+	var changed []ceilingsChange
+	for i, v := range vs {
+		if c := packCeilings(marks[i]); c != stored[i] {
+			changed = append(changed, ceilingsChange{added: v.DateAdded.UnixMicro(), ceilings: c})
+		}
+	}
+	return packCeilings(marks[len(vs)]), changed, nil
+}
+
+// storeCeilings stores the marks under the ceilings below TLP:RED of vs,
+// every version of one object, whose objects.ceilings are stored, where
+// they change: a write touches only the rows, hence the index entries,
+// that change.
 func (o *objectTx) storeCeilings(vs []collections.StoredVersion, stored []int64) error {
 	for i, m := range collections.SummarizeCeilings(vs) {
 		if c := packCeilings(m); c != stored[i] {
