@@ -43,9 +43,10 @@ const (
 	singlesQuery = "SELECT o.id, o.spec_version, o.version, o.date_added, o.flags, o.tlp FROM json_each(?2) AS u " +
 		"CROSS JOIN objects AS o INDEXED BY objects_id WHERE o.coll = ?1 AND o.id >= u.value || '--' AND o.id < u.value || '-.'"
 	storedQuery = "SELECT date_added, raw FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? AND version = ?"
-	// INDEXED BY: else the planner may walk all of objects_coll in
-	// date_added order to save sorting a few rows.
-	versionsQuery  = "SELECT date_added, spec_version, version, flags, tlp, ceilings FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? ORDER BY date_added"
+	// In version order, the index's: an add that recomputes ceiling
+	// marks reads it, and sorting even a few rows costs about as much as
+	// reading them. INDEXED BY: else the planner may walk objects_coll.
+	versionsQuery  = "SELECT date_added, spec_version, version, flags, tlp, ceilings FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? ORDER BY version"
 	unmarkTopQuery = "UPDATE objects INDEXED BY objects_id SET flags = flags & ~4 WHERE coll = ? AND id = ? AND spec_version = ? AND flags & 4 = 4"
 )
 
@@ -482,8 +483,12 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 		return p.Result, err
 	}
 	ceilings := packCeilings(p.Ceilings)
-	var changed []ceilingsChange // of stored versions, with RecomputeCeilings
-	if p.RecomputeCeilings {
+	// With RecomputeCeilings the marks below TLP:RED may move, unless the
+	// new version is TLP:RED: no ceiling below it sees the version, so it
+	// has no marks there and changes none (its marks under TLP:RED are
+	// flags, which Marks and Unmark keep).
+	var changed []ceilingsChange // of stored versions
+	if p.RecomputeCeilings && collections.VersionTLP(obj.TLP) < stix.TLPRed {
 		v := collections.StoredVersion{SpecVersion: obj.SpecVersion, Version: p.Result.Version,
 			DateAdded: time.UnixMicro(added).UTC(), Marks: p.Marks, TLP: obj.TLP}
 		if ceilings, changed, err = o.recomputeCeilings(obj.ID, v); err != nil {
@@ -611,7 +616,7 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 	return deleted, nil
 }
 
-// loadVersions returns every stored version of object id, in date_added
+// loadVersions returns every stored version of object id, in version
 // order, and the objects.ceilings of each.
 func (o *objectTx) loadVersions(id string) ([]collections.StoredVersion, []int64, error) {
 	rows, err := o.stmt(o.ws.versions).QueryContext(o.ctx, o.coll, idKey(id))

@@ -160,12 +160,14 @@ func benchAddObjects(b *testing.B, tlp stix.TLP) {
 // stored, each getting its fourth. "red": every version TLP:RED, the
 // plan's marks as before levels; "green": every version TLP:GREEN, so each
 // add reads the object's versions and rewrites the marks under the
-// ceilings below TLP:RED that change.
+// ceilings below TLP:RED that change; "red-on-green": a TLP:RED version
+// of objects whose versions are TLP:GREEN, which changes no mark below
+// TLP:RED.
 func BenchmarkAddVersions(b *testing.B) {
 	for _, bc := range []struct {
-		name string
-		tlp  stix.TLP
-	}{{"red", stix.TLPRed}, {"green", stix.TLPGreen}} {
+		name         string
+		stored, next stix.TLP
+	}{{"red", stix.TLPRed, stix.TLPRed}, {"green", stix.TLPGreen, stix.TLPGreen}, {"red-on-green", stix.TLPGreen, stix.TLPRed}} {
 		b.Run(bc.name, func(b *testing.B) {
 			const batch, stored = 1000, 3
 			s, c := benchStore(b)
@@ -174,13 +176,13 @@ func BenchmarkAddVersions(b *testing.B) {
 			created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 			at := created
 			// versions returns the next version of each of objs.
-			versions := func(objs []collections.NewObject) []collections.NewObject {
+			versions := func(objs []collections.NewObject, tlp stix.TLP) []collections.NewObject {
 				at = at.Add(time.Second)
 				out := make([]collections.NewObject, len(objs))
 				for i, o := range objs {
 					out[i] = storetest.Object(storetest.STIX{Type: o.Type, ID: o.ID, Created: created, Modified: at,
 						Fields: map[string]any{"description": string(o.Raw[:min(len(o.Raw), 900)])}})
-					out[i].TLP = bc.tlp
+					out[i].TLP = tlp
 				}
 				return out
 			}
@@ -200,10 +202,10 @@ func BenchmarkAddVersions(b *testing.B) {
 				b.StopTimer()
 				objs := batches(r, 1, batch)[0]
 				for range stored {
-					objs = versions(objs)
+					objs = versions(objs, bc.stored)
 					add(objs)
 				}
-				next := versions(objs)
+				next := versions(objs, bc.next)
 				b.StartTimer()
 				start := cpuTime()
 				add(next)
