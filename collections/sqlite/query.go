@@ -120,9 +120,9 @@ const levelsQuery = "SELECT l.value FROM json_each(?2) AS l WHERE EXISTS (SELECT
 // byLevel tells whether pages under a ceiling are read level by level,
 // from the selection indexes holding tlp (migration 0009: "_tlp", versions
 // below TLP:RED only), with the marks under the ceiling (ceilingCond).
-// Without a ceiling or under TLP:RED a reader sees
-// every level (but 0, which ingest never stores): one range of the
-// indexes without tlp, as fast as before levels existed.
+// Without a ceiling or under TLP:RED a reader sees every level (but 0,
+// which ingest never stores): one range of the indexes without tlp, as
+// fast as before levels existed.
 func byLevel(ceiling stix.TLP) bool {
 	return ceiling != stix.TLPNone && ceiling < stix.TLPRed
 }
