@@ -9,14 +9,27 @@ import (
 	"github.com/taxiid/taxiid/collections"
 )
 
-// headFormat is the first byte of a packed head.
-const headFormat = 1
+// headFormat is the first byte of a packed head. Format 2 follows it with
+// a byte of flags (headBelowRed); format 1, written before levels, has
+// none: its object has only TLP:RED versions (migration 0007 rewrote the
+// heads of the others).
+const (
+	headFormat1 = 1
+	headFormat  = 2
+)
+
+// headBelowRed is the flag of collections.Head.BelowRed.
+const headBelowRed = 1
 
 // packHead encodes a head's summary (everything but its id, which the row
 // key holds) compactly: heads are written with every added version.
 func packHead(h *collections.Head) []byte {
 	b := make([]byte, 0, 16+len(h.Specs)*48)
-	b = append(b, headFormat)
+	var flags byte
+	if h.BelowRed {
+		flags |= headBelowRed
+	}
+	b = append(b, headFormat, flags)
 	b = appendTime(b, h.Created)
 	b = appendTime(b, h.Revoked)
 	b = appendTime(b, h.Unversioned)
@@ -47,11 +60,18 @@ var errBadHead = errors.New("malformed head")
 
 // unpackHead decodes packHead's encoding into a head for id of type typ.
 func unpackHead(id, typ string, b []byte) (*collections.Head, error) {
-	if len(b) == 0 || b[0] != headFormat {
+	if len(b) == 0 || b[0] != headFormat && b[0] != headFormat1 {
 		return nil, errBadHead
 	}
 	d := headDecoder{b: b[1:]}
 	h := &collections.Head{ID: id, Type: typ}
+	if b[0] == headFormat {
+		if len(d.b) == 0 || d.b[0]&^headBelowRed != 0 {
+			return nil, errBadHead
+		}
+		h.BelowRed = d.b[0]&headBelowRed != 0
+		d.b = d.b[1:]
+	}
 	h.Created = d.time()
 	h.Revoked = d.time()
 	h.Unversioned = d.time()

@@ -167,6 +167,9 @@ func scanBackfill(rows *sql.Rows, err error) ([]backfillRow, error) {
 		if typ == "" {
 			r.id = u
 		}
+		// r.v.TLP stays unset (TLP:RED): levels come with migration 0007,
+		// whose Go part also sets the heads' BelowRed and the marks under
+		// each ceiling.
 		created, revoked := collections.VersionFacts(raw)
 		r.created = created
 		r.v.Marks = collections.Marks(r.flags) &^ collections.MarkRevoked

@@ -18,8 +18,22 @@ import (
 // TLP 1.0 and 2.0 markings, none, and a granular marking on a required
 // property: each gets the level its JSON says (unmarked: red), pages under
 // a ceiling show exactly those within it, and the collection's markings
-// are counted.
+// are counted. An object whose versions are AMBER, GREEN then RED gets its
+// marks under each ceiling (its latest under GREEN is the GREEN one) and
+// its head, written before levels, BelowRed. The migration reads in
+// chunks: small ones split objects across chunks, or fill one with an
+// object.
 func TestMigrate7(t *testing.T) {
+	for _, chunk := range []int{backfillChunk, 2, 1} {
+		t.Run(fmt.Sprintf("chunk %d", chunk), func(t *testing.T) {
+			defer func(n int) { backfillChunk = n }(backfillChunk)
+			backfillChunk = chunk
+			testMigrate7(t)
+		})
+	}
+}
+
+func testMigrate7(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "taxiid.db")
 	const (
@@ -27,6 +41,8 @@ func TestMigrate7(t *testing.T) {
 		white1    = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
 		amber2    = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
 		red2      = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+		green2    = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+		campaign  = "campaign--7d2e4f6a-1b3c-4d5e-8f9a-0b1c2d3e4f51"
 		statement = "marking-definition--0c3f6b8e-5d2a-4f1e-9b7c-3a8d2e6f1b45"
 	)
 	type version struct {
@@ -81,6 +97,21 @@ func TestMigrate7(t *testing.T) {
 			`"pattern":"[url:value = 'http://x.example/']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z"%s}`, o.id, o.extra)
 		exec("INSERT INTO objects VALUES (?, 1, ?, 'indicator', '2.1', ?, 7, ?, ?)", 100+i, o.id, v, packMeta(v, "2.1", "indicator", o.id), []byte(raw))
 	}
+	// The campaign's three versions, with their marks and head as schema 6
+	// stored them (heads in format 1).
+	var campaignVersions []collections.StoredVersion
+	for i, m := range []string{amber2, green2, red2} {
+		cv := ver.Add(time.Duration(i+1) * time.Second)
+		v := cv.Format(versionLayout)
+		raw := fmt.Sprintf(`{"type":"campaign","spec_version":"2.1","id":"%s","created":"2024-01-01T00:00:00.000Z","modified":"%s",`+
+			`"name":"c","object_marking_refs":["%s"]}`, campaign, cv.Format("2006-01-02T15:04:05.000Z"), m)
+		campaignVersions = append(campaignVersions, collections.StoredVersion{SpecVersion: "2.1", Version: cv, DateAdded: time.UnixMicro(int64(200 + i)).UTC()})
+		flags := map[int]int{0: 6, 1: 4, 2: 5}[i]
+		exec("INSERT INTO objects VALUES (?, 1, ?, 'campaign', '2.1', ?, ?, ?, ?)", 200+i, idKey(campaign), v, flags, packMeta(v, "2.1", "campaign", campaign), []byte(raw))
+	}
+	h, _ := collections.Summarize(campaign, ver, campaignVersions)
+	typ, u := collections.SplitID(campaign)
+	exec("INSERT INTO heads VALUES (1, ?, ?, ?)", u, typ, append([]byte{headFormat1}, packHead(&h)[2:]...))
 	db.Close()
 
 	s, err := Open(ctx, path)
@@ -88,12 +119,17 @@ func TestMigrate7(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for _, ceiling := range []stix.TLP{stix.TLPNone, stix.TLPClear, stix.TLPAmber, stix.TLPRed} {
+	checkCeilings(t, s, 1, campaign, "after migration")
+	campaignLatest := map[stix.TLP]string{stix.TLPNone: "red", stix.TLPGreen: "green", stix.TLPAmber: "green", stix.TLPRed: "red"}
+	for _, ceiling := range []stix.TLP{stix.TLPNone, stix.TLPClear, stix.TLPGreen, stix.TLPAmber, stix.TLPRed} {
 		var want []string
 		for _, o := range vs {
 			if ceiling == stix.TLPNone || o.tlp <= ceiling {
 				want = append(want, fmt.Sprintf("%s %v %v", o.id, o.tlp, o.gran))
 			}
+		}
+		if l, ok := campaignLatest[ceiling]; ok {
+			want = append(want, fmt.Sprintf("%s %s %v", campaign, l, stix.TLPNone))
 		}
 		p, err := s.Objects(ctx, collections.Query{APIRoot: "api1", Collection: coll, Limit: 10, MaxTLP: ceiling})
 		if err != nil {
@@ -115,8 +151,9 @@ func TestMigrate7(t *testing.T) {
 	for _, m := range ms {
 		ids = append(ids, m.ID)
 	}
-	// red2 is referenced only by a red version; white1 by a clear one.
-	if diff := cmp.Diff([]string{statement, amber2, white1}, ids); diff != "" {
+	// red2 is referenced only by red versions; white1 by a clear one,
+	// green2 by a green one.
+	if diff := cmp.Diff([]string{statement, amber2, white1, green2}, ids); diff != "" {
 		t.Errorf("markings under amber (-want +got):\n%s", diff)
 	}
 	if c, err := s.Collection(ctx, "api1", coll); err != nil || c.UnmarkedTLP != stix.TLPNone {

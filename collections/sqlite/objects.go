@@ -22,6 +22,7 @@ type writeStmts struct {
 	delHead                             *sql.Stmt
 	stored, lastAdded, versions         *sql.Stmt
 	insert, unmark, unmarkTop, setFlags *sql.Stmt
+	setCeilings, unmarkCeilings         *sql.Stmt
 	delete, settleKeep, settleSet       *sql.Stmt
 	markAdd, markDel, markPrune         *sql.Stmt
 	all                                 []*sql.Stmt
@@ -39,12 +40,13 @@ const (
 	// singlesQuery returns the versions stored under the UUIDs in a JSON
 	// array, for UUIDs without heads: at most one each. CROSS JOIN keeps
 	// the UUIDs the outer loop (one index range each).
-	singlesQuery = "SELECT o.id, o.spec_version, o.version, o.date_added, o.flags FROM json_each(?2) AS u " +
+	singlesQuery = "SELECT o.id, o.spec_version, o.version, o.date_added, o.flags, o.tlp FROM json_each(?2) AS u " +
 		"CROSS JOIN objects AS o INDEXED BY objects_id WHERE o.coll = ?1 AND o.id >= u.value || '--' AND o.id < u.value || '-.'"
 	storedQuery = "SELECT date_added, raw FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? AND version = ?"
-	// INDEXED BY: else the planner may walk all of objects_coll in
-	// date_added order to save sorting a few rows.
-	versionsQuery  = "SELECT date_added, spec_version, version, flags FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? ORDER BY date_added"
+	// In version order, the index's: an add that recomputes ceiling
+	// marks reads it, and sorting even a few rows costs about as much as
+	// reading them. INDEXED BY: else the planner may walk objects_coll.
+	versionsQuery  = "SELECT date_added, spec_version, version, flags, tlp, ceilings FROM objects INDEXED BY objects_id WHERE coll = ? AND id = ? ORDER BY version"
 	unmarkTopQuery = "UPDATE objects INDEXED BY objects_id SET flags = flags & ~4 WHERE coll = ? AND id = ? AND spec_version = ? AND flags & 4 = 4"
 )
 
@@ -62,10 +64,12 @@ func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&ws.stored, storedQuery},
 		{&ws.lastAdded, "SELECT MAX(date_added) FROM objects"},
 		{&ws.versions, versionsQuery},
-		{&ws.insert, "INSERT INTO objects (date_added, coll, id, type, spec_version, version, flags, meta, tlp, granular_tlp, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+		{&ws.insert, "INSERT INTO objects (date_added, coll, id, type, spec_version, version, flags, meta, tlp, granular_tlp, ceilings, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
 		{&ws.unmark, "UPDATE objects SET flags = flags & ~? WHERE date_added = ?"},
 		{&ws.unmarkTop, unmarkTopQuery},
 		{&ws.setFlags, "UPDATE objects SET flags = ? WHERE date_added = ?"},
+		{&ws.setCeilings, "UPDATE objects SET ceilings = ? WHERE date_added = ?"},
+		{&ws.unmarkCeilings, "UPDATE objects SET flags = flags & ~?, ceilings = ? WHERE date_added = ?"},
 		// The markings of a deleted version are read from it, to count
 		// them out of the collection's.
 		{&ws.delete, "DELETE FROM objects WHERE date_added = ? RETURNING tlp, raw"},
@@ -198,17 +202,17 @@ func (o *objectTx) loadHeads(ids []string) (*headSet, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			key, ver    string
-			added, flag int64
-			v           collections.StoredVersion
+			key, ver         string
+			added, flag, tlp int64
+			v                collections.StoredVersion
 		)
-		if err := rows.Scan(&key, &v.SpecVersion, &ver, &added, &flag); err != nil {
+		if err := rows.Scan(&key, &v.SpecVersion, &ver, &added, &flag, &tlp); err != nil {
 			return nil, err
 		}
 		if v.Version, err = parseVersion(ver); err != nil {
 			return nil, err
 		}
-		v.DateAdded, v.Marks = time.UnixMicro(added).UTC(), collections.Marks(flag)
+		v.DateAdded, v.Marks, v.TLP = time.UnixMicro(added).UTC(), collections.Marks(flag), stix.TLP(tlp)
 		u, typ, _ := strings.Cut(key, "--")
 		id := typ + "--" + u
 		if typ == "" {
@@ -478,8 +482,22 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 	if err != nil {
 		return p.Result, err
 	}
+	ceilings := packCeilings(p.Ceilings)
+	// With RecomputeCeilings the marks below TLP:RED may move, unless the
+	// new version is TLP:RED: no ceiling below it sees the version, so it
+	// has no marks there and changes none (its marks under TLP:RED are
+	// flags, which Marks and Unmark keep).
+	var changed []ceilingsChange // of stored versions
+	if p.RecomputeCeilings && collections.VersionTLP(obj.TLP) < stix.TLPRed {
+		v := collections.StoredVersion{SpecVersion: obj.SpecVersion, Version: p.Result.Version,
+			DateAdded: time.UnixMicro(added).UTC(), Marks: p.Marks, TLP: obj.TLP}
+		if ceilings, changed, err = o.recomputeCeilings(obj.ID, v); err != nil {
+			return p.Result, err
+		}
+	}
 	if _, err := o.stmt(o.ws.insert).ExecContext(o.ctx, added, o.coll, idKey(obj.ID), obj.Type, obj.SpecVersion, ver,
-		int64(p.Marks), packMeta(ver, obj.SpecVersion, obj.Type, obj.ID), int64(obj.TLP), int64(obj.GranularTLP), obj.Raw); err != nil {
+		int64(p.Marks), packMeta(ver, obj.SpecVersion, obj.Type, obj.ID), int64(obj.TLP), int64(obj.GranularTLP),
+		ceilings, obj.Raw); err != nil {
 		return p.Result, err
 	}
 	for _, m := range obj.Markings {
@@ -488,13 +506,30 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 		}
 	}
 	for _, u := range p.Unmark {
-		if _, err := o.stmt(o.ws.unmark).ExecContext(o.ctx, int64(u.Marks), u.DateAdded.UnixMicro()); err != nil {
+		// A version losing marks under TLP:RED mostly loses some below it
+		// too: one row write for both.
+		at := u.DateAdded.UnixMicro()
+		st, args := o.ws.unmark, []any{int64(u.Marks), at}
+		for i := range changed {
+			if changed[i].added == at && !changed[i].done {
+				st, args = o.ws.unmarkCeilings, []any{int64(u.Marks), changed[i].ceilings, at}
+				changed[i].done = true
+			}
+		}
+		if _, err := o.stmt(st).ExecContext(o.ctx, args...); err != nil {
 			return p.Result, err
 		}
 	}
 	if p.UnmarkTopSpec != "" {
 		if _, err := o.stmt(o.ws.unmarkTop).ExecContext(o.ctx, o.coll, idKey(obj.ID), p.UnmarkTopSpec); err != nil {
 			return p.Result, err
+		}
+	}
+	for _, c := range changed {
+		if !c.done {
+			if _, err := o.stmt(o.ws.setCeilings).ExecContext(o.ctx, c.ceilings, c.added); err != nil {
+				return p.Result, err
+			}
 		}
 	}
 	heads.added(e, &p.Head)
@@ -512,7 +547,7 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 			return err
 		}
 		o := s.objectTx(ctx, tx, coll)
-		vs, err := o.loadVersions(id)
+		vs, ceilings, err := o.loadVersions(id)
 		if err != nil {
 			return fmt.Errorf("sqlite: delete %s: %w", id, err)
 		}
@@ -555,6 +590,16 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 				}
 			}
 		}
+		// What is left may have new marks under the ceilings below
+		// TLP:RED too: the versions a ceiling sees are fewer.
+		kept := make([]collections.StoredVersion, len(p.Keep))
+		keptCeilings := make([]int64, len(p.Keep))
+		for k, i := range p.Keep {
+			kept[k], keptCeilings[k] = vs[i], ceilings[i]
+		}
+		if err := o.storeCeilings(kept, keptCeilings); err != nil {
+			return fmt.Errorf("sqlite: delete %s: %w", id, err)
+		}
 		if rows {
 			hs := &headSet{}
 			hs.markDirty(&headEntry{typ: typ, uuid: u, head: p.Head})
@@ -571,31 +616,77 @@ func (s *Store) DeleteObject(ctx context.Context, apiRoot, collection, id string
 	return deleted, nil
 }
 
-// loadVersions returns every stored version of object id, in date_added
-// order.
-func (o *objectTx) loadVersions(id string) ([]collections.StoredVersion, error) {
+// loadVersions returns every stored version of object id, in version
+// order, and the objects.ceilings of each.
+func (o *objectTx) loadVersions(id string) ([]collections.StoredVersion, []int64, error) {
 	rows, err := o.stmt(o.ws.versions).QueryContext(o.ctx, o.coll, idKey(id))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	var vs []collections.StoredVersion
+	var (
+		vs       []collections.StoredVersion
+		ceilings []int64
+	)
 	for rows.Next() {
 		var (
-			v         collections.StoredVersion
-			added, fl int64
-			ver       string
+			v                    collections.StoredVersion
+			added, fl, tlp, ceil int64
+			ver                  string
 		)
-		if err := rows.Scan(&added, &v.SpecVersion, &ver, &fl); err != nil {
-			return nil, err
+		if err := rows.Scan(&added, &v.SpecVersion, &ver, &fl, &tlp, &ceil); err != nil {
+			return nil, nil, err
 		}
 		if v.Version, err = parseVersion(ver); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		v.DateAdded, v.Marks = time.UnixMicro(added).UTC(), collections.Marks(fl)
+		v.DateAdded, v.Marks, v.TLP = time.UnixMicro(added).UTC(), collections.Marks(fl), stix.TLP(tlp)
 		vs = append(vs, v)
+		ceilings = append(ceilings, ceil)
 	}
-	return vs, rows.Err()
+	return vs, ceilings, rows.Err()
+}
+
+// ceilingsChange is a stored version's new objects.ceilings.
+type ceilingsChange struct {
+	added, ceilings int64
+	done            bool // written
+}
+
+// recomputeCeilings is collections.AddPlan.RecomputeCeilings: it reads
+// every stored version of object id by index in the write transaction and
+// computes the marks under the ceilings below TLP:RED with the version v
+// about to be added. It returns v's, so that v is inserted with them, and
+// those of the stored versions that change, for the caller to write with
+// their other changes.
+func (o *objectTx) recomputeCeilings(id string, v collections.StoredVersion) (int64, []ceilingsChange, error) {
+	vs, stored, err := o.loadVersions(id)
+	if err != nil {
+		return 0, nil, err
+	}
+	marks := collections.SummarizeCeilings(append(vs, v))
+	var changed []ceilingsChange
+	for i, v := range vs {
+		if c := packCeilings(marks[i]); c != stored[i] {
+			changed = append(changed, ceilingsChange{added: v.DateAdded.UnixMicro(), ceilings: c})
+		}
+	}
+	return packCeilings(marks[len(vs)]), changed, nil
+}
+
+// storeCeilings stores the marks under the ceilings below TLP:RED of vs,
+// every version of one object, whose objects.ceilings are stored, where
+// they change: a write touches only the rows, hence the index entries,
+// that change.
+func (o *objectTx) storeCeilings(vs []collections.StoredVersion, stored []int64) error {
+	for i, m := range collections.SummarizeCeilings(vs) {
+		if c := packCeilings(m); c != stored[i] {
+			if _, err := o.stmt(o.ws.setCeilings).ExecContext(o.ctx, c, vs[i].DateAdded.UnixMicro()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // deleteVersion deletes one version and counts its markings out of the

@@ -81,6 +81,13 @@ func TestQueryPlans(t *testing.T) {
 		{"ceiling embargo", collections.Query{MaxTLP: stix.TLPClear, AddedUntil: after, AddedAfter: after.Add(-time.Hour)}, false},
 		{"ceiling exact", collections.Query{MaxTLP: stix.TLPGreen, Versions: collections.VersionFilter{Exact: ts}}, false},
 		{"ceiling amber", collections.Query{MaxTLP: stix.TLPAmber}, true},
+		{"ceiling first", collections.Query{MaxTLP: stix.TLPClear, Versions: collections.VersionFilter{First: true}}, false},
+		{"ceiling all", collections.Query{MaxTLP: stix.TLPClear, Versions: collections.VersionFilter{All: true}}, false},
+		{"ceiling type first", collections.Query{MaxTLP: stix.TLPClear, Types: []string{"indicator"}, Versions: collections.VersionFilter{First: true}}, false},
+		{"ceiling spec", collections.Query{MaxTLP: stix.TLPClear, SpecVersions: []string{"2.1"}}, false},
+		{"ceiling all specs", collections.Query{MaxTLP: stix.TLPClear, AllSpecVersions: true}, false},
+		{"ceiling amber first last", collections.Query{MaxTLP: stix.TLPAmberStrict, Types: []string{"indicator", "malware"},
+			Versions: collections.VersionFilter{First: true, Last: true}}, true},
 		{"ceiling red", collections.Query{MaxTLP: stix.TLPRed}, false},
 		{"ceiling red type", collections.Query{MaxTLP: stix.TLPRed, Types: []string{"indicator"}}, false},
 		{"ceiling red embargo", collections.Query{MaxTLP: stix.TLPRed, AddedUntil: after}, false},
@@ -107,6 +114,17 @@ func TestQueryPlans(t *testing.T) {
 			}
 			if !strings.Contains(plan, "USING INDEX objects_") && !strings.Contains(plan, "USING INTEGER PRIMARY KEY") {
 				t.Errorf("plan uses no index")
+			}
+			// Under a ceiling below TLP:RED the selection ranges are those
+			// of the level indexes, which hold the marks under the ceiling:
+			// the union's branches read nothing but them.
+			if byLevel(tc.q.MaxTLP) && len(tc.q.IDs) == 0 && len(tc.q.Versions.Exact) == 0 {
+				for _, line := range strings.Split(plan, "\n") {
+					if strings.HasPrefix(line, "SEARCH objects USING") && !strings.Contains(line, "INTEGER PRIMARY KEY") &&
+						!strings.Contains(line, "_tlp (") {
+						t.Errorf("ceiling range not on a level index: %s", line)
+					}
+				}
 			}
 		})
 	}
@@ -206,5 +224,76 @@ func TestPragmas(t *testing.T) {
 	}
 	if _, err := s.r.ExecContext(ctx, "DELETE FROM secrets"); err == nil {
 		t.Error("read pool accepted a write")
+	}
+}
+
+// TestCeilingTestInIndex checks in the bytecode of pages under a ceiling
+// below TLP:RED that the test of the marks under the ceiling reads the
+// level index only (its ceilings column), before the row is sought
+// (DeferredSeek): an index entry the test rejects costs no row read.
+func TestCeilingTestInIndex(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		name string
+		q    collections.Query
+	}{
+		{"latest", collections.Query{}},
+		{"first", collections.Query{Versions: collections.VersionFilter{First: true}}},
+		{"all", collections.Query{Versions: collections.VersionFilter{All: true}}},
+		{"type", collections.Query{Types: []string{"indicator"}}},
+		{"all specs last", collections.Query{AllSpecVersions: true}},
+		{"spec", collections.Query{SpecVersions: []string{"2.1"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := tc.q
+			q.MaxTLP, q.Limit = stix.TLPClear, 100
+			query, args, err := buildQuery(q, 1, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := s.r.QueryContext(ctx, "EXPLAIN "+query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var (
+				ops      []string
+				seek     = -1 // index of DeferredSeek
+				idx      int64
+				testedAt = -1 // the first BitAnd after it
+			)
+			for rows.Next() {
+				var (
+					addr, p1, p2, p3 int64
+					op               string
+					p4               any
+					p5               int64
+					comment          any
+				)
+				if err := rows.Scan(&addr, &op, &p1, &p2, &p3, &p4, &p5, &comment); err != nil {
+					t.Fatal(err)
+				}
+				ops = append(ops, fmt.Sprintf("%s %d %d %d", op, p1, p2, p3))
+				switch {
+				case op == "DeferredSeek" && seek < 0:
+					seek, idx = len(ops)-1, p1
+				case seek >= 0 && testedAt < 0 && op == "BitAnd":
+					testedAt = len(ops) - 1
+				case seek >= 0 && testedAt < 0 && op == "Column" && p1 != idx:
+					t.Fatalf("the row is read before the ceiling test:\n%s", strings.Join(ops, "\n"))
+				}
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if seek < 0 || testedAt < 0 {
+				t.Fatalf("no deferred seek followed by the ceiling test:\n%s", strings.Join(ops, "\n"))
+			}
+		})
 	}
 }

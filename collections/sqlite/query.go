@@ -119,15 +119,13 @@ const levelsQuery = "SELECT l.value FROM json_each(?2) AS l WHERE EXISTS (SELECT
 
 // byLevel tells whether pages under a ceiling are read level by level,
 // from the selection indexes holding tlp (migration 0009: "_tlp", versions
-// below TLP:RED only). Without a ceiling or under TLP:RED a reader sees
-// every level (but 0, which ingest never stores): one range of the
-// indexes without tlp, as fast as before levels existed.
+// below TLP:RED only), with the marks under the ceiling (ceilingCond).
+// Without a ceiling or under TLP:RED a reader sees every level (but 0,
+// which ingest never stores): one range of the indexes without tlp, as
+// fast as before levels existed.
 func byLevel(ceiling stix.TLP) bool {
 	return ceiling != stix.TLPNone && ceiling < stix.TLPRed
 }
-
-// belowRed is the condition of the "_tlp" indexes, in their very words.
-const belowRed = "tlp < 5"
 
 // presentLevels returns the levels visible to q that have versions within
 // its date_added bounds, in the transaction tx.
@@ -378,10 +376,15 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 	// the query: each selection index range is read once per visible level
 	// from the "_tlp" indexes (tlp follows the range's key) and the ranges
 	// are merged in date_added order, so that hidden versions are never
-	// read and pages stay full. Without a ceiling, or under TLP:RED, one
-	// range of the indexes without tlp is read as before levels existed;
-	// TLP:RED hides only level 0 (a version stored without a level, which
-	// ingest never stores), filtered there.
+	// read and pages stay full. There the selectors test the version's
+	// marks under the ceiling (objects.ceilings, a column of those
+	// indexes, so an entry rejected costs no row read), not flags: a
+	// version above the ceiling does not exist for the requester, so the
+	// latest, first and top spec version are those of the versions it
+	// sees. Without a ceiling, or under TLP:RED, one range of the indexes
+	// without tlp is read as before levels existed, with flags; TLP:RED
+	// hides only level 0 (a version stored without a level, which ingest
+	// never stores), filtered there.
 	// upper is the embargo's bound, for every branch; levelFilter keeps
 	// the visible levels in ranges that are not read level by level (ids,
 	// exact versions: few rows; TLP:RED).
@@ -403,6 +406,20 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 			levels = append(levels, qb.arg(int64(l)))
 		}
 	}
+	// The selection tests: the flags (the marks under TLP:RED) without a
+	// ceiling or under TLP:RED, else the marks under the ceiling.
+	selCond := func(sel selector) string {
+		if split {
+			return ceilingCond(qb, sel, mode, q.MaxTLP)
+		}
+		return selectorCond(sel, mode)
+	}
+	topSpec := func() string {
+		if split {
+			return ceilingTest(qb, topSpecCeilings(q.MaxTLP))
+		}
+		return "flags & 4 = 4"
+	}
 	typeFilter := func() string { return qb.list("type", q.Types) }
 	specFilter := func() string { return qb.list("spec_version", q.SpecVersions) }
 
@@ -420,13 +437,13 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 		var spec string
 		switch mode {
 		case specTop:
-			spec = "flags & 4 = 4"
+			spec = topSpec()
 		case specList:
 			spec = specFilter()
 		}
 		var alts []string
 		for _, sel := range sels {
-			c := selectorCond(sel, mode)
+			c := selCond(sel)
 			if c == "" {
 				c = "1" // every version
 			}
@@ -469,7 +486,7 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 		}
 		switch mode {
 		case specTop:
-			sf = "flags & 4 = 4"
+			sf = topSpec()
 		case specList:
 			sf = specFilter()
 		}
@@ -481,14 +498,14 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 		switch {
 		case mode == specTop && len(q.Types) == 0:
 			add(map[selector]string{selLatest: "objects_latest", selFirst: "objects_first", selAll: "objects_coll"}[sel],
-				selectorCond(sel, mode))
+				selCond(sel))
 		case mode == specTop:
 			index := "objects_type"
 			if sel == selLatest {
 				index = "objects_latest_type"
 			}
 			for _, t := range q.Types {
-				add(index, "type = "+qb.arg(t), selectorCond(sel, mode))
+				add(index, "type = "+qb.arg(t), selCond(sel))
 			}
 		case mode == specList && (len(q.Types) == 0 || len(q.SpecVersions) <= len(q.Types)):
 			var tf string
@@ -496,18 +513,18 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 				tf = typeFilter()
 			}
 			for _, sv := range q.SpecVersions {
-				add("objects_spec", "spec_version = "+qb.arg(sv), tf, selectorCond(sel, mode))
+				add("objects_spec", "spec_version = "+qb.arg(sv), tf, selCond(sel))
 			}
 		case mode == specList:
 			sf := specFilter()
 			for _, t := range q.Types {
-				add("objects_type", "type = "+qb.arg(t), sf, selectorCond(sel, mode))
+				add("objects_type", "type = "+qb.arg(t), sf, selCond(sel))
 			}
 		case len(q.Types) == 0: // specAny
-			add("objects_coll", selectorCond(sel, mode))
+			add("objects_coll", selCond(sel))
 		default:
 			for _, t := range q.Types {
-				add("objects_type", "type = "+qb.arg(t), selectorCond(sel, mode))
+				add("objects_type", "type = "+qb.arg(t), selCond(sel))
 			}
 		}
 	}
@@ -521,7 +538,7 @@ func buildQuery(q collections.Query, coll int64, present []stix.TLP) (string, []
 				continue
 			}
 			for _, l := range levels {
-				bs = append(bs, branch{b.index + "_tlp", append(slices.Clip(b.conds), belowRed, "tlp = "+l)})
+				bs = append(bs, branch{b.index + "_tlp", append(slices.Clip(b.conds), partialTerm[b.index], "tlp = "+l)})
 			}
 		}
 		branches = bs

@@ -155,6 +155,68 @@ func benchAddObjects(b *testing.B, tlp stix.TLP) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*batch), "cpu-µs/object")
 }
 
+// BenchmarkAddVersions measures ingest of new versions: one op is one
+// AddObjects call of 1,000 objects of about 1 KB that have three versions
+// stored, each getting its fourth. "red": every version TLP:RED, the
+// plan's marks as before levels; "green": every version TLP:GREEN, so each
+// add reads the object's versions and rewrites the marks under the
+// ceilings below TLP:RED that change; "red-on-green": a TLP:RED version
+// of objects whose versions are TLP:GREEN, which changes no mark below
+// TLP:RED.
+func BenchmarkAddVersions(b *testing.B) {
+	for _, bc := range []struct {
+		name         string
+		stored, next stix.TLP
+	}{{"red", stix.TLPRed, stix.TLPRed}, {"green", stix.TLPGreen, stix.TLPGreen}, {"red-on-green", stix.TLPGreen, stix.TLPRed}} {
+		b.Run(bc.name, func(b *testing.B) {
+			const batch, stored = 1000, 3
+			s, c := benchStore(b)
+			r := rand.New(rand.NewPCG(1, 2))
+			ctx := context.Background()
+			created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+			at := created
+			// versions returns the next version of each of objs.
+			versions := func(objs []collections.NewObject, tlp stix.TLP) []collections.NewObject {
+				at = at.Add(time.Second)
+				out := make([]collections.NewObject, len(objs))
+				for i, o := range objs {
+					out[i] = storetest.Object(storetest.STIX{Type: o.Type, ID: o.ID, Created: created, Modified: at,
+						Fields: map[string]any{"description": string(o.Raw[:min(len(o.Raw), 900)])}})
+					out[i].TLP = tlp
+				}
+				return out
+			}
+			add := func(objs []collections.NewObject) {
+				rs, err := s.AddObjects(ctx, c.APIRoot, c.ID, objs, collections.AddOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range rs {
+					if r.Outcome != collections.Added {
+						b.Fatalf("%+v: want a new version", r)
+					}
+				}
+			}
+			var cpu time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				objs := batches(r, 1, batch)[0]
+				for range stored {
+					objs = versions(objs, bc.stored)
+					add(objs)
+				}
+				next := versions(objs, bc.next)
+				b.StartTimer()
+				start := cpuTime()
+				add(next)
+				cpu += cpuTime() - start
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "objects/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*batch), "cpu-µs/object")
+		})
+	}
+}
+
 // BenchmarkObjectsPage measures reads: one op is one page of 100 objects of
 // 100,000, walked with AddedAfter and restarted at the end.
 func BenchmarkObjectsPage(b *testing.B) {

@@ -3,11 +3,11 @@
 
 ALTER TABLE collections ADD COLUMN unmarked_tlp INTEGER NOT NULL DEFAULT 0;
 
--- objects is rebuilt so that tlp and granular_tlp come before raw:
--- metadata-only reads stop before raw, which columns added at the end
+-- objects is rebuilt so that tlp, granular_tlp and ceilings come before
+-- raw: metadata-only reads stop before raw, which columns added at the end
 -- would sit behind. tlp starts at 5 (TLP:RED, what an unmarked version
--- gets by default); the Go part of this migration computes the real
--- levels from raw.
+-- gets by default) and ceilings at 0 (no marks below TLP:RED); the Go part
+-- of this migration computes the real levels from raw, then the marks.
 CREATE TABLE objects_0007 (
 	date_added   INTEGER PRIMARY KEY,
 	coll         INTEGER NOT NULL REFERENCES collections (coll),
@@ -21,11 +21,16 @@ CREATE TABLE objects_0007 (
 	-- granular_tlp: the highest level of its granular markings (0: none).
 	tlp          INTEGER NOT NULL,
 	granular_tlp INTEGER NOT NULL,
+	-- ceilings: the selection marks of the version under the ceilings
+	-- below TLP:RED (collections.CeilingMarks, bit c-1 for ceiling c):
+	-- bits 0-3 last, 4-7 first (within its spec version), 8-11 top spec
+	-- version. Under TLP:RED, and without a ceiling, flags says.
+	ceilings     INTEGER NOT NULL,
 	raw          BLOB NOT NULL -- kept last: metadata-only reads stop before it
 );
 
-INSERT INTO objects_0007 (date_added, coll, id, type, spec_version, version, flags, meta, tlp, granular_tlp, raw)
-	SELECT date_added, coll, id, type, spec_version, version, flags, meta, 5, 0, raw FROM objects;
+INSERT INTO objects_0007 (date_added, coll, id, type, spec_version, version, flags, meta, tlp, granular_tlp, ceilings, raw)
+	SELECT date_added, coll, id, type, spec_version, version, flags, meta, 5, 0, 0, raw FROM objects;
 
 DROP TABLE objects;
 ALTER TABLE objects_0007 RENAME TO objects;
