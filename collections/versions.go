@@ -240,10 +240,10 @@ type AddPlan struct {
 	// ceiling when RecomputeCeilings is false; no other stored version's
 	// change then, but for those Marks and Unmark say at TLP:RED.
 	Ceilings CeilingMarks
-	// RecomputeCeilings: the object has versions below TLP:RED (the new
-	// one or stored ones), so the add may change the ceiling marks of any
-	// of its versions: the backend reads them all, the new one included,
-	// and stores SummarizeCeilings of them.
+	// RecomputeCeilings: the new version is below TLP:RED and the object
+	// has other versions, so the add may change the ceiling marks of any
+	// of them: the backend reads them all, the new one included, and
+	// stores SummarizeCeilings of them.
 	RecomputeCeilings bool
 }
 
@@ -361,14 +361,16 @@ func PlanAdd(in AddInput) (AddPlan, error) {
 }
 
 // planCeilings sets the ceiling marks of an added version: those of its
-// level up when it is the object's first, those of TLP:RED (its Marks) when
-// every version is TLP:RED, else a recompute.
+// level up when it is the object's first; those of TLP:RED (its Marks)
+// when it is TLP:RED, for then it does not exist under the lower ceilings
+// and changes no mark there; else, when the object has versions below
+// TLP:RED, a recompute.
 func (p *AddPlan) planCeilings(first bool, level stix.TLP) {
 	switch {
 	case first:
 		all := CeilingsFrom(VersionTLP(level), stix.TLPRed)
 		p.Ceilings = CeilingMarks{Last: all, First: all, TopSpec: all}
-	case p.Head.BelowRed:
+	case p.Head.BelowRed && VersionTLP(level) < stix.TLPRed:
 		p.RecomputeCeilings = true
 	default:
 		red := CeilingsFrom(stix.TLPRed, stix.TLPRed)

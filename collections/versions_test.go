@@ -332,10 +332,11 @@ func BenchmarkSummarizeCeilings(b *testing.B) {
 	}
 }
 
-// TestPlanAddCeilings: an add leaves the ceiling marks to a recompute as
-// soon as the object has a version below TLP:RED; otherwise the marks it
-// plans are what SummarizeCeilings makes of every version, and the other
-// versions keep marks only under TLP:RED, which Marks and Unmark move.
+// TestPlanAddCeilings: an add of a version below TLP:RED to an object
+// with versions leaves the ceiling marks to a recompute; otherwise the
+// marks it plans are what SummarizeCeilings makes of every version, and
+// the other versions' marks below TLP:RED stay as they were (at TLP:RED,
+// Marks and Unmark move them).
 func TestPlanAddCeilings(t *testing.T) {
 	id := "indicator--0f6a5c36-6b50-4e3d-a9b8-5d2b8e8f0c11"
 	at := func(n int) time.Time { return time.Date(2024, 1, 1, 0, 0, n, 0, time.UTC) }
@@ -356,7 +357,10 @@ func TestPlanAddCeilings(t *testing.T) {
 		{"red in a new top spec", []collections.StoredVersion{sv("2.0", 2, stix.TLPRed)}, sv("2.1", 1, stix.TLPRed), false},
 		{"unleveled after red", []collections.StoredVersion{sv("2.1", 1, stix.TLPRed)}, sv("2.1", 2, stix.TLPNone), false},
 		{"amber after red", []collections.StoredVersion{sv("2.1", 1, stix.TLPRed)}, sv("2.1", 2, stix.TLPAmber), true},
-		{"red after clear", []collections.StoredVersion{sv("2.1", 1, stix.TLPClear)}, sv("2.1", 2, stix.TLPRed), true},
+		{"red after clear", []collections.StoredVersion{sv("2.1", 1, stix.TLPClear)}, sv("2.1", 2, stix.TLPRed), false},
+		{"red before clear", []collections.StoredVersion{sv("2.1", 2, stix.TLPClear)}, sv("2.1", 1, stix.TLPRed), false},
+		{"red in a new top spec over green", []collections.StoredVersion{sv("2.0", 2, stix.TLPGreen)}, sv("2.1", 1, stix.TLPRed), false},
+		{"green after clear", []collections.StoredVersion{sv("2.1", 1, stix.TLPClear)}, sv("2.1", 2, stix.TLPGreen), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var head *collections.Head
@@ -373,7 +377,11 @@ func TestPlanAddCeilings(t *testing.T) {
 				t.Fatalf("PlanAdd = %+v, %v; want Added", p.Result, err)
 			}
 			all := append(slices.Clone(tc.stored), tc.add)
-			if want := collections.VersionTLP(tc.add.TLP) < stix.TLPRed || tc.recompute; p.Head.BelowRed != want {
+			wantBelow := collections.VersionTLP(tc.add.TLP) < stix.TLPRed
+			for _, v := range tc.stored {
+				wantBelow = wantBelow || collections.VersionTLP(v.TLP) < stix.TLPRed
+			}
+			if want := wantBelow; p.Head.BelowRed != want {
 				t.Errorf("head BelowRed = %v; want %v", p.Head.BelowRed, want)
 			}
 			if h, _ := collections.Summarize(id, time.Time{}, all); h.BelowRed != p.Head.BelowRed {
@@ -390,9 +398,11 @@ func TestPlanAddCeilings(t *testing.T) {
 				t.Errorf("new version's ceiling marks %+v; SummarizeCeilings says %+v", got, want[len(all)-1])
 			}
 			below := collections.CeilingsFrom(stix.TLPClear, stix.TLPAmberStrict)
+			before := collections.SummarizeCeilings(tc.stored)
 			for i, m := range want[:len(tc.stored)] {
-				if (m.Last|m.First|m.TopSpec)&below != 0 {
-					t.Errorf("stored version %d has marks below TLP:RED: %+v", i, m)
+				b := before[i]
+				if m.Last&below != b.Last&below || m.First&below != b.First&below || m.TopSpec&below != b.TopSpec&below {
+					t.Errorf("stored version %d: marks below TLP:RED %+v after the add, %+v before", i, m, b)
 				}
 			}
 		})
