@@ -44,7 +44,7 @@ var replacedObjectIndexes = []string{"objects_version"}
 //
 // A TLP ceiling is a choice of tags too (the ceiling tags, see
 // ceilingTags): under a ceiling a page is an $in of the tags that select
-// under it (at most nine values per selection), one range each, which
+// under it (at most six values per selection), one range each, which
 // MongoDB merges in da order, and a ceiling hiding most versions reads
 // only visible ones. Only match[version]=<timestamp> without match[id]
 // reads the level, tlp, from its index.
@@ -166,15 +166,18 @@ func lostTags(lost collections.Marks, sv string) []string {
 // kind + "@" + lo + hi, with hi at most 5 (the run cut below red, which
 // the plain tags serve), and ":" + sv after it for the per-spec kinds:
 //
-//	"L@lh"  last of the top spec version (Latest)   "l@lh", "l@lh:"+sv  last
-//	"F@lh"  first of the top spec version (Earliest) "f@lh", "f@lh:"+sv  first
-//	"a@lh"  of the top spec version (TopSpec)         "s@l5", "s@l5:"+sv  visible
+//	"L@lh"  last of the top spec version (Latest)
+//	"F@lh"  first of the top spec version (Earliest)
+//	"a@lh"  of the top spec version (TopSpec)
+//	"l@lh"  last of its spec version, and "l@lh:"+sv
+//	"f@lh"  first of its spec version, and "f@lh:"+sv
+//	"s@l5"  visible at all (level <= C), and "s@l5:"+sv
 //
-// "s" (visible at all: level <= C) always runs from the level to red.
 // Only versions below red have ceiling tags, at most nine: an object whose
 // versions are all red costs nothing more. A query under C selects kind K
-// with k: {$in: every K@lh with l <= C < h} (ceilingSelect), at most nine
+// with k: {$in: every K@lh with l <= C < h} (ceilingSelect), at most six
 // values (four for "s"), one index range each.
+
 // ceilingTop is where a ceiling tag's run ends at most: the ceilings below
 // red, clear (1) to amber+strict (4), are those a tag serves.
 const ceilingTop = stix.TLPRed
@@ -615,10 +618,13 @@ func (d *objDoc) unmark(lost collections.Marks) {
 }
 
 // write stores the batch: the new versions (above the watermark, so not
-// visible yet), the marks stored versions lose, the heads. Stored versions
-// only ever lose marks when versions are added, so these writes commute:
-// their order does not matter, and a rollback can recompute the marks
-// from whatever part of them took effect.
+// visible yet), the marks stored versions lose (under each ceiling too:
+// b.retags sets the final tags of the versions of objects below red), the
+// heads. Stored versions only ever lose marks when versions are added,
+// under every ceiling (each sees more versions or the same), so these
+// writes commute: their order does not matter, a reader never sees two
+// latest versions, and a rollback can recompute the marks from whatever
+// part of them took effect.
 func (b *batch) write(ctx context.Context) error {
 	if len(b.docs) == 0 {
 		return nil

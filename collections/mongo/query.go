@@ -75,8 +75,8 @@ import (
 // merged in da order. Lists are at most collections.MaxQueryValues long.
 // MongoDB merges the ranges of $in values in da order up to 200 ranges
 // (the product of the $in lists before da, ceiling tags included); a
-// query beyond that, such as 40 types under a ceiling, or 100 types with
-// first and last, reads its ranges and sorts them.
+// query beyond that, such as 40 types under a ceiling (up to 240 ranges),
+// reads its ranges and sorts them.
 
 // Objects implements collections.Store.
 func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.Page, error) {
