@@ -116,16 +116,15 @@ func (s *Store) deleteVersions(ctx context.Context, key, id string, versions col
 				return err
 			}
 		}
-		var marks []mongo.WriteModel
+		rt := retagger{key: key}
 		for k, i := range p.Keep {
 			d := docs[i]
 			t := versionTags(p.Marks[k], d.SpecVersion, d.TLP, cms[k])
 			if int32(p.Marks[k]) != d.Marks || !sameTags(t, d.Tags) {
-				marks = append(marks, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "c", Value: key}, {Key: "_id", Value: d.ID}}).
-					SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "m", Value: int32(p.Marks[k])}, {Key: "k", Value: t}}}}))
+				rt.set(d.ID, p.Marks[k], t)
 			}
 		}
-		if len(marks) > 0 {
+		if marks := rt.models(); len(marks) > 0 {
 			if _, err := objects.BulkWrite(ctx, marks, options.BulkWrite().SetOrdered(false)); err != nil {
 				return err
 			}

@@ -279,7 +279,7 @@ func (s *Store) repairIDs(ctx context.Context, key string, ids []string) error {
 			}
 		}
 		var (
-			models  []mongo.WriteModel
+			rt      = retagger{key: key}
 			entries []*headEntry
 		)
 		for _, id := range chunk {
@@ -303,12 +303,11 @@ func (s *Store) repairIDs(ctx context.Context, key string, ids []string) error {
 			for i, d := range docs {
 				k := versionTags(marks[i], d.SpecVersion, d.TLP, cms[i])
 				if int32(marks[i]) != d.Marks || !sameTags(k, d.Tags) {
-					models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "c", Value: key}, {Key: "_id", Value: d.ID}}).
-						SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "m", Value: int32(marks[i])}, {Key: "k", Value: k}}}}))
+					rt.set(d.ID, marks[i], k)
 				}
 			}
 		}
-		if len(models) > 0 {
+		if models := rt.models(); len(models) > 0 {
 			if _, err := objects.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
 				return err
 			}

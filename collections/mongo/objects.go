@@ -444,12 +444,16 @@ func (b *batch) plan(ctx context.Context, l *lease, objs []collections.NewObject
 // b.recompute (objects with versions below red) from all their versions:
 // the stored ones, read by index without their raw JSON, and the batch's.
 // The batch's new versions get their tags; the stored versions whose
-// marks or tags change get an update in b.retags, which sets both.
+// marks or tags change get an update in b.retags, which sets both: one
+// per set of marks and tags, for all the versions that take it (versions
+// of many objects take the same), since FerretDB reads a whole
+// collection for every update.
 //
-// The updates and the $pullAll of lostTags that write sends for the same
-// versions commute: the marks set are the final ones, which hold none of
-// the marks lost.
+// The stored versions of those ids then need no other update: the marks
+// they lose at red (b.unmarks, b.topUnmarks) are among what b.retags
+// sets, so those are dropped.
 func (b *batch) ceilings(ctx context.Context) error {
+	rt := retagger{key: b.key}
 	for start := 0; start < len(b.recompute); start += maxInList {
 		chunk := b.recompute[start:min(start+maxInList, len(b.recompute))]
 		stored, err := b.s.storedVersions(ctx, b.key, chunk)
@@ -458,6 +462,10 @@ func (b *batch) ceilings(ctx context.Context) error {
 		}
 		for _, id := range chunk {
 			old := stored[id]
+			for _, d := range old {
+				delete(b.unmarks, d.ID)
+				delete(b.unmarkSpec, d.ID)
+			}
 			docs := append(slices.Clone(old), b.byObject[id]...)
 			vs := make([]collections.StoredVersion, len(docs))
 			for i, d := range docs {
@@ -475,13 +483,57 @@ func (b *batch) ceilings(ctx context.Context) error {
 					continue
 				}
 				if int32(marks[i]) != d.Marks || !sameTags(k, d.Tags) {
-					b.retags = append(b.retags, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "c", Value: b.key}, {Key: "_id", Value: d.ID}}).
-						SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "m", Value: int32(marks[i])}, {Key: "k", Value: k}}}}))
+					rt.set(d.ID, marks[i], k)
 				}
 			}
 		}
 	}
+	b.topUnmarks = slices.DeleteFunc(b.topUnmarks, func(u [2]string) bool { return b.recomputing[u[0]] })
+	b.retags = rt.models()
 	return nil
+}
+
+// retagger collects updates that set the marks and tags of versions of
+// the collection incarnation key, grouped by what they set.
+type retagger struct {
+	key    string
+	groups map[string]*retagGroup
+	order  []*retagGroup
+}
+
+type retagGroup struct {
+	m   collections.Marks
+	k   []string
+	ids []string
+}
+
+// set records that the version _id takes marks m and tags k.
+func (rt *retagger) set(id string, m collections.Marks, k []string) {
+	sorted := slices.Sorted(slices.Values(k))
+	g := fmt.Sprint(m, sorted)
+	x, ok := rt.groups[g]
+	if !ok {
+		if rt.groups == nil {
+			rt.groups = make(map[string]*retagGroup)
+		}
+		x = &retagGroup{m: m, k: sorted}
+		rt.groups[g] = x
+		rt.order = append(rt.order, x)
+	}
+	x.ids = append(x.ids, id)
+}
+
+// models returns the updates: one per group and maxInList versions.
+func (rt *retagger) models() []mongo.WriteModel {
+	var out []mongo.WriteModel
+	for _, g := range rt.order {
+		for start := 0; start < len(g.ids); start += maxInList {
+			out = append(out, mongo.NewUpdateManyModel().SetFilter(bson.D{{Key: "c", Value: rt.key}, {Key: "_id", Value: bson.D{
+				{Key: "$in", Value: g.ids[start:min(start+maxInList, len(g.ids))]}}}}).
+				SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "m", Value: int32(g.m)}, {Key: "k", Value: g.k}}}}))
+		}
+	}
+	return out
 }
 
 // readAhead reads, in a few finds, the stored versions PlanAdd may ask
