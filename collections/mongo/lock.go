@@ -246,8 +246,9 @@ func dedup(ids []string) []string {
 // repairIDs computes the heads and the marks of the versions of ids
 // (canonical) in the collection incarnation key again from the versions
 // stored, as collections.Summarize and SummarizeCeilings do, and stores
-// those that differ; an id with no version left loses its head. A rollback needs it: the batch
-// rolled back may have moved marks and heads before it stopped.
+// those that differ; an id with no version left loses its head. A
+// rollback needs it: the batch rolled back may have moved marks and heads
+// before it stopped.
 func (s *Store) repairIDs(ctx context.Context, key string, ids []string) error {
 	objects := s.db.Collection(collObjects)
 	for start := 0; start < len(ids); start += maxInList {
