@@ -258,3 +258,36 @@ func TestTwoHandlesOneObjectLeveled(t *testing.T) {
 		}
 	}
 }
+
+// Versions at red added to an object with versions below red, each in its
+// own batch (older, newer, of a new top spec version), leave its marks
+// below red as they were, and take the marks at red.
+func TestRedVersionsOfObjectBelowRed(t *testing.T) {
+	s := testStores(t, 1)[0]
+	id := storetest.NewID("indicator")
+	key := collDocOf(t, s).Key
+	spec := func(sv string, n int, l stix.TLP) collections.NewObject {
+		return marked(storetest.Object(storetest.STIX{Type: "indicator", ID: id, SpecVersion: sv, Created: at(0), Modified: at(n)}), l)
+	}
+	push(t, s, spec("2.0", 10, stix.TLPGreen))
+	push(t, s, spec("2.0", 20, stix.TLPRed))
+	push(t, s, spec("2.0", 5, stix.TLPRed))
+	push(t, s, spec("2.1", 30, stix.TLPRed))
+	checkConsistent(t, s, key, id)
+	for _, tc := range []struct {
+		name string
+		q    collections.Query
+		want []string
+	}{
+		{"latest under green", collections.Query{MaxTLP: stix.TLPGreen}, []string{vkey(id, at(10))}},
+		{"first under green", collections.Query{MaxTLP: stix.TLPGreen, Versions: collections.VersionFilter{First: true}}, []string{vkey(id, at(10))}},
+		{"2.0 under amber", collections.Query{MaxTLP: stix.TLPAmber, SpecVersions: []string{"2.0"}, Versions: collections.VersionFilter{All: true}}, []string{vkey(id, at(10))}},
+		{"latest", collections.Query{}, []string{vkey(id, at(30))}},
+		{"first of 2.0", collections.Query{SpecVersions: []string{"2.0"}, Versions: collections.VersionFilter{First: true}}, []string{vkey(id, at(5))}},
+		{"last of each spec version", collections.Query{AllSpecVersions: true}, []string{vkey(id, at(20)), vkey(id, at(30))}},
+	} {
+		if diff := gocmp.Diff(tc.want, keys(t, s, tc.q)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
