@@ -88,6 +88,12 @@ func (s *Store) deleteVersions(ctx context.Context, key, id string, versions col
 	if len(p.Delete) == 0 {
 		return 0, collections.ErrNotFound
 	}
+	// The marks under each TLP ceiling of what is left.
+	kept := make([]collections.StoredVersion, len(p.Keep))
+	for k, i := range p.Keep {
+		kept[k] = stored[i]
+	}
+	cms := collections.SummarizeCeilings(kept)
 	err = s.inTxn(ctx, func(ctx context.Context) error {
 		objects := s.db.Collection(collObjects)
 		// The versions go first, then the others gain the marks they left:
@@ -110,16 +116,15 @@ func (s *Store) deleteVersions(ctx context.Context, key, id string, versions col
 				return err
 			}
 		}
-		var marks []mongo.WriteModel
+		rt := retagger{key: key}
 		for k, i := range p.Keep {
 			d := docs[i]
-			if int32(p.Marks[k]) != d.Marks {
-				marks = append(marks, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "c", Value: key}, {Key: "_id", Value: d.ID}}).
-					SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "m", Value: int32(p.Marks[k])},
-						{Key: "k", Value: tags(p.Marks[k], d.SpecVersion)}}}}))
+			t := versionTags(p.Marks[k], d.SpecVersion, d.TLP, cms[k])
+			if int32(p.Marks[k]) != d.Marks || !sameTags(t, d.Tags) {
+				rt.set(d.ID, p.Marks[k], t)
 			}
 		}
-		if len(marks) > 0 {
+		if marks := rt.models(); len(marks) > 0 {
 			if _, err := objects.BulkWrite(ctx, marks, options.BulkWrite().SetOrdered(false)); err != nil {
 				return err
 			}

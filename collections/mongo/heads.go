@@ -42,6 +42,9 @@ type headDoc struct {
 	Revoked     string     `bson:"revoked"`
 	Unversioned string     `bson:"unversioned"`
 	Specs       []specDocs `bson:"specs"`
+	// BelowRed is collections.Head.BelowRed (absent: false, as for every
+	// head stored before versions had levels).
+	BelowRed bool `bson:"below_red,omitempty"`
 }
 
 // specDocs is one collections.SpecRange.
@@ -85,7 +88,7 @@ func parseTimeKey(s string) (time.Time, error) {
 func newHeadDoc(key, uuid, typ string, h *collections.Head) headDoc {
 	d := headDoc{ID: headID(key, uuid, typ), C: key, U: uuid, T: typ,
 		Created: timeKey(h.Created), Revoked: timeKey(h.Revoked), Unversioned: timeKey(h.Unversioned),
-		Specs: make([]specDocs, len(h.Specs))}
+		Specs: make([]specDocs, len(h.Specs)), BelowRed: h.BelowRed}
 	for i, r := range h.Specs {
 		d.Specs[i] = specDocs{SpecVersion: r.SpecVersion,
 			First: versionKey(r.First.Version), FirstAdded: micros(r.First.DateAdded),
@@ -96,7 +99,7 @@ func newHeadDoc(key, uuid, typ string, h *collections.Head) headDoc {
 
 // head decodes d.
 func (d *headDoc) head() (*collections.Head, error) {
-	h := &collections.Head{ID: idOf(d.T, d.U), Type: d.T, Specs: make([]collections.SpecRange, len(d.Specs))}
+	h := &collections.Head{ID: idOf(d.T, d.U), Type: d.T, Specs: make([]collections.SpecRange, len(d.Specs)), BelowRed: d.BelowRed}
 	var err [3]error
 	h.Created, err[0] = parseTimeKey(d.Created)
 	h.Revoked, err[1] = parseTimeKey(d.Revoked)

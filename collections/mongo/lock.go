@@ -245,9 +245,10 @@ func dedup(ids []string) []string {
 
 // repairIDs computes the heads and the marks of the versions of ids
 // (canonical) in the collection incarnation key again from the versions
-// stored, as collections.Summarize does, and stores those that differ; an
-// id with no version left loses its head. A rollback needs it: the batch
-// rolled back may have moved marks and heads before it stopped.
+// stored, as collections.Summarize and SummarizeCeilings do, and stores
+// those that differ; an id with no version left loses its head. A
+// rollback needs it: the batch rolled back may have moved marks and heads
+// before it stopped.
 func (s *Store) repairIDs(ctx context.Context, key string, ids []string) error {
 	objects := s.db.Collection(collObjects)
 	for start := 0; start < len(ids); start += maxInList {
@@ -279,7 +280,7 @@ func (s *Store) repairIDs(ctx context.Context, key string, ids []string) error {
 			}
 		}
 		var (
-			models  []mongo.WriteModel
+			rt      = retagger{key: key}
 			entries []*headEntry
 		)
 		for _, id := range chunk {
@@ -298,16 +299,16 @@ func (s *Store) repairIDs(ctx context.Context, key string, ids []string) error {
 			}
 			created, _ := collections.VersionFacts(raws[docs[0].ID])
 			h, marks := collections.Summarize(id, created, stored)
+			cms := collections.SummarizeCeilings(stored)
 			e.head = &h
 			for i, d := range docs {
-				k := tags(marks[i], d.SpecVersion)
-				if int32(marks[i]) != d.Marks || !slices.Equal(k, d.Tags) {
-					models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "c", Value: key}, {Key: "_id", Value: d.ID}}).
-						SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "m", Value: int32(marks[i])}, {Key: "k", Value: k}}}}))
+				k := versionTags(marks[i], d.SpecVersion, d.TLP, cms[i])
+				if int32(marks[i]) != d.Marks || !sameTags(k, d.Tags) {
+					rt.set(d.ID, marks[i], k)
 				}
 			}
 		}
-		if len(models) > 0 {
+		if models := rt.models(); len(models) > 0 {
 			if _, err := objects.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
 				return err
 			}

@@ -102,7 +102,8 @@ func versionDocs(t *testing.T, s *Store, key, id string) []*objDoc {
 }
 
 // checkConsistent checks that the marks and tags of every version of id
-// and its head are what collections.Summarize computes from its versions.
+// and its head are what collections.Summarize and SummarizeCeilings
+// compute from its versions.
 func checkConsistent(t *testing.T, s *Store, key, id string) {
 	t.Helper()
 	docs := versionDocs(t, s, key, id)
@@ -133,9 +134,11 @@ func checkConsistent(t *testing.T, s *Store, key, id string) {
 	if diff := gocmp.Diff(&want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("%s: head (-from versions +stored):\n%s", id, diff)
 	}
+	cms := collections.SummarizeCeilings(stored)
 	for i, d := range docs {
-		if collections.Marks(d.Marks) != marks[i] || !slices.Equal(d.Tags, tags(marks[i], d.SpecVersion)) {
-			t.Errorf("%s version %s: marks %b tags %v; want %b %v", id, d.Version, d.Marks, d.Tags, marks[i], tags(marks[i], d.SpecVersion))
+		want := versionTags(marks[i], d.SpecVersion, d.TLP, cms[i])
+		if collections.Marks(d.Marks) != marks[i] || !sameTags(d.Tags, want) {
+			t.Errorf("%s version %s: marks %b tags %v; want %b %v", id, d.Version, d.Marks, d.Tags, marks[i], want)
 		}
 	}
 }

@@ -109,27 +109,7 @@ func (s *Store) Markings(ctx context.Context, apiRoot, collection string, maxTLP
 	}
 	out := make([]collections.Marking, 0, len(docs))
 	for _, d := range docs {
-		out = append(out, collections.Marking{ID: d.Marking, TLP: markingTLP(d.Marking)})
+		out = append(out, collections.Marking{ID: d.Marking, TLP: stix.TLPOfMarking(d.Marking)})
 	}
 	return out, nil
 }
-
-// tlpMarkingIDs are the marking definitions that stand for a TLP level:
-// TLP 1.0, the four STIX 2.1 predefines (section 7.2.1.4); TLP 2.0, the
-// five of the FIRST TLP 2.0 extension
-// (extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d).
-var tlpMarkingIDs = map[string]stix.TLP{
-	"marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": stix.TLPClear, // TLP:WHITE
-	"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": stix.TLPGreen,
-	"marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": stix.TLPAmber,
-	"marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": stix.TLPRed,
-	"marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487": stix.TLPClear,
-	"marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb": stix.TLPGreen,
-	"marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421": stix.TLPAmber,
-	"marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003": stix.TLPAmberStrict,
-	"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1": stix.TLPRed,
-}
-
-// markingTLP returns the TLP level of a marking-definition id, TLPNone
-// for one that is not a TLP marking.
-func markingTLP(id string) stix.TLP { return tlpMarkingIDs[id] }

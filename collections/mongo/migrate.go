@@ -44,15 +44,17 @@ var migrations = []func(ctx context.Context, s *Store) error{
 		return s.createIndexes(ctx, certBindingIndexes)
 	},
 	// 3: TLP levels of versions (objDoc.TLP). Versions stored before have
-	// none: they get red, the most restrictive level (a ceiling query's
-	// $in of levels could not match a missing field, and nothing says
-	// they may be shown below red). Then the indexes with tlp before da
-	// replace those without (objects.go). The markings documents
-	// (markings.go) need no index; versions stored before this version
-	// have none (their markings were not recorded).
+	// none: they get red, the most restrictive level (nothing says they
+	// may be shown below red; the version index's $in of levels could not
+	// match a missing field). Their selection marks under the ceilings
+	// below red are then empty, and no head has a version below red: the
+	// tags and heads stored before are right as they are, with no ceiling
+	// tag (objects.go). objects_version_tlp replaces objects_version. The
+	// markings documents (markings.go) need no index; versions stored
+	// before this version have none (their markings were not recorded).
 	//
 	// Processes of an older release must be stopped first: they would
-	// still write versions without tlp and hint the dropped indexes.
+	// still write versions without tlp and hint the dropped index.
 	func(ctx context.Context, s *Store) error {
 		if err := s.backfillTLP(ctx); err != nil {
 			return err

@@ -23,20 +23,18 @@ import (
 
 // Names of the objects indexes, for hints.
 const (
-	ixObjectsTags     = "objects_tags_tlp"
-	ixObjectsTagsType = "objects_tags_type_tlp"
-	ixObjectsIDTags   = "objects_id_tags_tlp"
+	ixObjectsTags     = "objects_tags"
+	ixObjectsTagsType = "objects_tags_type"
+	ixObjectsIDTags   = "objects_id_tags"
 	ixObjectsID       = "objects_id"
 	ixObjectsVersion  = "objects_version_tlp"
 	ixObjectsAdded    = "objects_added"
-	ixObjectsTLP      = "objects_tlp"
-	ixObjectsType     = "objects_type_tlp"
+	ixObjectsType     = "objects_type"
 )
 
 // replacedObjectIndexes are the indexes of schema versions 1 and 2 that
-// the tlp indexes above replaced (migration 3 drops them): the same keys
-// without tlp.
-var replacedObjectIndexes = []string{"objects_tags", "objects_tags_type", "objects_id_tags", "objects_version", "objects_type"}
+// migration 3 drops: objects_version_tlp replaces objects_version.
+var replacedObjectIndexes = []string{"objects_version"}
 
 // objectIndexes serve the queries of objects.go, query.go, delete.go and
 // lock.go (the heads' are in heads.go). Point lookups of one version
@@ -44,36 +42,41 @@ var replacedObjectIndexes = []string{"objects_tags", "objects_tags_type", "objec
 // (k is an array); date_added (da) is not, so that an equality on one tag
 // and a range on da read the index in da order.
 //
-// tlp (the version's TLP level) comes right before da in every index a
-// page reads: a page is an $in of the levels the requester may see (at
-// most six values), one range per level, which MongoDB merges in da
-// order, so that a ceiling hiding most versions reads only visible ones.
+// A TLP ceiling is a choice of tags too (the ceiling tags, see
+// ceilingTags): under a ceiling a page is an $in of the tags that select
+// under it (at most six values per selection), one range each, which
+// MongoDB merges in da order, and a ceiling hiding most versions reads
+// only visible ones. Only match[version]=<timestamp> without match[id]
+// reads the level, tlp, from its index.
 var objectIndexes = append([]index{
 	// Pages selected by tags alone: latest (k:"L"), first ("F"), both
 	// ($in), every version of the top spec version ("a"), the spec-version
 	// lists ("l:2.0", "f:2.0", "s:2.0"...), any spec version's last or first
-	// ("l", "f"); objects and manifest pages alike, added_after being the
-	// da range. Also the plain objects page and manifest page.
-	{coll: collObjects, name: ixObjectsTags, keys: bson.D{{Key: "c", Value: 1}, {Key: "k", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
+	// ("l", "f"), and the same under a ceiling ("L@25", ...); objects and
+	// manifest pages alike, added_after being the da range. Also the plain
+	// objects page and manifest page, and an export under a ceiling.
+	{coll: collObjects, name: ixObjectsTags, keys: bson.D{{Key: "c", Value: 1}, {Key: "k", Value: 1}, {Key: "da", Value: 1}}},
 	// match[type] with any of the tag selections above.
-	{coll: collObjects, name: ixObjectsTagsType, keys: bson.D{{Key: "c", Value: 1}, {Key: "k", Value: 1}, {Key: "t", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
+	{coll: collObjects, name: ixObjectsTagsType, keys: bson.D{{Key: "c", Value: 1}, {Key: "k", Value: 1}, {Key: "t", Value: 1}, {Key: "da", Value: 1}}},
 	// match[id] with a tag selection: an object by id (k:"L"), its versions
-	// (k:"a"), its first, its versions of some spec versions.
-	{coll: collObjects, name: ixObjectsIDTags, keys: bson.D{{Key: "c", Value: 1}, {Key: "id", Value: 1}, {Key: "k", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
-	// match[id] over every version of every spec version (a ceiling is a
-	// filter on the versions of those ids); every version of an id for a
-	// delete, a rollback, or a new top spec version.
+	// (k:"a"), its first, its versions of some spec versions, every
+	// version of every spec version under a ceiling ("s@25"...).
+	{coll: collObjects, name: ixObjectsIDTags, keys: bson.D{{Key: "c", Value: 1}, {Key: "id", Value: 1}, {Key: "k", Value: 1}, {Key: "da", Value: 1}}},
+	// match[id] over every version of every spec version without a
+	// ceiling; every version of an id for a delete, a rollback, a new top
+	// spec version, or the ceiling marks of an object with versions below
+	// TLP:RED.
 	{coll: collObjects, name: ixObjectsID, keys: bson.D{{Key: "c", Value: 1}, {Key: "id", Value: 1}, {Key: "da", Value: 1}}},
-	// match[version]=<timestamp> without match[id].
+	// match[version]=<timestamp> without match[id]: tlp before da, so that
+	// a ceiling reads only the visible levels' ranges.
 	{coll: collObjects, name: ixObjectsVersion, keys: bson.D{{Key: "c", Value: 1}, {Key: "v", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
 	// Every version of every spec version (an export) without a ceiling;
 	// the versions above the watermark a rollback deletes; a collection's
 	// deletion.
 	{coll: collObjects, name: ixObjectsAdded, keys: bson.D{{Key: "c", Value: 1}, {Key: "da", Value: 1}}},
-	// The same export under a ceiling.
-	{coll: collObjects, name: ixObjectsTLP, keys: bson.D{{Key: "c", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
-	// match[type] over every version of every spec version.
-	{coll: collObjects, name: ixObjectsType, keys: bson.D{{Key: "c", Value: 1}, {Key: "t", Value: 1}, {Key: "tlp", Value: 1}, {Key: "da", Value: 1}}},
+	// match[type] over every version of every spec version, without a
+	// ceiling.
+	{coll: collObjects, name: ixObjectsType, keys: bson.D{{Key: "c", Value: 1}, {Key: "t", Value: 1}, {Key: "da", Value: 1}}},
 }, headIndexes...)
 
 // objDoc is the document of one stored version.
@@ -86,7 +89,7 @@ type objDoc struct {
 	Version     string   `bson:"v"`  // versionKey
 	DateAdded   int64    `bson:"da"` // µs, unique in the collection
 	Marks       int32    `bson:"m"`  // collections.Marks
-	Tags        []string `bson:"k"`  // tags(m, sv)
+	Tags        []string `bson:"k"`  // versionTags(m, sv, tlp, ceilings)
 	// TLP is collections.NewObject.TLP as pushed (0, TLPNone, only from
 	// callers that set none: a ceiling below red treats it as red);
 	// GranularTLP its GranularTLP. Versions stored before schema version
@@ -94,6 +97,11 @@ type objDoc struct {
 	TLP         int32  `bson:"tlp"`
 	GranularTLP int32  `bson:"gtlp,omitempty"`
 	Raw         []byte `bson:"raw,omitempty"`
+
+	// ceilings are the version's marks under each TLP ceiling, as Tags
+	// has them, for versions of a batch not written yet (not stored: the
+	// tags are what queries read).
+	ceilings collections.CeilingMarks
 }
 
 // objectID is the _id of a version: the collection incarnation key, the
@@ -101,8 +109,8 @@ type objDoc struct {
 // and (collection, id, version) is unique.
 func objectID(key, id, version string) string { return key + "\x00" + id + "\x00" + version }
 
-// Selection tags. A version's tags follow from its marks and spec
-// version:
+// Selection tags. A version's tags follow from its marks (those of
+// readers without a ceiling or under TLP:RED) and spec version:
 //
 //	MarkLast            "l", "l:"+sv   (last within its spec version)
 //	MarkFirst           "f", "f:"+sv
@@ -112,7 +120,8 @@ func objectID(key, id, version string) string { return key + "\x00" + id + "\x00
 //	always              "s:"+sv        (every version of a spec version)
 //
 // A version only ever loses marks when others are added, and losing marks
-// is a $pullAll of lostTags, which needs no read of the old marks.
+// is a $pullAll of lostTags, which needs no read of the old marks. Below
+// red, the ceiling tags (ceilingTags) come on top.
 func tags(m collections.Marks, sv string) []string {
 	k := make([]string, 0, 8)
 	if m&collections.MarkLast != 0 {
@@ -147,6 +156,108 @@ func lostTags(lost collections.Marks, sv string) []string {
 		k = append(k, "a", "L", "F")
 	}
 	return k
+}
+
+// Ceiling tags. Under a TLP ceiling C below red, a version's selection
+// marks are those of collections.CeilingMarks: the last, the first, the
+// top spec version among the versions the ceiling lets through. Each mark
+// holds for one run of ceilings lo..hi-1 starting at the version's own
+// level (collections.Ceilings.Span), so each is one tag naming the run,
+// kind + "@" + lo + hi, with hi at most 5 (the run cut below red, which
+// the plain tags serve), and ":" + sv after it for the per-spec kinds:
+//
+//	"L@lh"  last of the top spec version (Latest)
+//	"F@lh"  first of the top spec version (Earliest)
+//	"a@lh"  of the top spec version (TopSpec)
+//	"l@lh"  last of its spec version, and "l@lh:"+sv
+//	"f@lh"  first of its spec version, and "f@lh:"+sv
+//	"s@l5"  visible at all (level <= C), and "s@l5:"+sv
+//
+// Only versions below red have ceiling tags, at most nine: an object whose
+// versions are all red costs nothing more. A query under C selects kind K
+// with k: {$in: every K@lh with l <= C < h} (ceilingSelect), at most six
+// values (four for "s"), one index range each.
+
+// ceilingTop is where a ceiling tag's run ends at most: the ceilings below
+// red, clear (1) to amber+strict (4), are those a tag serves.
+const ceilingTop = stix.TLPRed
+
+// ceilingTags returns the ceiling tags of a version of spec version sv at
+// level (objDoc.TLP) with ceiling marks cm; none for a version at red.
+func ceilingTags(level int32, sv string, cm collections.CeilingMarks) []string {
+	l := collections.VersionTLP(stix.TLP(level))
+	if l >= stix.TLPRed {
+		return nil
+	}
+	below := collections.CeilingsFrom(stix.TLPClear, ceilingTop-1)
+	var k []string
+	for _, x := range []struct {
+		kind    string
+		marks   collections.Ceilings
+		perSpec bool
+	}{
+		{"l", cm.Last, true},
+		{"f", cm.First, true},
+		{"a", cm.TopSpec, false},
+		{"L", cm.Latest(), false},
+		{"F", cm.Earliest(), false},
+		{"s", collections.CeilingsFrom(l, stix.TLPRed), true},
+	} {
+		lo, hi := (x.marks & below).Span()
+		if lo == hi {
+			continue
+		}
+		t := ceilingTag(x.kind, lo, hi)
+		k = append(k, t)
+		if x.perSpec {
+			k = append(k, t+":"+sv)
+		}
+	}
+	return k
+}
+
+// ceilingTag is the tag of kind for the ceilings lo to hi-1.
+func ceilingTag(kind string, lo, hi stix.TLP) string {
+	return kind + "@" + string(rune('0'+lo)) + string(rune('0'+hi))
+}
+
+// ceilingSelect returns the tags that select kind under ceiling c (clear
+// to amber+strict), with ":"+sv after each when sv is not "": every run
+// lo..hi-1 holding c.
+func ceilingSelect(kind string, c stix.TLP, sv string) []string {
+	var k []string
+	for lo := stix.TLPClear; lo <= c; lo++ {
+		hi := c + 1
+		if kind == "s" {
+			hi = ceilingTop // visibility runs up to red
+		}
+		for ; hi <= ceilingTop; hi++ {
+			t := ceilingTag(kind, lo, hi)
+			if sv != "" {
+				t += ":" + sv
+			}
+			k = append(k, t)
+		}
+	}
+	return k
+}
+
+// versionTags returns every tag of a version: those of its marks (tags)
+// and its ceiling tags.
+func versionTags(m collections.Marks, sv string, level int32, cm collections.CeilingMarks) []string {
+	return append(tags(m, sv), ceilingTags(level, sv, cm)...)
+}
+
+// sameTags reports whether two tag lists hold the same tags, whatever
+// their order.
+func sameTags(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // unmarkUpdate is the update that removes the marks lost from a version of
@@ -269,6 +380,13 @@ type batch struct {
 	// markings are the marking-definition ids the new versions reference,
 	// each with the lowest level (visibleTLP) of those versions.
 	markings map[string]int32
+	// recompute lists the ids whose ceiling marks are computed from all
+	// their versions (collections.AddPlan.RecomputeCeilings), once every
+	// object of the batch is planned; retags are the updates of the
+	// stored versions of those ids whose tags change.
+	recompute   []string
+	recomputing map[string]bool
+	retags      []mongo.WriteModel
 }
 
 // unmarkGroup is the stored versions that lose the same marks, in one
@@ -316,7 +434,106 @@ func (b *batch) plan(ctx context.Context, l *lease, objs []collections.NewObject
 		b.heads.set(e, &p.Head)
 		last, next = next, next+1
 	}
+	if err := b.ceilings(ctx); err != nil {
+		return nil, 0, err
+	}
 	return results, last, nil
+}
+
+// ceilings computes the marks under each TLP ceiling of the objects of
+// b.recompute (objects with versions below red) from all their versions:
+// the stored ones, read by index without their raw JSON, and the batch's.
+// The batch's new versions get their tags; the stored versions whose
+// marks or tags change get an update in b.retags, which sets both: one
+// per set of marks and tags, for all the versions that take it (versions
+// of many objects take the same), since FerretDB reads a whole
+// collection for every update.
+//
+// The stored versions of those ids then need no other update: the marks
+// they lose at red (b.unmarks, b.topUnmarks) are among what b.retags
+// sets, so those are dropped.
+func (b *batch) ceilings(ctx context.Context) error {
+	rt := retagger{key: b.key}
+	for start := 0; start < len(b.recompute); start += maxInList {
+		chunk := b.recompute[start:min(start+maxInList, len(b.recompute))]
+		stored, err := b.s.storedVersions(ctx, b.key, chunk)
+		if err != nil {
+			return err
+		}
+		for _, id := range chunk {
+			old := stored[id]
+			for _, d := range old {
+				delete(b.unmarks, d.ID)
+				delete(b.unmarkSpec, d.ID)
+			}
+			docs := append(slices.Clone(old), b.byObject[id]...)
+			vs := make([]collections.StoredVersion, len(docs))
+			for i, d := range docs {
+				if vs[i], err = d.storedVersion(); err != nil {
+					return err
+				}
+			}
+			// The id and created timestamp do not change marks.
+			_, marks := collections.Summarize(id, time.Time{}, vs)
+			cms := collections.SummarizeCeilings(vs)
+			for i, d := range docs {
+				k := versionTags(marks[i], d.SpecVersion, d.TLP, cms[i])
+				if i >= len(old) {
+					d.Marks, d.ceilings, d.Tags = int32(marks[i]), cms[i], k
+					continue
+				}
+				if int32(marks[i]) != d.Marks || !sameTags(k, d.Tags) {
+					rt.set(d.ID, marks[i], k)
+				}
+			}
+		}
+	}
+	b.topUnmarks = slices.DeleteFunc(b.topUnmarks, func(u [2]string) bool { return b.recomputing[u[0]] })
+	b.retags = rt.models()
+	return nil
+}
+
+// retagger collects updates that set the marks and tags of versions of
+// the collection incarnation key, grouped by what they set.
+type retagger struct {
+	key    string
+	groups map[string]*retagGroup
+	order  []*retagGroup
+}
+
+type retagGroup struct {
+	m   collections.Marks
+	k   []string
+	ids []string
+}
+
+// set records that the version _id takes marks m and tags k.
+func (rt *retagger) set(id string, m collections.Marks, k []string) {
+	sorted := slices.Sorted(slices.Values(k))
+	g := fmt.Sprint(m, sorted)
+	x, ok := rt.groups[g]
+	if !ok {
+		if rt.groups == nil {
+			rt.groups = make(map[string]*retagGroup)
+		}
+		x = &retagGroup{m: m, k: sorted}
+		rt.groups[g] = x
+		rt.order = append(rt.order, x)
+	}
+	x.ids = append(x.ids, id)
+}
+
+// models returns the updates: one per group and maxInList versions.
+func (rt *retagger) models() []mongo.WriteModel {
+	var out []mongo.WriteModel
+	for _, g := range rt.order {
+		for start := 0; start < len(g.ids); start += maxInList {
+			out = append(out, mongo.NewUpdateManyModel().SetFilter(bson.D{{Key: "c", Value: rt.key}, {Key: "_id", Value: bson.D{
+				{Key: "$in", Value: g.ids[start:min(start+maxInList, len(g.ids))]}}}}).
+				SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "m", Value: int32(g.m)}, {Key: "k", Value: g.k}}}}))
+		}
+	}
+	return out
 }
 
 // readAhead reads, in a few finds, the stored versions PlanAdd may ask
@@ -400,8 +617,19 @@ func (b *batch) storedVersion(ctx context.Context, id string, v time.Time) (coll
 func (b *batch) add(obj collections.NewObject, p collections.AddPlan, da int64) {
 	v := versionKey(p.Result.Version)
 	d := &objDoc{ID: objectID(b.key, obj.ID, v), C: b.key, OID: obj.ID, Type: obj.Type, SpecVersion: obj.SpecVersion,
-		Version: v, DateAdded: da, Marks: int32(p.Marks), Tags: tags(p.Marks, obj.SpecVersion),
-		TLP: int32(obj.TLP), GranularTLP: int32(obj.GranularTLP), Raw: obj.Raw}
+		Version: v, DateAdded: da, Marks: int32(p.Marks), TLP: int32(obj.TLP), GranularTLP: int32(obj.GranularTLP),
+		Raw: obj.Raw, ceilings: p.Ceilings}
+	d.Tags = versionTags(p.Marks, obj.SpecVersion, d.TLP, p.Ceilings)
+	// A version at red changes no mark below red, under whose ceilings it
+	// does not exist: its marks at red, and those others lose, are Marks
+	// and Unmark's, and it needs no read of the others.
+	if p.RecomputeCeilings && collections.VersionTLP(obj.TLP) < stix.TLPRed && !b.recomputing[obj.ID] {
+		if b.recomputing == nil {
+			b.recomputing = make(map[string]bool)
+		}
+		b.recomputing[obj.ID] = true
+		b.recompute = append(b.recompute, obj.ID)
+	}
 	if len(obj.Markings) > 0 {
 		if b.markings == nil {
 			b.markings = make(map[string]int32)
@@ -436,17 +664,22 @@ func (b *batch) add(obj collections.NewObject, p collections.AddPlan, da int64) 
 	b.byObject[obj.ID] = append(b.byObject[obj.ID], d)
 }
 
-// unmark removes marks from a version not written yet.
+// unmark removes marks from a version not written yet. Its ceiling tags
+// stay: when a version of the object is below red, ceilings computes them
+// all again.
 func (d *objDoc) unmark(lost collections.Marks) {
 	m := collections.Marks(d.Marks) &^ lost
-	d.Marks, d.Tags = int32(m), tags(m, d.SpecVersion)
+	d.Marks, d.Tags = int32(m), versionTags(m, d.SpecVersion, d.TLP, d.ceilings)
 }
 
 // write stores the batch: the new versions (above the watermark, so not
-// visible yet), the marks stored versions lose, the heads. Stored versions
-// only ever lose marks when versions are added, so these writes commute:
-// their order does not matter, and a rollback can recompute the marks
-// from whatever part of them took effect.
+// visible yet), the marks stored versions lose (under each ceiling too:
+// b.retags sets the final tags of the versions of objects below red), the
+// heads. Stored versions only ever lose marks when versions are added,
+// under every ceiling (each sees more versions or the same), so these
+// writes commute: their order does not matter, a reader never sees two
+// latest versions, and a rollback can recompute the marks from whatever
+// part of them took effect.
 func (b *batch) write(ctx context.Context) error {
 	if len(b.docs) == 0 {
 		return nil
@@ -483,6 +716,7 @@ func (b *batch) write(ctx context.Context) error {
 			{Key: "id", Value: u[0]}, {Key: "sv", Value: u[1]}}).
 			SetUpdate(unmarkUpdate(collections.MarkTopSpec, u[1])))
 	}
+	models = append(models, b.retags...)
 	if len(models) > 0 {
 		if _, err := b.s.db.Collection(collObjects).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
 			return err
@@ -545,5 +779,5 @@ func (d *objDoc) storedVersion() (collections.StoredVersion, error) {
 		return collections.StoredVersion{}, fmt.Errorf("version of %s: %w", d.OID, err)
 	}
 	return collections.StoredVersion{SpecVersion: d.SpecVersion, Version: v, DateAdded: fromMicros(d.DateAdded),
-		Marks: collections.Marks(d.Marks)}, nil
+		Marks: collections.Marks(d.Marks), TLP: stix.TLP(d.TLP)}, nil
 }

@@ -22,42 +22,61 @@ import (
 // filter also holds c: <collection key> and da: {$gt: after, $lte: U},
 // where U is W, or the embargo's AddedUntil when lower.
 //
-// Every filter also holds the TLP levels the requester sees, tlp: L (see
-// visibleLevels): with a ceiling below red, {$in: [1..ceiling]} (at most
-// four ranges: a stored level 0, none, counts as red); without one (or
-// red), {$in: [0..5]}, six ranges. Each index below has tlp right before
-// da, so that a ceiling hiding most versions reads only visible keys and
-// pages stay full, with More exact. The two indexes without tlp
-// (objects_id, objects_added) get the condition only under a ceiling:
-// objects_id then filters the versions of the ids asked for, and an
-// export under a ceiling reads objects_tlp instead of objects_added.
+// Without a TLP ceiling, or under red (which sees every level), the tags
+// of the versions' marks (objects.go) select:
 //
-//	TAXII query                                filter beyond c, tlp and da    index
-//	objects page (latest, top spec version)    k: "L"                         objects_tags_tlp {c,k,tlp,da}
-//	manifest page (same, without raw)          k: "L"                         objects_tags_tlp
-//	added_after=T                              k: "L", da > T                 objects_tags_tlp
-//	match[version]=first / first,last          k: "F" / k: {$in: [L, F]}      objects_tags_tlp
-//	match[version]=all                         k: "a"                         objects_tags_tlp
-//	match[type]=x,y                            k: "L", t: {$in: [x, y]}       objects_tags_type_tlp {c,k,t,tlp,da}
-//	object by id (latest)                      id: X, k: "L"                  objects_id_tags_tlp {c,id,k,tlp,da}
-//	versions of an object                      id: X, k: "a"                  objects_id_tags_tlp
-//	match[id] over all spec versions, all      id: {$in} (tlp: ceiling only)  objects_id {c,id,da}
-//	match[version]=<timestamp>                 v: {$in}, k: "a"               objects_version_tlp {c,v,tlp,da}
-//	match[spec_version]=2.0,2.1 (latest)       k: {$in: [l:2.0, l:2.1]}       objects_tags_tlp
-//	  (first / all)                            k: {$in: [f:.. / s:..]}        objects_tags_tlp
-//	all spec versions, last / first            k: "l" / "f"                   objects_tags_tlp
-//	all spec versions, all versions (export)   (no tlp)                       objects_added {c,da}
-//	  under a ceiling                          tlp: {$in: [1..ceiling]}       objects_tlp {c,tlp,da}
-//	  with match[type]                         t: {$in}                       objects_type_tlp {c,t,tlp,da}
+//	TAXII query                                filter beyond c and da          index
+//	objects page (latest, top spec version)    k: "L"                          objects_tags {c,k,da}
+//	manifest page (same, without raw)          k: "L"                          objects_tags
+//	added_after=T                              k: "L", da > T                  objects_tags
+//	match[version]=first / first,last          k: "F" / k: {$in: [L, F]}       objects_tags
+//	match[version]=all                         k: "a"                          objects_tags
+//	match[type]=x,y                            k: "L", t: {$in: [x, y]}        objects_tags_type {c,k,t,da}
+//	object by id (latest)                      id: X, k: "L"                   objects_id_tags {c,id,k,da}
+//	versions of an object                      id: X, k: "a"                   objects_id_tags
+//	  match[version]=<timestamp> too           id: X, k: "a", v: {$in} (*)     objects_id_tags
+//	match[id] over all spec versions, all      id: {$in}                       objects_id {c,id,da}
+//	match[version]=<timestamp>                 v: {$in}, tlp: {$in: [0..5]},   objects_version_tlp {c,v,tlp,da}
+//	                                           k: "a" (*)
+//	match[spec_version]=2.0,2.1 (latest)       k: {$in: [l:2.0, l:2.1]}        objects_tags
+//	  (first / all)                            k: {$in: [f:.. / s:..]}         objects_tags
+//	all spec versions, last / first            k: "l" / "f"                    objects_tags
+//	all spec versions, all versions (export)   -                               objects_added {c,da}
+//	  with match[type]                         t: {$in}                        objects_type {c,t,da}
+//
+// Under a ceiling C below red, each tag is replaced by the ceiling tags
+// that select the same under C (ceilingSelect, objects.go: "L" by every
+// "L@lh" with l <= C < h, four to six values), on the same index; the
+// shapes without tags select the versions visible under C by tag ("s@l5"
+// with l <= C, at most four values) or, by timestamp, by level:
+//
+//	objects page under C                       k: {$in: [L@..]}                objects_tags
+//	match[version]=first,last under C          k: {$in: [L@.., F@..]}          objects_tags
+//	match[type]=x,y under C                    k: {$in: [L@..]}, t: {$in}      objects_tags_type
+//	versions of an object under C              id: X, k: {$in: [a@..]}         objects_id_tags
+//	match[spec_version]=2.0 (latest) under C   k: {$in: [l@..:2.0]}            objects_tags
+//	all spec versions, last under C            k: {$in: [l@..]}                objects_tags
+//	all spec versions, all versions under C    k: {$in: [s@15, .., s@C5]}      objects_tags
+//	  with match[type] / match[id]             t: {$in} / id: {$in}            objects_tags_type / objects_id_tags
+//	match[version]=<timestamp> under C         v: {$in}, tlp: {$in: [1..C]},   objects_version_tlp
+//	                                           k: {$in: [a@..]} (*)
+//
+// A ceiling tag is on a version only when its level is at or below the
+// ceilings it names, so the index ranges hold only versions the requester
+// may see: a ceiling hiding most versions reads only visible keys, pages
+// stay full and More exact, with no grouping at read time. (*) is checked
+// on the document: it rejects only visible versions, at most one per
+// object and timestamp asked for (the timestamp shapes), or the object's
+// other versions of its top spec version (by id).
 //
 // match[version] mixing first/last with timestamps is a rooted $or of the
-// two selections above (each clause with c, tlp, da and the other
-// filters), which the planner answers by one index range per clause and
-// value, merged in da order. Lists are at most collections.MaxQueryValues
-// long. MongoDB merges the ranges of $in values in da order up to 200
-// ranges (the product of the $in lists before da, the levels included); a
-// query beyond that, such as 40 types without a ceiling, or 100 types
-// with first and last, reads its ranges and sorts them.
+// two selections above (each clause with c, da and the other filters),
+// which the planner answers by one index range per clause and value,
+// merged in da order. Lists are at most collections.MaxQueryValues long.
+// MongoDB merges the ranges of $in values in da order up to 200 ranges
+// (the product of the $in lists before da, ceiling tags included); a
+// query beyond that, such as 40 types under a ceiling (up to 240 ranges),
+// reads its ranges and sorts them.
 
 // Objects implements collections.Store.
 func (s *Store) Objects(ctx context.Context, q collections.Query) (collections.Page, error) {
@@ -188,36 +207,62 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 	if len(sels) == 0 && len(exact) == 0 {
 		return nil, "", false
 	}
+	// The tags of each selection, and those of the spec rule that exact
+	// versions keep to; under a ceiling below red, the ceiling tags
+	// (objects.go) that select the same under it.
+	c := collections.Ceiling(q.MaxTLP)
+	ceiling := c < stix.TLPRed
 	var selTags, specTags []string
-	everything := false // every version of every spec version
+	everything := false // every version of every spec version, no ceiling
 	for _, x := range sels {
 		switch {
 		case q.AllSpecVersions:
-			switch x {
-			case latest:
-				selTags = append(selTags, "l")
-			case first:
-				selTags = append(selTags, "f")
-			case all:
+			kind := [...]string{latest: "l", first: "f", all: "s"}[x]
+			switch {
+			case ceiling:
+				selTags = append(selTags, ceilingSelect(kind, c, "")...)
+			case x == all:
 				everything = true
+			default:
+				selTags = append(selTags, kind)
 			}
 		case len(q.SpecVersions) > 0:
-			prefix := [...]string{latest: "l:", first: "f:", all: "s:"}[x]
+			kind := [...]string{latest: "l", first: "f", all: "s"}[x]
 			for _, sv := range q.SpecVersions {
-				selTags = append(selTags, prefix+sv)
+				if ceiling {
+					selTags = append(selTags, ceilingSelect(kind, c, sv)...)
+				} else {
+					selTags = append(selTags, kind+":"+sv)
+				}
 			}
 		default:
-			selTags = append(selTags, [...]string{latest: "L", first: "F", all: "a"}[x])
+			kind := [...]string{latest: "L", first: "F", all: "a"}[x]
+			if ceiling {
+				selTags = append(selTags, ceilingSelect(kind, c, "")...)
+			} else {
+				selTags = append(selTags, kind)
+			}
 		}
 	}
 	switch {
 	case q.AllSpecVersions:
+		if ceiling {
+			specTags = ceilingSelect("s", c, "")
+		}
 	case len(q.SpecVersions) > 0:
 		for _, sv := range q.SpecVersions {
-			specTags = append(specTags, "s:"+sv)
+			if ceiling {
+				specTags = append(specTags, ceilingSelect("s", c, sv)...)
+			} else {
+				specTags = append(specTags, "s:"+sv)
+			}
 		}
 	default:
-		specTags = []string{"a"}
+		if ceiling {
+			specTags = ceilingSelect("a", c, "")
+		} else {
+			specTags = []string{"a"}
+		}
 	}
 
 	// What every clause holds. The upper bound is the watermark, or the
@@ -254,33 +299,26 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 	if len(q.Types) > 0 {
 		base = append(base, in("t", q.Types))
 	}
-	// The levels the requester sees. Every index a page reads has tlp
-	// before da but objects_added and objects_id: without a ceiling those
-	// two get no tlp condition, the others one range per level.
-	either := len(sels) > 0 && len(exact) > 0 && !everything // a rooted $or
-	tagged := !everything                                    // whether the filter holds k
-	if len(sels) == 0 {
-		tagged = len(specTags) > 0
-	}
-	tlpFree := !either && (len(q.IDs) > 0 && !tagged || len(q.IDs) == 0 && len(sels) > 0 && !tagged && len(q.Types) == 0)
-	levels, ceiling := visibleLevels(q.MaxTLP)
-	if ceiling || !tlpFree {
-		base = append(base, inLevels(levels))
-	}
-	base = append(base, bson.E{Key: "da", Value: da})
+	withDA := func(d bson.D) bson.D { return append(d, bson.E{Key: "da", Value: da}) }
 
 	tagsClause := func() bson.D {
 		if everything {
-			return base
+			return withDA(clone(base))
 		}
-		return append(clone(base), in("k", selTags))
+		return withDA(append(clone(base), in("k", selTags)))
 	}
+	// Exact versions by id read the id's tags; else the version index,
+	// whose tlp keeps the hidden levels out of the ranges read.
 	exactClause := func() bson.D {
 		d := append(clone(base), in("v", exact))
+		if len(q.IDs) == 0 {
+			levels, _ := visibleLevels(q.MaxTLP)
+			d = append(d, inLevels(levels))
+		}
 		if len(specTags) > 0 {
 			d = append(d, in("k", specTags))
 		}
-		return d
+		return withDA(d)
 	}
 	switch {
 	case len(sels) > 0 && (len(exact) == 0 || everything):
@@ -288,25 +326,29 @@ func findFilter(q collections.Query, key string, committed int64) (filter bson.D
 	case len(sels) == 0:
 		filter = exactClause()
 	default:
+		// A rooted $or, whose clauses the planner puts on their own
+		// indexes.
 		return bson.D{{Key: "$or", Value: bson.A{tagsClause(), exactClause()}}}, "", true
 	}
 	switch {
-	case len(q.IDs) > 0 && tagged:
+	case len(sels) == 0 && len(q.IDs) > 0 && len(specTags) > 0:
 		hint = ixObjectsIDTags
-	case len(q.IDs) > 0:
+	case len(sels) == 0 && len(q.IDs) > 0:
 		hint = ixObjectsID
 	case len(sels) == 0:
 		hint = ixObjectsVersion
-	case len(q.Types) > 0 && tagged:
-		hint = ixObjectsTagsType
-	case len(q.Types) > 0:
+	case len(q.IDs) > 0 && everything:
+		hint = ixObjectsID
+	case len(q.IDs) > 0:
+		hint = ixObjectsIDTags
+	case len(q.Types) > 0 && everything:
 		hint = ixObjectsType
-	case tagged:
-		hint = ixObjectsTags
-	case ceiling:
-		hint = ixObjectsTLP
-	default:
+	case len(q.Types) > 0:
+		hint = ixObjectsTagsType
+	case everything:
 		hint = ixObjectsAdded
+	default:
+		hint = ixObjectsTags
 	}
 	return filter, hint, true
 }

@@ -12,6 +12,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/mongo/mongotest"
@@ -35,12 +36,15 @@ func marked(o collections.NewObject, l stix.TLP, markings ...string) collections
 	return o
 }
 
-// pageAll reads every page of q (Limit as given) and returns "id version"
-// of each object in order; it fails the test if a page but the last is
-// not full or More is wrong.
+// pageAll reads every page of q (Limit as given; the test collection when
+// q names none) and returns "id version" of each object in order; it
+// fails the test if a page but the last is not full or More is wrong.
 func pageAll(t *testing.T, s *Store, q collections.Query) []string {
 	t.Helper()
-	q.APIRoot, q.Collection = testRoot, testColl
+	q.APIRoot = testRoot
+	if q.Collection == "" {
+		q.Collection = testColl
+	}
 	var out []string
 	for range 1000 {
 		p, err := s.Objects(t.Context(), q)
@@ -62,15 +66,18 @@ func pageAll(t *testing.T, s *Store, q collections.Query) []string {
 	return nil
 }
 
-// TestCeilingPages: under a TLP ceiling every page shape returns exactly the
-// versions at or below it, in full pages with More exact, across pages;
-// versions stored without a level count as red; the levels are returned.
+// TestCeilingPages: under a TLP ceiling every page shape returns exactly
+// what it returns, without a ceiling, from a collection holding only the
+// versions at or below it (pushed in the same batches), in full pages with
+// More exact, across pages; versions stored without a level count as red;
+// the levels are returned.
 func TestCeilingPages(t *testing.T) {
 	s := testStores(t, 1)[0]
 	levels := []stix.TLP{stix.TLPRed, stix.TLPClear, stix.TLPAmber, stix.TLPGreen, stix.TLPNone, stix.TLPAmberStrict, stix.TLPRed, stix.TLPRed}
 	level := map[string]stix.TLP{} // "id version" -> level pushed
 	gran := map[string]stix.TLP{}  // "id version" -> granular level pushed
 	var pushed []string            // "id version" in date_added order
+	var batches [][]collections.NewObject
 	types := []string{"indicator", "malware", "tool"}
 	multi := storetest.NewID("indicator") // an object with many versions
 	for b := range 3 {
@@ -93,12 +100,38 @@ func TestCeilingPages(t *testing.T) {
 			pushed = append(pushed, k)
 		}
 		push(t, s, batch...)
+		batches = append(batches, batch)
+	}
+	ceilings := []stix.TLP{stix.TLPClear, stix.TLPAmber, stix.TLPAmberStrict, stix.TLPRed}
+	// The collections of the versions visible under each ceiling.
+	only := map[stix.TLP]string{}
+	for _, ceiling := range ceilings {
+		only[ceiling] = storetest.NewID("x")[len("x--"):]
+		if err := s.PutCollection(t.Context(), collections.Collection{APIRoot: testRoot, ID: only[ceiling], Title: "visible"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range batches {
+			var visible []collections.NewObject
+			for _, o := range batch {
+				if collections.VersionTLP(o.TLP) <= ceiling {
+					visible = append(visible, o)
+				}
+			}
+			if len(visible) > 0 {
+				if _, err := s.AddObjects(t.Context(), testRoot, only[ceiling], visible, collections.AddOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
 
 	// What an unlimited query returns (every shape is tested without a
 	// ceiling by the contract tests), and its levels as read.
 	unlimited := func(q collections.Query) []string {
-		q.APIRoot, q.Collection, q.Limit = testRoot, testColl, 1000
+		q.APIRoot, q.Limit = testRoot, 1000
+		if q.Collection == "" {
+			q.Collection = testColl
+		}
 		p, err := s.Objects(t.Context(), q)
 		if err != nil {
 			t.Fatalf("Objects: %v", err)
@@ -110,19 +143,6 @@ func TestCeilingPages(t *testing.T) {
 				t.Errorf("%s read at TLP %v/%v, pushed at %v/%v", k, o.TLP, o.GranularTLP, level[k], gran[k])
 			}
 			out = append(out, k)
-		}
-		return out
-	}
-	visible := func(keys []string, ceiling stix.TLP) []string {
-		var out []string
-		for _, k := range keys {
-			l := level[k]
-			if l == stix.TLPNone {
-				l = stix.TLPRed
-			}
-			if ceiling == stix.TLPNone || l <= ceiling {
-				out = append(out, k)
-			}
 		}
 		return out
 	}
@@ -147,14 +167,14 @@ func TestCeilingPages(t *testing.T) {
 		{"export of types", collections.Query{AllSpecVersions: true, Versions: collections.VersionFilter{All: true}, Types: []string{"tool"}}},
 		{"ids, every version", collections.Query{AllSpecVersions: true, Versions: collections.VersionFilter{All: true}, IDs: []string{multi}}},
 	} {
-		all := unlimited(tc.q)
-		if len(all) == 0 {
+		if len(unlimited(tc.q)) == 0 {
 			t.Fatalf("%s: nothing without a ceiling", tc.name)
 		}
-		for _, ceiling := range []stix.TLP{stix.TLPClear, stix.TLPAmber, stix.TLPAmberStrict, stix.TLPRed} {
+		for _, ceiling := range ceilings {
 			q := tc.q
-			q.MaxTLP, q.Limit = ceiling, 4
-			want := visible(all, ceiling)
+			q.Collection = only[ceiling]
+			want := unlimited(q)
+			q.Collection, q.MaxTLP, q.Limit = "", ceiling, 4
 			if diff := gocmp.Diff(want, pageAll(t, s, q)); diff != "" {
 				t.Errorf("%s under %v (-want +got):\n%s", tc.name, ceiling, diff)
 			}
@@ -349,9 +369,11 @@ func TestUnmarkedTLPStored(t *testing.T) {
 }
 
 // TestMigration3: a database of schema version 2 (versions without tlp,
-// the indexes without it) gets red on every stored version, in several
-// backfill steps, and the tlp indexes in place of the old ones; pages
-// under a ceiling then work.
+// heads without below_red, objects_version without tlp) gets red on every
+// stored version, in several backfill steps, keeps the tags it had (no
+// ceiling tags: every version is red), and gets objects_version_tlp in
+// place of objects_version. Pages under a ceiling then work, and versions
+// below red pushed afterwards move the ceiling marks of the old versions.
 func TestMigration3(t *testing.T) {
 	ctx := t.Context()
 	srv := mongotest.Start(t)
@@ -371,37 +393,44 @@ func TestMigration3(t *testing.T) {
 	if err := s.PutCollection(ctx, collections.Collection{APIRoot: testRoot, ID: testColl, Title: "C"}); err != nil {
 		t.Fatal(err)
 	}
+	// Versions as schema version 2 stored them: no level. a has three
+	// versions, b one of STIX 2.0 and one of 2.1, and single versions
+	// around them.
+	a, b := storetest.NewID("indicator"), storetest.NewID("indicator")
+	bv := func(sv string, n int) collections.NewObject {
+		return storetest.Object(storetest.STIX{Type: "indicator", ID: b, SpecVersion: sv, Created: at(0), Modified: at(n)})
+	}
 	var ids []string
-	for b := range 3 {
-		var batch []collections.NewObject
-		for i := range 5 {
-			o := marked(storetest.Object(storetest.STIX{Type: "indicator", Created: at(b*10 + i)}), stix.TLPGreen)
-			batch = append(batch, o)
-			ids = append(ids, vkey(collections.CanonicalID(o.ID), o.Version))
+	var all []string // "id version" of every version, in date_added order
+	for i := range 3 {
+		batch := []collections.NewObject{version(a, 10*(i+1))}
+		if i < 2 {
+			batch = append(batch, bv([]string{"2.0", "2.1"}[i], 10*(i+1)))
+		}
+		for j := range 3 {
+			batch = append(batch, storetest.Object(storetest.STIX{Type: "indicator", Created: at(100 + i*10 + j)}))
+		}
+		for _, o := range batch {
+			id := collections.CanonicalID(o.ID)
+			all = append(all, vkey(id, o.Version))
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
 		}
 		push(t, s, batch...)
 	}
-	// Back to schema version 2.
 	objects := s.db.Collection(collObjects)
 	if _, err := objects.UpdateMany(ctx, bson.D{}, bson.D{{Key: "$unset", Value: bson.D{{Key: "tlp", Value: ""}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.dropIndexes(ctx, collObjects, []string{ixObjectsTags, ixObjectsTagsType, ixObjectsIDTags, ixObjectsVersion, ixObjectsTLP, ixObjectsType}); err != nil {
+	if _, err := s.db.Collection(collHeads).UpdateMany(ctx, bson.D{}, bson.D{{Key: "$unset", Value: bson.D{{Key: "below_red", Value: ""}}}}); err != nil {
 		t.Fatal(err)
 	}
-	ixKeys := func(names ...string) bson.D {
-		var d bson.D
-		for _, n := range names {
-			d = append(d, bson.E{Key: n, Value: 1})
-		}
-		return d
+	if err := s.dropIndexes(ctx, collObjects, []string{ixObjectsVersion}); err != nil {
+		t.Fatal(err)
 	}
-	old := []index{ // as migration 1 made them
-		{coll: collObjects, name: "objects_tags", keys: ixKeys("c", "k", "da")},
-		{coll: collObjects, name: "objects_tags_type", keys: ixKeys("c", "k", "t", "da")},
-		{coll: collObjects, name: "objects_id_tags", keys: ixKeys("c", "id", "k", "da")},
-		{coll: collObjects, name: "objects_version", keys: ixKeys("c", "v", "da")},
-		{coll: collObjects, name: "objects_type", keys: ixKeys("c", "t", "da")},
+	old := []index{ // as migration 1 made it
+		{coll: collObjects, name: "objects_version", keys: bson.D{{Key: "c", Value: 1}, {Key: "v", Value: 1}, {Key: "da", Value: 1}}},
 	}
 	if err := s.createIndexes(ctx, old); err != nil {
 		t.Fatal(err)
@@ -410,6 +439,7 @@ func TestMigration3(t *testing.T) {
 		bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: 2}}}}); err != nil {
 		t.Fatal(err)
 	}
+	tagsBefore := storedTags(t, s)
 
 	prev := backfillBatch
 	backfillBatch = 4 // several steps
@@ -426,8 +456,15 @@ func TestMigration3(t *testing.T) {
 		t.Errorf("schema version %d after Open, %d migrations; want 3", meta.Version, len(migrations))
 	}
 	n, err := objects.CountDocuments(ctx, bson.D{{Key: "tlp", Value: int32(stix.TLPRed)}})
-	if err != nil || n != int64(len(ids)) {
-		t.Errorf("versions at red after migration: %d, %v; want %d", n, err, len(ids))
+	if err != nil || n != int64(len(all)) {
+		t.Errorf("versions at red after migration: %d, %v; want %d", n, err, len(all))
+	}
+	if diff := gocmp.Diff(tagsBefore, storedTags(t, s2)); diff != "" {
+		t.Errorf("tags changed by the migration (-before +after):\n%s", diff)
+	}
+	key := collDocOf(t, s2).Key
+	for _, id := range ids {
+		checkConsistent(t, s2, key, id)
 	}
 	specs, err := objects.Indexes().ListSpecifications(ctx)
 	if err != nil {
@@ -447,15 +484,63 @@ func TestMigration3(t *testing.T) {
 			t.Errorf("index %s left after migration 3", name)
 		}
 	}
-	if got := keys(t, s2, collections.Query{MaxTLP: stix.TLPAmberStrict}); got != nil {
-		t.Errorf("versions stored before the migration visible under amber+strict: %v", got)
+	everything := collections.Query{AllSpecVersions: true, Versions: collections.VersionFilter{All: true}}
+	for _, q := range []collections.Query{{}, everything, {Versions: collections.VersionFilter{Exact: []time.Time{at(10)}}}} {
+		q.MaxTLP = stix.TLPAmberStrict
+		if got := keys(t, s2, q); got != nil {
+			t.Errorf("versions stored before the migration visible under amber+strict: %v", got)
+		}
 	}
-	if diff := gocmp.Diff(ids, keys(t, s2, collections.Query{MaxTLP: stix.TLPRed})); diff != "" {
-		t.Errorf("under red (-want +got):\n%s", diff)
+	latest := keys(t, s2, collections.Query{})
+	for _, ceiling := range []stix.TLP{stix.TLPNone, stix.TLPRed} {
+		if diff := gocmp.Diff(all, keys(t, s2, collections.Query{AllSpecVersions: true, Versions: collections.VersionFilter{All: true}, MaxTLP: ceiling})); diff != "" {
+			t.Errorf("every version under %v (-want +got):\n%s", ceiling, diff)
+		}
+		if diff := gocmp.Diff(latest, keys(t, s2, collections.Query{MaxTLP: ceiling})); diff != "" {
+			t.Errorf("latest under %v (-without a ceiling +under it):\n%s", ceiling, diff)
+		}
 	}
-	if diff := gocmp.Diff(ids, keys(t, s2, collections.Query{})); diff != "" {
-		t.Errorf("without a ceiling (-want +got):\n%s", diff)
+
+	// A green version of a between its red ones, a clear STIX 2.0 version
+	// of b: under green they are the objects' only versions, first and
+	// last; without a ceiling the red ones stay the last and first.
+	push(t, s2, marked(version(a, 25), stix.TLPGreen), marked(bv("2.0", 5), stix.TLPClear))
+	for _, tc := range []struct {
+		name string
+		q    collections.Query
+		want []string
+	}{
+		{"latest under green", collections.Query{MaxTLP: stix.TLPGreen}, []string{vkey(a, at(25)), vkey(b, at(5))}},
+		{"first under clear", collections.Query{MaxTLP: stix.TLPClear, Versions: collections.VersionFilter{First: true}}, []string{vkey(b, at(5))}},
+		{"latest", collections.Query{IDs: []string{a, b}}, []string{vkey(b, at(20)), vkey(a, at(30))}},
+		{"first", collections.Query{IDs: []string{a, b}, Versions: collections.VersionFilter{First: true}}, []string{vkey(a, at(10)), vkey(b, at(20))}},
+		{"latest of 2.0", collections.Query{IDs: []string{a, b}, SpecVersions: []string{"2.0"}}, []string{vkey(b, at(10))}},
+		{"first of 2.0 under red", collections.Query{IDs: []string{b}, SpecVersions: []string{"2.0"}, Versions: collections.VersionFilter{First: true}, MaxTLP: stix.TLPRed}, []string{vkey(b, at(5))}},
+	} {
+		if diff := gocmp.Diff(tc.want, keys(t, s2, tc.q)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
 	}
+	checkConsistent(t, s2, key, a)
+	checkConsistent(t, s2, key, b)
+}
+
+// storedTags returns the tags of every stored version, by _id.
+func storedTags(t *testing.T, s *Store) map[string][]string {
+	t.Helper()
+	cur, err := s.db.Collection(collObjects).Find(t.Context(), bson.D{}, options.Find().SetProjection(bson.D{{Key: "k", Value: 1}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []objDoc
+	if err := cur.All(t.Context(), &docs); err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string][]string, len(docs))
+	for _, d := range docs {
+		out[d.ID] = d.Tags
+	}
+	return out
 }
 
 // TestCeilingPollWhilePushing: a poller under a ceiling, paging while
