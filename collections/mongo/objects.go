@@ -620,10 +620,7 @@ func (b *batch) add(obj collections.NewObject, p collections.AddPlan, da int64) 
 		Version: v, DateAdded: da, Marks: int32(p.Marks), TLP: int32(obj.TLP), GranularTLP: int32(obj.GranularTLP),
 		Raw: obj.Raw, ceilings: p.Ceilings}
 	d.Tags = versionTags(p.Marks, obj.SpecVersion, d.TLP, p.Ceilings)
-	// A version at red changes no mark below red, under whose ceilings it
-	// does not exist: its marks at red, and those others lose, are Marks
-	// and Unmark's, and it needs no read of the others.
-	if p.RecomputeCeilings && collections.VersionTLP(obj.TLP) < stix.TLPRed && !b.recomputing[obj.ID] {
+	if p.RecomputeCeilings && !b.recomputing[obj.ID] {
 		if b.recomputing == nil {
 			b.recomputing = make(map[string]bool)
 		}

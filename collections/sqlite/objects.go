@@ -483,12 +483,10 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 		return p.Result, err
 	}
 	ceilings := packCeilings(p.Ceilings)
-	// With RecomputeCeilings the marks below TLP:RED may move, unless the
-	// new version is TLP:RED: no ceiling below it sees the version, so it
-	// has no marks there and changes none (its marks under TLP:RED are
-	// flags, which Marks and Unmark keep).
+	// With RecomputeCeilings the marks below TLP:RED may move (those under
+	// TLP:RED are flags, which Marks and Unmark keep).
 	var changed []ceilingsChange // of stored versions
-	if p.RecomputeCeilings && collections.VersionTLP(obj.TLP) < stix.TLPRed {
+	if p.RecomputeCeilings {
 		v := collections.StoredVersion{SpecVersion: obj.SpecVersion, Version: p.Result.Version,
 			DateAdded: time.UnixMicro(added).UTC(), Marks: p.Marks, TLP: obj.TLP}
 		if ceilings, changed, err = o.recomputeCeilings(obj.ID, v); err != nil {
