@@ -1,0 +1,111 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taxiid/taxiid/collections"
+)
+
+// MaxSubscriptionsPerOrganization bounds the subscriptions of one
+// organization (each costs a query per worker step).
+const MaxSubscriptionsPerOrganization = 100
+
+// Service creates subscriptions and redeliveries: the checks a subscriber
+// cannot bypass. Who may act for which organization is the caller's
+// decision.
+type Service struct {
+	Store  Store
+	Sealer *Sealer
+	Guard  *Guard
+	Access Access
+	Now    func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Subscribe subscribes organization org to the collection, notifying url,
+// and returns the subscription and its signing secret (shown once: only
+// its sealed form is stored). The subscription announces versions added
+// from now on. Errors wrap collections.ErrInvalid for a URL taxiid will
+// not call (ErrURL) or an organization at its limit, and
+// collections.ErrNotFound when the organization may not read the
+// collection (whether or not it exists).
+func (s *Service) Subscribe(ctx context.Context, org, apiRoot, collection, rawURL, by string) (Subscription, string, error) {
+	if org == "" {
+		return Subscription{}, "", fmt.Errorf("%w: a subscription belongs to an organization", collections.ErrInvalid)
+	}
+	if _, ok := s.Access(ctx, org, apiRoot, collection); !ok {
+		return Subscription{}, "", fmt.Errorf("%w: collection %q of API root %q", collections.ErrNotFound, collection, apiRoot)
+	}
+	if err := s.Guard.CheckURL(ctx, rawURL); err != nil {
+		return Subscription{}, "", fmt.Errorf("%w: %w", collections.ErrInvalid, err)
+	}
+	have, err := s.Store.Subscriptions(ctx, org)
+	if err != nil {
+		return Subscription{}, "", err
+	}
+	if len(have) >= MaxSubscriptionsPerOrganization {
+		return Subscription{}, "", fmt.Errorf("%w: the organization has %d subscriptions, the most allowed", collections.ErrInvalid, len(have))
+	}
+	id, err := newID()
+	if err != nil {
+		return Subscription{}, "", err
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		return Subscription{}, "", err
+	}
+	sealed, err := s.Sealer.Seal(id, secret)
+	if err != nil {
+		return Subscription{}, "", err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	sub := Subscription{ID: id, Organization: org, APIRoot: apiRoot, Collection: collection,
+		URL: rawURL, SealedSecret: sealed, CreatedBy: by, Created: now, Cursor: now}
+	if err := s.Store.CreateSubscription(ctx, sub); err != nil {
+		return Subscription{}, "", err
+	}
+	return sub, secret, nil
+}
+
+// Redeliver queues again the versions of a delivery, as a new delivery due
+// now, and returns it. ErrNotFound if the delivery does not exist.
+func (s *Service) Redeliver(ctx context.Context, subscription, id string) (Delivery, error) {
+	d, err := s.Store.Delivery(ctx, subscription, id)
+	if err != nil {
+		return Delivery{}, err
+	}
+	nid, err := newID()
+	if err != nil {
+		return Delivery{}, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	orig := d.ID
+	if d.Redelivery != "" {
+		orig = d.Redelivery
+	}
+	r := Delivery{ID: nid, Subscription: subscription, After: d.After, Until: d.Until, Redelivery: orig,
+		State: StatePending, NextAttempt: now, Created: now, Updated: now}
+	if err := s.Store.AddDelivery(ctx, r); err != nil {
+		return Delivery{}, err
+	}
+	return r, nil
+}
+
+func newID() (string, error) {
+	u, err := uuid.NewRandom()
+	if err != nil {
+		return "", errors.New("webhook: no randomness for an id")
+	}
+	return u.String(), nil
+}
