@@ -15,8 +15,21 @@ import (
 	"time"
 )
 
-// ErrURL is the error of a subscription URL that taxiid will not call.
+// ErrURL is the error of a subscription URL that taxiid will not call;
+// such errors are *URLError.
 var ErrURL = errors.New("webhook: URL refused")
+
+// URLError says why taxiid will not call a URL.
+type URLError struct{ Reason string }
+
+func (e *URLError) Error() string { return ErrURL.Error() + ": " + e.Reason }
+
+// Is makes a URLError match ErrURL.
+func (e *URLError) Is(target error) bool { return target == ErrURL }
+
+func urlErr(format string, args ...any) error {
+	return &URLError{Reason: fmt.Sprintf(format, args...)}
+}
 
 // MaxURLLen bounds a subscription URL.
 const MaxURLLen = 2048
@@ -55,17 +68,17 @@ func (g *Guard) allowed(host, port string) bool {
 // ErrURL), resolving its host.
 func (g *Guard) CheckURL(ctx context.Context, raw string) error {
 	if len(raw) > MaxURLLen {
-		return fmt.Errorf("%w: longer than %d bytes", ErrURL, MaxURLLen)
+		return urlErr("longer than %d bytes", MaxURLLen)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("%w: not an absolute URL", ErrURL)
+		return urlErr("not an absolute URL")
 	}
 	if u.User != nil {
-		return fmt.Errorf("%w: credentials in the URL", ErrURL)
+		return urlErr("credentials in the URL")
 	}
 	if u.Fragment != "" {
-		return fmt.Errorf("%w: a fragment", ErrURL)
+		return urlErr("a fragment")
 	}
 	host, port := u.Hostname(), u.Port()
 	if port == "" {
@@ -76,18 +89,18 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) error {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && allowed:
 	default:
-		return fmt.Errorf("%w: scheme %q, only https (http for a host the operator allowed)", ErrURL, u.Scheme)
+		return urlErr("scheme %q, only https (http for a host the operator allowed)", u.Scheme)
 	}
 	if allowed {
 		return nil
 	}
 	addrs, err := g.resolve(ctx, host)
 	if err != nil {
-		return fmt.Errorf("%w: %s does not resolve: %v", ErrURL, host, err)
+		return urlErr("%s does not resolve: %v", host, err)
 	}
 	for _, a := range addrs {
 		if why := forbidden(a); why != "" {
-			return fmt.Errorf("%w: %s resolves to %s, %s", ErrURL, host, a, why)
+			return urlErr("%s resolves to %s, %s", host, a, why)
 		}
 	}
 	return nil
@@ -174,14 +187,14 @@ func (g *Guard) Client(o ClientOptions) *http.Client {
 	guarded := &net.Dialer{Timeout: o.Timeout, Control: func(_, address string, _ syscall.RawConn) error {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrURL, err)
+			return urlErr("%v", err)
 		}
 		a, err := netip.ParseAddr(host)
 		if err != nil {
-			return fmt.Errorf("%w: dialing %q", ErrURL, address)
+			return urlErr("dialing %q", address)
 		}
 		if why := forbidden(a); why != "" {
-			return fmt.Errorf("%w: %s is %s", ErrURL, a, why)
+			return urlErr("%s is %s", a, why)
 		}
 		return nil
 	}}

@@ -48,7 +48,7 @@ func (s *Service) Subscribe(ctx context.Context, org, apiRoot, collection, rawUR
 		return Subscription{}, "", fmt.Errorf("%w: collection %q of API root %q", collections.ErrNotFound, collection, apiRoot)
 	}
 	if err := s.Guard.CheckURL(ctx, rawURL); err != nil {
-		return Subscription{}, "", fmt.Errorf("%w: %w", collections.ErrInvalid, err)
+		return Subscription{}, "", fmt.Errorf("%w: %w", collections.ErrInvalid, err) // a *URLError
 	}
 	have, err := s.Store.Subscriptions(ctx, org)
 	if err != nil {
@@ -108,4 +108,52 @@ func newID() (string, error) {
 		return "", errors.New("webhook: no randomness for an id")
 	}
 	return u.String(), nil
+}
+
+// historyForHealth is how many of a subscription's latest deliveries
+// Health reads.
+const historyForHealth = 100
+
+// Health sums up how a subscription's deliveries go, from its latest
+// deliveries (at most historyForHealth, within the kept history).
+type Health struct {
+	LastSuccess   time.Time // zero: none
+	LastError     string
+	LastErrorTime time.Time
+	// Pending is the number of deliveries waiting, Lag how long the
+	// oldest of them has (zero when none).
+	Pending int
+	Lag     time.Duration
+	// Announced is the number of versions announced by the successful
+	// deliveries read.
+	Announced int
+}
+
+// Health reads the health of subscription id.
+func (s *Service) Health(ctx context.Context, id string) (Health, error) {
+	ds, err := s.Store.Deliveries(ctx, id, historyForHealth)
+	if err != nil {
+		return Health{}, err
+	}
+	return healthOf(ds, s.now()), nil
+}
+
+func healthOf(ds []Delivery, now time.Time) Health {
+	var h Health
+	for _, d := range ds { // newest first
+		switch d.State {
+		case StateDelivered:
+			if d.Updated.After(h.LastSuccess) {
+				h.LastSuccess = d.Updated
+			}
+			h.Announced += d.Count
+		case StatePending:
+			h.Pending++
+			h.Lag = max(h.Lag, now.Sub(d.Created))
+		}
+		if d.LastError != "" && d.Updated.After(h.LastErrorTime) {
+			h.LastError, h.LastErrorTime = d.LastError, d.Updated
+		}
+	}
+	return h
 }
