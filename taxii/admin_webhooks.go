@@ -305,3 +305,13 @@ func onlyQuery(c *echo.Context, names ...string) error {
 	}
 	return nil
 }
+
+// WebhookAccess is the webhook.Access of an authorizer: an organization's
+// own read grant, else the public one, decides what its subscriptions
+// announce.
+func WebhookAccess(az *authz.Authorizer) webhook.Access {
+	return func(_ context.Context, org, apiRoot, collection string) (webhook.Conditions, bool) {
+		c, ok := az.OrganizationConditions(org, apiRoot, collection)
+		return webhook.Conditions{MaxTLP: c.MaxTLP, Embargo: c.Embargo}, ok
+	}
+}
