@@ -51,11 +51,11 @@ const (
 	OutcomeSkipped   = "skipped"
 )
 
-// Observer is told about each attempt (for metrics): its subscription,
-// outcome, and lag, how long the oldest version it announces waited since
-// its delivery was created.
+// Observer is told about each attempt recorded (for metrics): its
+// subscription, the delivery as recorded, the outcome, and the lag, how
+// long the delivery had waited since it was queued.
 type Observer interface {
-	Attempted(sub Subscription, outcome string, lag time.Duration, err string)
+	Attempted(sub Subscription, d Delivery, outcome string, lag time.Duration)
 }
 
 // Options tune a Worker.
@@ -328,7 +328,7 @@ func (w *Worker) attempt(ctx context.Context, log *slog.Logger, s Subscription, 
 			return
 		}
 		if w.o.Observer != nil {
-			w.o.Observer.Attempted(s, outcome, lag, errMsg)
+			w.o.Observer.Attempted(s, d, outcome, lag)
 		}
 	}
 	fail := func(errMsg string) {
