@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v5"
 
@@ -41,72 +40,8 @@ type subscriptionInput struct {
 	URL            string `json:"url"`
 }
 
-type subscriptionView struct {
-	ID             string `json:"id"`
-	OrganizationID string `json:"organization_id"`
-	APIRoot        string `json:"api_root"`
-	Collection     string `json:"collection"`
-	URL            string `json:"url"`
-	CreatedBy      string `json:"created_by"`
-	Created        string `json:"created_at"`
-	// Secret is shown in the answer to the creation only.
-	Secret string      `json:"secret,omitempty"`
-	Health *healthView `json:"health,omitempty"`
-}
-
-type healthView struct {
-	LastSuccess   string  `json:"last_success_at,omitempty"`
-	LastError     string  `json:"last_error,omitempty"`
-	LastErrorTime string  `json:"last_error_at,omitempty"`
-	Pending       int     `json:"pending"`
-	LagSeconds    float64 `json:"lag_seconds"`
-	Announced     int     `json:"objects_announced"`
-}
-
-type deliveryView struct {
-	ID          string `json:"id"`
-	Redelivery  string `json:"redelivery_of,omitempty"`
-	State       string `json:"state"`
-	AddedAfter  string `json:"added_after"`
-	AddedUntil  string `json:"added_until"`
-	Attempts    int    `json:"attempts"`
-	NextAttempt string `json:"next_attempt_at,omitempty"`
-	Created     string `json:"created_at"`
-	Updated     string `json:"updated_at"`
-	Count       int    `json:"count"`
-	LastStatus  int    `json:"last_status,omitempty"`
-	LastError   string `json:"last_error,omitempty"`
-}
-
 type listView[T any] struct {
 	Items []T `json:"items"`
-}
-
-func adminTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
-func viewSubscription(s webhook.Subscription) subscriptionView {
-	return subscriptionView{ID: s.ID, OrganizationID: s.Organization, APIRoot: s.APIRoot, Collection: s.Collection,
-		URL: s.URL, CreatedBy: s.CreatedBy, Created: adminTime(s.Created)}
-}
-
-func viewHealth(h webhook.Health) *healthView {
-	return &healthView{LastSuccess: adminTime(h.LastSuccess), LastError: h.LastError, LastErrorTime: adminTime(h.LastErrorTime),
-		Pending: h.Pending, LagSeconds: h.Lag.Seconds(), Announced: h.Announced}
-}
-
-func viewDelivery(d webhook.Delivery) deliveryView {
-	v := deliveryView{ID: d.ID, Redelivery: d.Redelivery, State: d.State, AddedAfter: adminTime(d.After),
-		AddedUntil: adminTime(d.Until), Attempts: d.Attempts, Created: adminTime(d.Created), Updated: adminTime(d.Updated),
-		Count: d.Count, LastStatus: d.LastStatus, LastError: d.LastError}
-	if d.State == webhook.StatePending {
-		v.NextAttempt = adminTime(d.NextAttempt)
-	}
-	return v
 }
 
 // webhookRoutes registers the subscription routes when the server has a
@@ -127,7 +62,7 @@ func (s *Server) webhookRoutes(e *echo.Echo) {
 		org := c.QueryParam("organization_id")
 		if !p.IsAdmin() {
 			if org != "" && org != p.OrganizationID {
-				return reply(c, http.StatusOK)(listView[subscriptionView]{Items: []subscriptionView{}}, nil)
+				return reply(c, http.StatusOK)(listView[webhook.SubscriptionView]{Items: []webhook.SubscriptionView{}}, nil)
 			}
 			org = p.OrganizationID
 		}
@@ -135,17 +70,8 @@ func (s *Server) webhookRoutes(e *echo.Echo) {
 		if err != nil {
 			return err
 		}
-		out := listView[subscriptionView]{Items: []subscriptionView{}}
-		for _, sub := range subs {
-			v := viewSubscription(sub)
-			h, err := w.Health(ctx, sub.ID)
-			if err != nil {
-				return err
-			}
-			v.Health = viewHealth(h)
-			out.Items = append(out.Items, v)
-		}
-		return reply(c, http.StatusOK)(out, nil)
+		views, err := w.Views(ctx, subs)
+		return reply(c, http.StatusOK)(listView[webhook.SubscriptionView]{Items: views}, err)
 	}))
 	e.POST("/admin/subscriptions", s.adminCall(func(c *echo.Context, ctx context.Context) error {
 		var in subscriptionInput
@@ -187,7 +113,7 @@ func (s *Server) webhookRoutes(e *echo.Echo) {
 		if err != nil {
 			return err
 		}
-		v := viewSubscription(sub)
+		v := sub.View()
 		s.record(c, authz.AuditEvent{Action: AuditSubscriptionCreate, APIRoot: sub.APIRoot, Collection: sub.Collection,
 			Details: details(map[string]any{"after": v})})
 		v.Secret = secret
@@ -198,13 +124,11 @@ func (s *Server) webhookRoutes(e *echo.Echo) {
 		if err != nil {
 			return err
 		}
-		v := viewSubscription(sub)
-		h, err := w.Health(ctx, sub.ID)
+		views, err := w.Views(ctx, []webhook.Subscription{sub})
 		if err != nil {
 			return err
 		}
-		v.Health = viewHealth(h)
-		return reply(c, http.StatusOK)(v, nil)
+		return reply(c, http.StatusOK)(views[0], nil)
 	}))
 	e.DELETE("/admin/subscriptions/:sub", s.adminCall(func(c *echo.Context, ctx context.Context) error {
 		sub, err := s.ownSubscription(ctx, c.Param("sub"))
@@ -215,7 +139,7 @@ func (s *Server) webhookRoutes(e *echo.Echo) {
 			return err
 		}
 		s.record(c, authz.AuditEvent{Action: AuditSubscriptionDelete, APIRoot: sub.APIRoot, Collection: sub.Collection,
-			Details: details(map[string]any{"before": viewSubscription(sub)})})
+			Details: details(map[string]any{"before": sub.View()})})
 		return c.NoContent(http.StatusNoContent)
 	}))
 	get(e, "/admin/subscriptions/:sub/deliveries", s.adminCall(func(c *echo.Context, ctx context.Context) error {
@@ -238,9 +162,9 @@ func (s *Server) webhookRoutes(e *echo.Echo) {
 		if err != nil {
 			return err
 		}
-		out := listView[deliveryView]{Items: []deliveryView{}}
+		out := listView[webhook.DeliveryView]{Items: []webhook.DeliveryView{}}
 		for _, d := range ds {
-			out.Items = append(out.Items, viewDelivery(d))
+			out.Items = append(out.Items, d.View())
 		}
 		return reply(c, http.StatusOK)(out, nil)
 	}))
@@ -257,8 +181,8 @@ func (s *Server) webhookRoutes(e *echo.Echo) {
 			return err
 		}
 		s.record(c, authz.AuditEvent{Action: AuditSubscriptionRedeliver, APIRoot: sub.APIRoot, Collection: sub.Collection,
-			Details: details(map[string]any{"subscription": sub.ID, "delivery": d.Redelivery, "after": viewDelivery(d)})})
-		return reply(c, http.StatusAccepted)(viewDelivery(d), nil)
+			Details: details(map[string]any{"subscription": sub.ID, "delivery": d.Redelivery, "after": d.View()})})
+		return reply(c, http.StatusAccepted)(d.View(), nil)
 	}))
 }
 
