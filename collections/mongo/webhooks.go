@@ -184,23 +184,24 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	return storeErr("delete deliveries", err)
 }
 
-// claimable selects the subscriptions owner may lease at now.
-func claimable(owner string, now int64) bson.A {
+// claimable selects the subscriptions owner may lease at now, renewing
+// its own that end before renewBefore.
+func claimable(owner string, now, renewBefore int64) bson.A {
 	return bson.A{
 		bson.D{{Key: "lease_owner", Value: ""}},
-		bson.D{{Key: "lease_owner", Value: owner}},
 		bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}},
+		bson.D{{Key: "lease_owner", Value: owner}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: renewBefore}}}},
 	}
 }
 
 // ClaimSubscriptions implements webhook.Store: candidates are read, then
 // each is taken with a conditional update, so that of several claimers
 // one wins each.
-func (s *Store) ClaimSubscriptions(ctx context.Context, owner string, now, until time.Time, limit int) ([]webhook.Subscription, error) {
+func (s *Store) ClaimSubscriptions(ctx context.Context, owner string, now, renewBefore, until time.Time, limit int) ([]webhook.Subscription, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	nowUS := whMicros(now)
-	cur, err := s.db.Collection(collWebhookSubs).Find(ctx, bson.D{{Key: "$or", Value: claimable(owner, nowUS)}},
+	filter := bson.D{{Key: "$or", Value: claimable(owner, whMicros(now), whMicros(renewBefore))}}
+	cur, err := s.db.Collection(collWebhookSubs).Find(ctx, filter,
 		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)).
 			SetProjection(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
@@ -216,7 +217,7 @@ func (s *Store) ClaimSubscriptions(ctx context.Context, owner string, now, until
 	for _, c := range cands {
 		var d subDoc
 		err := s.db.Collection(collWebhookSubs).FindOneAndUpdate(ctx,
-			bson.D{{Key: "_id", Value: c.ID}, {Key: "$or", Value: claimable(owner, nowUS)}},
+			append(bson.D{{Key: "_id", Value: c.ID}}, filter...),
 			bson.D{{Key: "$set", Value: bson.D{{Key: "lease_owner", Value: owner}, {Key: "lease_until", Value: whMicros(until)}}}},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 		if errors.Is(err, mongo.ErrNoDocuments) {

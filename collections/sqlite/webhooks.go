@@ -148,14 +148,23 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 }
 
 // ClaimSubscriptions implements webhook.Store. The write transaction
-// serialises claimers, also of other processes on the file.
-func (s *Store) ClaimSubscriptions(ctx context.Context, owner string, now, until time.Time, limit int) ([]webhook.Subscription, error) {
+// serialises claimers, also of other processes on the file; a read finds
+// first whether there is anything to claim.
+func (s *Store) ClaimSubscriptions(ctx context.Context, owner string, now, renewBefore, until time.Time, limit int) ([]webhook.Subscription, error) {
+	const claimable = " FROM webhook_subscriptions WHERE lease_owner = '' OR lease_until_us < ? OR (lease_owner = ? AND lease_until_us < ?)"
+	args := []any{whMicros(now), owner, whMicros(renewBefore)}
+	var found int
+	if err := s.r.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1"+claimable+")", args...).Scan(&found); err != nil {
+		return nil, fmt.Errorf("sqlite: claim subscriptions: %w", err)
+	}
+	if found == 0 {
+		return []webhook.Subscription{}, nil
+	}
 	var subs []webhook.Subscription
 	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
 		subs, err = s.subscriptions(ctx, tx, "UPDATE webhook_subscriptions SET lease_owner = ?, lease_until_us = ?"+
-			" WHERE id IN (SELECT id FROM webhook_subscriptions WHERE lease_owner = '' OR lease_owner = ? OR lease_until_us < ?"+
-			" ORDER BY id LIMIT ?) RETURNING "+subscriptionColumns,
-			owner, whMicros(until), owner, whMicros(now), limit)
+			" WHERE id IN (SELECT id"+claimable+" ORDER BY id LIMIT ?) RETURNING "+subscriptionColumns,
+			append(append([]any{owner, whMicros(until)}, args...), limit)...)
 		return err
 	})
 	if err != nil {

@@ -123,10 +123,12 @@ type Store interface {
 	DeleteSubscription(ctx context.Context, id string) error
 
 	// ClaimSubscriptions leases to owner, until until, at most limit
-	// subscriptions whose lease is free, past (before now) or already
-	// owner's, and returns them as leased, ordered by ID. Of several
-	// owners claiming at once each subscription goes to one.
-	ClaimSubscriptions(ctx context.Context, owner string, now, until time.Time, limit int) ([]Subscription, error)
+	// subscriptions whose lease is free or past (before now), or is
+	// owner's and ends before renewBefore, and returns them as leased,
+	// ordered by ID. Of several owners claiming at once each subscription
+	// goes to one. When there is nothing to claim or renew it writes
+	// nothing, so that calling it often costs reads only.
+	ClaimSubscriptions(ctx context.Context, owner string, now, renewBefore, until time.Time, limit int) ([]Subscription, error)
 	// ReleaseSubscriptions ends owner's leases (at shutdown), so that
 	// another process takes the subscriptions over at once.
 	ReleaseSubscriptions(ctx context.Context, owner string) error

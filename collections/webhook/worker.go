@@ -70,7 +70,9 @@ type Options struct {
 	// deliveries sent.
 	Interval time.Duration
 	// Lease is how long a subscription stays with this process without a
-	// renewal; longer than any attempt.
+	// renewal. The worker renews it when half used and stops starting
+	// attempts in its last quarter, which must outlast an attempt (the
+	// client's timeout plus the store calls around it).
 	Lease time.Duration
 	// Backoff is the wait before attempt n+1 after n failed ones; nil:
 	// Backoff.
@@ -112,7 +114,9 @@ type Worker struct {
 	sealer  *Sealer
 	o       Options
 
-	mu   sync.Mutex
+	mu sync.Mutex
+	// held are the subscriptions this process leases, until when.
+	held map[string]time.Time
 	busy map[string]bool
 	sem  chan struct{}
 	wg   sync.WaitGroup
@@ -153,7 +157,7 @@ func NewWorker(subs Store, objects collections.Store, access Access, sealer *Sea
 	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 	return &Worker{subs: subs, objects: objects, access: access, sealer: sealer, o: o,
-		busy: make(map[string]bool), sem: make(chan struct{}, o.Concurrency)}, nil
+		held: make(map[string]time.Time), busy: make(map[string]bool), sem: make(chan struct{}, o.Concurrency)}, nil
 }
 
 // Run serves subscriptions until ctx ends, then waits for the attempts
@@ -184,38 +188,51 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// Step renews this process's leases, takes free subscriptions, and starts
-// serving each that is not being served already. It does not wait for
-// them.
+// Step takes free subscriptions, renews the leases of this process that
+// are half used, and starts serving each subscription it holds that is
+// not being served already. It does not wait for them.
 func (w *Worker) Step(ctx context.Context) {
 	now := w.o.Now()
-	subs, err := w.subs.ClaimSubscriptions(ctx, w.o.Owner, now, now.Add(w.o.Lease), claimBatch)
+	claimed, err := w.subs.ClaimSubscriptions(ctx, w.o.Owner, now, now.Add(w.o.Lease/2), now.Add(w.o.Lease), claimBatch)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.o.Log.Warn("webhook: claim subscriptions", "err", err)
 		}
 		return
 	}
-	for _, s := range subs {
-		w.mu.Lock()
-		if w.busy[s.ID] {
-			w.mu.Unlock()
+	w.mu.Lock()
+	for _, s := range claimed {
+		w.held[s.ID] = s.LeaseUntil
+	}
+	var serve []string
+	for id, until := range w.held {
+		// A lease about to end is not used: an attempt must end before
+		// another process may take the subscription over.
+		if until.Sub(now) < w.o.Lease/4 {
+			delete(w.held, id)
 			continue
 		}
-		w.busy[s.ID] = true
-		w.mu.Unlock()
+		if !w.busy[id] {
+			w.busy[id] = true
+			serve = append(serve, id)
+		}
+	}
+	w.mu.Unlock()
+	for i, id := range serve {
 		select {
 		case w.sem <- struct{}{}:
 		case <-ctx.Done():
-			w.done(s.ID)
+			for _, id := range serve[i:] {
+				w.done(id)
+			}
 			return
 		}
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
 			defer func() { <-w.sem }()
-			defer w.done(s.ID)
-			w.serve(ctx, s)
+			defer w.done(id)
+			w.serve(ctx, id)
 		}()
 	}
 }
@@ -229,10 +246,32 @@ func (w *Worker) done(id string) {
 	w.mu.Unlock()
 }
 
+func (w *Worker) drop(id string) {
+	w.mu.Lock()
+	delete(w.held, id)
+	w.mu.Unlock()
+}
+
 // serve queues the new versions of one leased subscription and sends its
 // due deliveries.
-func (w *Worker) serve(ctx context.Context, s Subscription) {
-	log := w.o.Log.With("subscription", s.ID)
+func (w *Worker) serve(ctx context.Context, id string) {
+	log := w.o.Log.With("subscription", id)
+	// Read afresh: the cursor moves with every delivery queued.
+	s, err := w.subs.Subscription(ctx, id)
+	if errors.Is(err, collections.ErrNotFound) {
+		w.drop(id)
+		return
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("webhook: read subscription", "err", err)
+		}
+		return
+	}
+	if s.LeaseOwner != w.o.Owner {
+		w.drop(id) // taken over (this process was too slow to renew)
+		return
+	}
 	cond, ok := w.access(ctx, s.Organization, s.APIRoot, s.Collection)
 	if ok {
 		if err := w.enqueue(ctx, s, cond); err != nil {

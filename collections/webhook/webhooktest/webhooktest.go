@@ -128,9 +128,15 @@ func delivery(id, subID string, after, until int) webhook.Delivery {
 		State: webhook.StatePending, NextAttempt: at(until), Created: at(until), Updated: at(until)}
 }
 
+// claim claims for owner at now, renewing every lease of owner.
 func claim(t *testing.T, s webhook.Store, owner string, now time.Time) []string {
 	t.Helper()
-	got, err := s.ClaimSubscriptions(context.Background(), owner, now, now.Add(time.Minute), 100)
+	return claimRenewing(t, s, owner, now, now.Add(time.Minute))
+}
+
+func claimRenewing(t *testing.T, s webhook.Store, owner string, now, renewBefore time.Time) []string {
+	t.Helper()
+	got, err := s.ClaimSubscriptions(context.Background(), owner, now, renewBefore, now.Add(time.Minute), 100)
 	if err != nil {
 		t.Fatalf("ClaimSubscriptions(%s): %v", owner, err)
 	}
@@ -154,6 +160,10 @@ func testLeases(t *testing.T, _ Backend, s webhook.Store) {
 	}
 	if diff := cmp.Diff([]string{"s-1", "s-2"}, claim(t, s, "p1", at(30))); diff != "" {
 		t.Fatalf("renewal (-want +got):\n%s", diff)
+	}
+	// A lease that ends after renewBefore is not renewed, nor returned.
+	if diff := cmp.Diff([]string{}, claimRenewing(t, s, "p1", at(40), at(89))); diff != "" {
+		t.Fatalf("claim renewing leases ending before 89 s (-want +got):\n%s", diff)
 	}
 	mustCreate(t, s, sub("s-3", "o"))
 	// The renewed lease runs until 90 s; past it p2 takes p1's and renews
