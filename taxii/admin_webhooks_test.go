@@ -62,8 +62,8 @@ func TestAdminSubscriptions(t *testing.T) {
 		want  int
 		field string
 	}{
-		{"bob", sub("", collA, "https://hooks.test/x"), http.StatusNotFound, ""},       // bob may not read collA
-		{"alice", sub(B, collA, "https://hooks.test/x"), http.StatusForbidden, ""},     // for another organization
+		{"bob", sub("", collA, "https://hooks.test/x"), http.StatusNotFound, ""},   // bob may not read collA
+		{"alice", sub(B, collA, "https://hooks.test/x"), http.StatusForbidden, ""}, // for another organization
 		{"root", sub("", collA, "https://hooks.test/x"), http.StatusBadRequest, "organization_id"},
 		{"root", sub(h.orgs["C"].ID, collA, "https://hooks.test/x"), http.StatusNotFound, ""}, // C may not read collA
 		{"alice", sub("", collA, "https://127.0.0.1/x"), http.StatusBadRequest, "url"},
