@@ -466,3 +466,47 @@ func TestRevokedAccess(t *testing.T) {
 		t.Errorf("Subscribe without read access: %v, want ErrNotFound", err)
 	}
 }
+
+// TestTwoProcesses: two workers on two handles of one store send each
+// version's notification once between them.
+func TestTwoProcesses(t *testing.T) {
+	e := newEnv(t)
+	r := e.receiver(nil)
+	e.subscribe(org, r)
+	other, err := sqlite.Open(context.Background(), e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	e.worker("p1")
+	sealer := e.svc.Sealer
+	w2, err := webhook.NewWorker(other, other, e.access, sealer, webhook.Options{
+		Owner: "p2", Interval: 20 * time.Millisecond, Lease: time.Second,
+		Client: e.guard.Client(webhook.ClientOptions{Timeout: 2 * time.Second, RootCAs: e.pool}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w2.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	var want []string
+	for range 10 {
+		want = append(want, e.push(stix.TLPGreen)...)
+		time.Sleep(15 * time.Millisecond)
+	}
+	waitFor(t, "every version announced", func() bool {
+		ns, _, _ := r.notifications()
+		return len(e.announced(ns, webhook.Conditions{})) >= len(want)
+	})
+	time.Sleep(100 * time.Millisecond) // a repeat would have come by now
+	ns, errs, _ := r.notifications()
+	if len(errs) > 0 {
+		t.Errorf("verification failures: %v", errs)
+	}
+	if diff := cmp.Diff(want, e.announced(ns, webhook.Conditions{})); diff != "" {
+		t.Errorf("announced (-pushed +announced):\n%s", diff)
+	}
+}
