@@ -74,16 +74,25 @@ func TestWebhooksWhileServing(t *testing.T) {
 			`"modified":"2026-01-01T00:00:00.000Z","name":"bad","pattern":"[url:value = 'http://evil.example/']",`+
 			`"pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`)
 	}
-	req, err := http.NewRequest("POST", base+"/api1/collections/"+coll+"/objects/", bytes.NewReader([]byte(`{"objects":[`+strings.Join(objs, ",")+`]}`)))
-	mustNot(t, err)
-	req.Header.Set("Content-Type", "application/taxii+json;version=2.1")
-	req.Header.Set("Accept", "application/taxii+json;version=2.1")
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	mustNot(t, err)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("push: %d", resp.StatusCode)
+	envelope := []byte(`{"objects":[` + strings.Join(objs, ",") + `]}`)
+	push := func() int {
+		req, err := http.NewRequest("POST", base+"/api1/collections/"+coll+"/objects/", bytes.NewReader(envelope))
+		mustNot(t, err)
+		req.Header.Set("Content-Type", "application/taxii+json;version=2.1")
+		req.Header.Set("Accept", "application/taxii+json;version=2.1")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		mustNot(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// The server sees the grants made by the command within a second.
+	status := push()
+	for deadline := time.Now().Add(3 * time.Second); status == http.StatusNotFound && time.Now().Before(deadline); status = push() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status != http.StatusAccepted {
+		t.Fatalf("push: %d", status)
 	}
 
 	deadline := time.Now().Add(10 * time.Second)
