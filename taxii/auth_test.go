@@ -192,7 +192,7 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 		must(t, err)
 		sealer, err := webhook.NewSealer(key)
 		must(t, err)
-		hooks = &webhook.Service{Store: store, Sealer: sealer, Guard: opts.webhooks, Access: taxii.WebhookAccess(az)}
+		hooks = &webhook.Service{Store: store, Objects: store, Sealer: sealer, Guard: opts.webhooks, Access: taxii.WebhookAccess(az)}
 	}
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store: served, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,

@@ -178,7 +178,7 @@ func (c *adminCLI) webhookService(guard *webhook.Guard) (*webhook.Service, error
 	if err != nil {
 		return nil, err
 	}
-	return &webhook.Service{Store: subs, Sealer: sealer, Guard: guard}, nil
+	return &webhook.Service{Store: subs, Objects: c.store, Sealer: sealer, Guard: guard}, nil
 }
 
 // auditSubscription records a subscription change made by the operator.

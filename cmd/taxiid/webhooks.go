@@ -140,7 +140,7 @@ func newWebhooks(ctx context.Context, cfg Config, store Store, objects collectio
 		return nil, err
 	}
 	return &webhooks{
-		service: &webhook.Service{Store: subs, Sealer: sealer, Guard: guard, Access: access},
+		service: &webhook.Service{Store: subs, Objects: objects, Sealer: sealer, Guard: guard, Access: access},
 		worker:  w,
 	}, nil
 }

@@ -19,7 +19,10 @@ const MaxSubscriptionsPerOrganization = 100
 // cannot bypass. Who may act for which organization is the caller's
 // decision.
 type Service struct {
-	Store  Store
+	Store Store
+	// Objects is the store of the collections, where a new subscription
+	// finds where to start.
+	Objects collections.Store
 	Sealer *Sealer
 	Guard  *Guard
 	Access Access
@@ -70,12 +73,37 @@ func (s *Service) Subscribe(ctx context.Context, org, apiRoot, collection, rawUR
 		return Subscription{}, "", err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
+	cursor, err := s.startCursor(ctx, apiRoot, collection, now)
+	if err != nil {
+		return Subscription{}, "", err
+	}
 	sub := Subscription{ID: id, Organization: org, APIRoot: apiRoot, Collection: collection,
-		URL: rawURL, SealedSecret: sealed, CreatedBy: by, Created: now, Cursor: now}
+		URL: rawURL, SealedSecret: sealed, CreatedBy: by, Created: now, Cursor: cursor}
 	if err := s.Store.CreateSubscription(ctx, sub); err != nil {
 		return Subscription{}, "", err
 	}
 	return sub, secret, nil
+}
+
+// startMargin bounds how long a write of versions may take (MongoDB's
+// write deadline and lease are shorter): see startCursor.
+const startMargin = 2 * time.Minute
+
+// startCursor is where a new subscription starts: after the last version
+// visible now among those added since startMargin ago, else startMargin
+// ago. A version being written now gets a date_added above every visible
+// one (collections.Store.AddObjects) and after startMargin ago, so none is
+// missed, and none visible before the subscription is announced.
+func (s *Service) startCursor(ctx context.Context, apiRoot, collection string, now time.Time) (time.Time, error) {
+	from := now.Add(-startMargin)
+	last, _, _, _, err := scanRange(ctx, s.Objects, apiRoot, collection, Conditions{}, from, time.Time{}, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if last.IsZero() {
+		return from, nil
+	}
+	return last, nil
 }
 
 // Redeliver queues again the versions of a delivery, as a new delivery due

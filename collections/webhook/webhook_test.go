@@ -76,7 +76,7 @@ func (e *env) open() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.svc = &webhook.Service{Store: s, Sealer: sealer, Guard: e.guard, Access: e.access}
+	e.svc = &webhook.Service{Store: s, Objects: s, Sealer: sealer, Guard: e.guard, Access: e.access}
 }
 
 func (e *env) access(_ context.Context, o, r, c string) (webhook.Conditions, bool) {
@@ -508,5 +508,34 @@ func TestTwoProcesses(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, e.announced(ns, webhook.Conditions{})); diff != "" {
 		t.Errorf("announced (-pushed +announced):\n%s", diff)
+	}
+}
+
+// TestStartsAfterExisting: a new subscription announces the versions added
+// after it, not those already visible; it starts right after the last of
+// them, so that a version being written meanwhile is not missed.
+func TestStartsAfterExisting(t *testing.T) {
+	e := newEnv(t)
+	e.push(stix.TLPGreen, stix.TLPRed)
+	p, err := e.store.Objects(t.Context(), collections.Query{APIRoot: root, Collection: coll,
+		Versions: collections.VersionFilter{All: true}, AllSpecVersions: true, Limit: 10, MetadataOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.receiver(nil)
+	sub := e.subscribe(org, r)
+	if last := p.Objects[len(p.Objects)-1].DateAdded; !sub.Cursor.Equal(last) {
+		t.Errorf("subscription starts after %v, want after the last version stored, %v", sub.Cursor, last)
+	}
+	e.worker("p1")
+	want := e.push(stix.TLPAmber)
+	waitFor(t, "a notification", func() bool {
+		ns, _, _ := r.notifications()
+		return len(ns) > 0
+	})
+	time.Sleep(100 * time.Millisecond)
+	ns, _, _ := r.notifications()
+	if diff := cmp.Diff(want, e.announced(ns, webhook.Conditions{})); diff != "" {
+		t.Errorf("announced (-want +got):\n%s", diff)
 	}
 }

@@ -317,24 +317,31 @@ func (w *Worker) enqueue(ctx context.Context, s Subscription, cond Conditions) e
 }
 
 // scan reads the versions added in (after, until] (until zero: no bound)
-// that cond lets the organization see, in pages of metadata, and returns
-// the date_added of the first and last, how many, and whether it stopped
-// at maxScanPages.
+// that cond lets the organization see; see scanRange.
 func (w *Worker) scan(ctx context.Context, s Subscription, cond Conditions, after, until time.Time) (last, first time.Time, n int, capped bool, err error) {
+	return scanRange(ctx, w.objects, s.APIRoot, s.Collection, cond, after, until, w.o.Now())
+}
+
+// scanRange reads the versions of the collection added in (after, until]
+// (until zero: no bound) that cond lets an organization see at now, in
+// pages of metadata, and returns the date_added of the last and first,
+// how many, and whether it stopped at maxScanPages.
+func scanRange(ctx context.Context, objects collections.Store, apiRoot, collection string, cond Conditions,
+	after, until, now time.Time) (last, first time.Time, n int, capped bool, err error) {
 	if cond.Embargo > 0 {
-		bound := w.o.Now().Add(-cond.Embargo)
+		bound := now.Add(-cond.Embargo)
 		if until.IsZero() || bound.Before(until) {
 			until = bound
 		}
 	}
 	q := collections.Query{
-		APIRoot: s.APIRoot, Collection: s.Collection,
+		APIRoot: apiRoot, Collection: collection,
 		Versions: collections.VersionFilter{All: true}, AllSpecVersions: true,
 		AddedAfter: after, AddedUntil: until, MaxTLP: cond.MaxTLP,
 		Limit: scanPage, MetadataOnly: true,
 	}
 	for range maxScanPages {
-		p, err := w.objects.Objects(ctx, q)
+		p, err := objects.Objects(ctx, q)
 		if err != nil {
 			return last, first, n, false, err
 		}
