@@ -72,7 +72,9 @@ func TestWebhookRestart(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AddCert(recv.Certificate())
 	guard := &webhook.Guard{AllowHosts: []string{recv.Listener.Addr().String()}}
-	access := func(context.Context, string, string, string) (webhook.Conditions, bool) { return webhook.Conditions{}, true }
+	access := func(context.Context, string, string, string) (webhook.Conditions, bool) {
+		return webhook.Conditions{}, true
+	}
 
 	worker := func(s *mongo.Store, owner string) *webhook.Worker {
 		key, err := s.Secret(ctx, webhook.SealKeyName, webhook.NewSealKey)

@@ -23,10 +23,10 @@ type Service struct {
 	// Objects is the store of the collections, where a new subscription
 	// finds where to start.
 	Objects collections.Store
-	Sealer *Sealer
-	Guard  *Guard
-	Access Access
-	Now    func() time.Time
+	Sealer  *Sealer
+	Guard   *Guard
+	Access  Access
+	Now     func() time.Time
 }
 
 func (s *Service) now() time.Time {

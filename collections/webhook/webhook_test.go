@@ -33,7 +33,7 @@ const (
 // conditions each organization reads under (an organization not in the
 // map may not read).
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	path  string
 	store *sqlite.Store
 	svc   *webhook.Service
@@ -44,7 +44,7 @@ type env struct {
 	conds map[string]webhook.Conditions
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, path: filepath.Join(t.TempDir(), "taxiid.db"), conds: map[string]webhook.Conditions{org: {}},
 		pool: x509.NewCertPool(), guard: &webhook.Guard{}}

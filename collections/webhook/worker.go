@@ -34,6 +34,9 @@ const (
 const (
 	// claimBatch is the most subscriptions one process leases at a time.
 	claimBatch = 1000
+	// dueEvery is how many steps an idle subscription goes without a look
+	// for due deliveries.
+	dueEvery = 5
 	// dueBatch is the most deliveries of one subscription sent in a row.
 	dueBatch = 5
 	// scanPage and maxScanPages bound the versions read to find or count
@@ -115,8 +118,8 @@ type Worker struct {
 	o       Options
 
 	mu sync.Mutex
-	// held are the subscriptions this process leases, until when.
-	held map[string]time.Time
+	// held are the subscriptions this process leases.
+	held map[string]*holding
 	busy map[string]bool
 	sem  chan struct{}
 	wg   sync.WaitGroup
@@ -157,7 +160,7 @@ func NewWorker(subs Store, objects collections.Store, access Access, sealer *Sea
 	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 	return &Worker{subs: subs, objects: objects, access: access, sealer: sealer, o: o,
-		held: make(map[string]time.Time), busy: make(map[string]bool), sem: make(chan struct{}, o.Concurrency)}, nil
+		held: make(map[string]*holding), busy: make(map[string]bool), sem: make(chan struct{}, o.Concurrency)}, nil
 }
 
 // Run serves subscriptions until ctx ends, then waits for the attempts
@@ -188,6 +191,16 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
+// holding is a subscription this process leases: the subscription as
+// last read or written here (this process alone moves its cursor while it
+// holds the lease), until when, and when to look for due deliveries
+// next.
+type holding struct {
+	sub     Subscription
+	until   time.Time
+	nextDue time.Time
+}
+
 // Step takes free subscriptions, renews the leases of this process that
 // are half used, and starts serving each subscription it holds that is
 // not being served already. It does not wait for them.
@@ -202,28 +215,35 @@ func (w *Worker) Step(ctx context.Context) {
 	}
 	w.mu.Lock()
 	for _, s := range claimed {
-		w.held[s.ID] = s.LeaseUntil
+		if h, ok := w.held[s.ID]; ok && h.sub.Cursor.After(s.Cursor) {
+			// Read before a delivery was queued here: the cursor only
+			// moves forward.
+			s.Cursor = h.sub.Cursor
+		}
+		// Look for due deliveries at once: another process may have
+		// queued a redelivery.
+		w.held[s.ID] = &holding{sub: s, until: s.LeaseUntil}
 	}
-	var serve []string
-	for id, until := range w.held {
+	var serve []holding
+	for id, h := range w.held {
 		// A lease about to end is not used: an attempt must end before
 		// another process may take the subscription over.
-		if until.Sub(now) < w.o.Lease/4 {
+		if h.until.Sub(now) < w.o.Lease/4 {
 			delete(w.held, id)
 			continue
 		}
 		if !w.busy[id] {
 			w.busy[id] = true
-			serve = append(serve, id)
+			serve = append(serve, *h)
 		}
 	}
 	w.mu.Unlock()
-	for i, id := range serve {
+	for i, h := range serve {
 		select {
 		case w.sem <- struct{}{}:
 		case <-ctx.Done():
-			for _, id := range serve[i:] {
-				w.done(id)
+			for _, h := range serve[i:] {
+				w.done(h.sub.ID)
 			}
 			return
 		}
@@ -231,8 +251,8 @@ func (w *Worker) Step(ctx context.Context) {
 		go func() {
 			defer w.wg.Done()
 			defer func() { <-w.sem }()
-			defer w.done(id)
-			w.serve(ctx, id)
+			defer w.done(h.sub.ID)
+			w.serve(ctx, h)
 		}()
 	}
 }
@@ -246,74 +266,103 @@ func (w *Worker) done(id string) {
 	w.mu.Unlock()
 }
 
-func (w *Worker) drop(id string) {
+// update records what serving a subscription changed; drop forgets it
+// (deleted, or its lease lost).
+func (w *Worker) update(id string, cursor, nextDue time.Time, drop bool) {
 	w.mu.Lock()
-	delete(w.held, id)
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	h, ok := w.held[id]
+	switch {
+	case !ok:
+	case drop:
+		delete(w.held, id)
+	default:
+		if cursor.After(h.sub.Cursor) {
+			h.sub.Cursor = cursor
+		}
+		h.nextDue = nextDue
+	}
 }
 
 // serve queues the new versions of one leased subscription and sends its
-// due deliveries.
-func (w *Worker) serve(ctx context.Context, id string) {
-	log := w.o.Log.With("subscription", id)
-	// Read afresh: the cursor moves with every delivery queued.
-	s, err := w.subs.Subscription(ctx, id)
-	if errors.Is(err, collections.ErrNotFound) {
-		w.drop(id)
-		return
-	}
-	if err != nil {
-		if ctx.Err() == nil {
-			log.Warn("webhook: read subscription", "err", err)
-		}
-		return
-	}
-	if s.LeaseOwner != w.o.Owner {
-		w.drop(id) // taken over (this process was too slow to renew)
-		return
-	}
+// due deliveries. Due deliveries are looked for after new versions were
+// queued, when a retry falls due, and every dueEvery steps otherwise (for
+// redeliveries queued by other processes), so that an idle subscription
+// costs one query per step.
+func (w *Worker) serve(ctx context.Context, h holding) {
+	s := h.sub
+	log := w.o.Log.With("subscription", s.ID)
+	now := w.o.Now()
+	nextDue := h.nextDue
 	cond, ok := w.access(ctx, s.Organization, s.APIRoot, s.Collection)
 	if ok {
-		if err := w.enqueue(ctx, s, cond); err != nil {
+		cursor, err := w.enqueue(ctx, s, cond)
+		switch {
+		case errors.Is(err, collections.ErrNotFound), errors.Is(err, collections.ErrConflict):
+			w.update(s.ID, cursor, nextDue, true)
+			return
+		case err != nil:
 			if ctx.Err() == nil {
 				log.Warn("webhook: look for new objects", "err", err)
 			}
 			return
 		}
+		if cursor.After(s.Cursor) {
+			s.Cursor, nextDue = cursor, time.Time{}
+		}
+	} else {
+		nextDue = time.Time{} // pending deliveries fail at once
 	}
+	if now.Before(nextDue) {
+		w.update(s.ID, s.Cursor, nextDue, false)
+		return
+	}
+	nextDue = now.Add(dueEvery * w.o.Interval)
+	// Now again: a delivery queued above is due from when it was queued.
 	due, err := w.subs.DueDeliveries(ctx, s.ID, w.o.Now(), dueBatch)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Warn("webhook: due deliveries", "err", err)
 		}
+		w.update(s.ID, s.Cursor, time.Time{}, false)
 		return
+	}
+	if len(due) == dueBatch {
+		nextDue = time.Time{} // more may be due
 	}
 	for _, d := range due {
 		if ctx.Err() != nil {
-			return
+			break
 		}
-		w.attempt(ctx, log, s, d)
+		if retry, pending := w.attempt(ctx, log, s, d); pending && retry.Before(nextDue) {
+			nextDue = retry
+		}
 	}
+	w.update(s.ID, s.Cursor, nextDue, false)
 }
 
 // enqueue finds the versions added after the subscription's cursor that
 // its organization sees, and queues them (coalesced into the pending
-// delivery, if any).
-func (w *Worker) enqueue(ctx context.Context, s Subscription, cond Conditions) error {
+// delivery, if any). It returns the new cursor (s.Cursor when nothing was
+// new).
+func (w *Worker) enqueue(ctx context.Context, s Subscription, cond Conditions) (time.Time, error) {
 	last, _, _, _, err := w.scan(ctx, s, cond, s.Cursor, time.Time{})
 	if err != nil || last.IsZero() {
-		return err
+		return s.Cursor, err
 	}
 	now := w.o.Now()
 	id, err := newID()
 	if err != nil {
-		return err
+		return s.Cursor, err
 	}
 	_, err = w.subs.Enqueue(ctx, w.o.Owner, Delivery{
 		ID: id, Subscription: s.ID, After: s.Cursor, Until: last,
 		State: StatePending, NextAttempt: now, Created: now, Updated: now,
 	})
-	return err
+	if err != nil {
+		return s.Cursor, err
+	}
+	return last, nil
 }
 
 // scan reads the versions added in (after, until] (until zero: no bound)
@@ -361,7 +410,10 @@ func scanRange(ctx context.Context, objects collections.Store, apiRoot, collecti
 }
 
 // attempt sends one delivery and records the outcome.
-func (w *Worker) attempt(ctx context.Context, log *slog.Logger, s Subscription, d Delivery) {
+// It returns when the delivery is due next and whether it is still
+// pending.
+func (w *Worker) attempt(ctx context.Context, log *slog.Logger, s Subscription, d Delivery) (next time.Time, pending bool) {
+	defer func() { next, pending = d.NextAttempt, d.State == StatePending }()
 	now := w.o.Now()
 	lag := now.Sub(d.Created)
 	record := func(outcome, errMsg string) {
@@ -437,6 +489,7 @@ func (w *Worker) attempt(ctx context.Context, log *slog.Logger, s Subscription, 
 	default:
 		fail(fmt.Sprintf("answered %d", status))
 	}
+	return // the deferred function sets the results
 }
 
 // post sends one notification and returns the answer's status.
