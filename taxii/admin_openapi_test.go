@@ -15,6 +15,7 @@ import (
 
 	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections/sqlite"
+	"github.com/taxiid/taxiid/collections/webhook"
 )
 
 // noAccess is the authorizer of a server whose TAXII routes do not matter.
@@ -40,7 +41,8 @@ func TestOpenAPIRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(ctx, Config{Store: store, Authorizer: noAccess{}, Admin: admin, Grants: store, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := New(ctx, Config{Store: store, Authorizer: noAccess{}, Admin: admin, Grants: store,
+		Webhooks: &webhook.Service{Store: store}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

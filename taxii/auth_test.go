@@ -22,6 +22,7 @@ import (
 	"github.com/taxiid/taxiid/authz/authztest"
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/sqlite"
+	"github.com/taxiid/taxiid/collections/webhook"
 	"github.com/taxiid/taxiid/taxii"
 )
 
@@ -71,6 +72,9 @@ type hubOptions struct {
 	hubIdentity string
 	// trustedProxies are the peers whose X-Forwarded-For is believed.
 	trustedProxies []netip.Prefix
+	// webhooks, when set, serves webhook subscriptions whose URLs it
+	// checks.
+	webhooks *webhook.Guard
 }
 
 // newHub starts a hub whose organizations A and B each have a member
@@ -177,10 +181,18 @@ func newHub(t *testing.T, opts hubOptions) *hub {
 	admin, err := authz.NewAdmin(authz.AdminConfig{Store: store, Collections: store, Refresh: h.watcher.Refresh,
 		Passwords: authztest.CheapPasswords, Log: logger})
 	must(t, err)
+	var hooks *webhook.Service
+	if opts.webhooks != nil {
+		key, err := store.Secret(ctx, webhook.SealKeyName, webhook.NewSealKey)
+		must(t, err)
+		sealer, err := webhook.NewSealer(key)
+		must(t, err)
+		hooks = &webhook.Service{Store: store, Objects: store, Sealer: sealer, Guard: opts.webhooks, Access: taxii.WebhookAccess(az)}
+	}
 	srv, err := taxii.New(ctx, taxii.Config{
 		Store: store, Ingester: ing, Authorizer: az, Authenticator: h.authn, Audit: h.audit,
 		Title: "hub", DefaultAPIRoot: "api1", Logger: logger, Admin: admin, RateLimiter: limiter, Grants: store,
-		TrustedProxies: opts.trustedProxies, HubIdentity: opts.hubIdentity,
+		TrustedProxies: opts.trustedProxies, HubIdentity: opts.hubIdentity, Webhooks: hooks,
 	})
 	must(t, err)
 	hs := httptest.NewUnstartedServer(srv)

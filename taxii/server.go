@@ -17,6 +17,7 @@ import (
 
 	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/collections/webhook"
 	"github.com/taxiid/taxiid/taxii/metrics"
 )
 
@@ -53,6 +54,9 @@ type Config struct {
 	// Grants is where /admin/visibility reads the grants of an
 	// organization (the authz store); nil: that route is not served.
 	Grants GrantStore
+	// Webhooks serves the webhook subscriptions under
+	// /admin/subscriptions (with Admin); nil: none.
+	Webhooks *webhook.Service
 
 	// HubIdentity is the STIX identity (identity--<uuid>) that replaces
 	// created_by_ref in what readers whose grant hides the creator get;
@@ -175,6 +179,7 @@ type Server struct {
 	authn        *authz.Authenticator
 	audit        *authz.AuditLog
 	admin        *authz.Admin
+	webhooks     *webhook.Service
 	log          *slog.Logger
 	tokens       tokens
 	title        string
@@ -292,6 +297,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		authn:          cfg.Authenticator,
 		audit:          cfg.Audit,
 		admin:          cfg.Admin,
+		webhooks:       cfg.Webhooks,
 		log:            cfg.Logger,
 		tokens:         tokens{key: key},
 		title:          cfg.Title,

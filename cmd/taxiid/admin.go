@@ -86,6 +86,10 @@ ORG and USER are ids or names.
                      [--media-type TYPE]... [--validation strict|default|permissive]
                      [--unmarked-tlp clear|green|amber|amber+strict|red]
               update ROOT COLL [same flags as create but --id]
+  subscriptions list [--org ORG] | get SUB | delete SUB
+                create --org ORG --api-root PATH --collection ID|ALIAS --url URL
+                       [--webhook-allow-hosts HOSTS]   (the secret is shown this once)
+                deliveries SUB [--limit N] | redeliver SUB DELIVERY
   audit [--user USER] [--org ORG] [--action ACTION] [--api-root PATH --collection ID]
         [--since TIME|DURATION] [--until TIME|DURATION]
 
@@ -146,7 +150,7 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	res, ok := c.resources()[rest[0]]
 	if !ok {
-		return fmt.Errorf("admin: unknown resource %q (orgs, users, tokens, grants, api-roots, collections, audit)", rest[0])
+		return fmt.Errorf("admin: unknown resource %q (orgs, users, tokens, grants, api-roots, collections, subscriptions, audit)", rest[0])
 	}
 	verbName, vargs := "", rest[1:]
 	if rest[0] != "audit" {
@@ -263,6 +267,7 @@ type adminVerb func(fs *flag.FlagSet) func(pos []string) (any, error)
 // resources are the verbs of each resource.
 func (c *adminCLI) resources() map[string]map[string]adminVerb {
 	return map[string]map[string]adminVerb{
+		"subscriptions": c.subscriptionVerbs(),
 		"orgs": {
 			"list":   listVerb(0, func(pos []string, pg authz.Page) (any, error) { return c.admin.Organizations(c.ctx, pg) }),
 			"get":    oneVerb(1, func(pos []string) (any, error) { return c.admin.Organization(c.ctx, c.orgRef(pos[0])) }),

@@ -82,6 +82,8 @@ type Config struct {
 	MaxWait         time.Duration
 	MaxWaits        int
 	MaxWaitsPerUser int
+	// Webhooks configure webhook notifications (webhooks.go).
+	Webhooks webhookFlags
 
 	File FileConfig // from ConfigFile, if any
 }
@@ -246,6 +248,7 @@ func parseFlags(args []string, getenv func(string) string, stderr *os.File) (Con
 	rateFlags(fs, &cfg.Rate, getenv, &problems)
 	fs.Var(&cfg.AuditRetention, "audit-retention", "how long audit events are kept, a `duration` in days (365d) or as 720h; 0 keeps them for ever (env TAXIID_AUDIT_RETENTION)")
 	problems = append(problems, cfg.TLS.register(fs, getenv)...)
+	cfg.Webhooks.register(fs, getenv)
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", envStr("METRICS_TOKEN", ""), "bearer token /metrics requires (at least 16 characters); with it, metrics are served at /metrics on the listen address unless metrics-listen is set (env TAXIID_METRICS_TOKEN)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", envStr("METRICS_LISTEN", ""), "address of a listener of its own serving /metrics alone, for a scrape network; the metrics token, if set, is required there too (env TAXIID_METRICS_LISTEN)")
 	fs.StringVar(&cfg.HubIdentity, "hub-identity", envStr("HUB_IDENTITY", ""), "STIX identity id (identity--<uuid>) that replaces created_by_ref for readers whose grant hides the creator; without it created_by_ref is removed for them (env TAXIID_HUB_IDENTITY)")
@@ -294,6 +297,7 @@ func (cfg *Config) validate() []string {
 			add("hub-identity %q is not a STIX identity id (identity--<uuid>)", id)
 		}
 	}
+	problems = append(problems, cfg.Webhooks.validate()...)
 	if cfg.MongoURI == "" && cfg.Data == "" {
 		add("data must name a directory")
 	}

@@ -172,6 +172,11 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 	if err != nil {
 		return err
 	}
+	hooks, err := newWebhooks(ctx, cfg, store, measured, access.authorizer, m, logger, retry)
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	defer hooks.close()
 	proxies, _ := parseTrustedProxies(cfg.TrustedProxies) // checked by parseFlags
 	var srv *taxii.Server
 	err = retry("pagination key", func(ctx context.Context) error {
@@ -184,6 +189,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 			Audit:          access.audit,
 			Admin:          admin,
 			Grants:         principals,
+			Webhooks:       hooks.service,
 			HubIdentity:    cfg.HubIdentity,
 			Logger:         logger,
 			Title:          cfg.File.Title,
@@ -253,6 +259,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 		}
 		return fmt.Errorf("recover interrupted pushes: %w", err)
 	}
+	hooks.start(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(served) }()
 	var serveErr error

@@ -64,6 +64,12 @@ var migrations = []func(ctx context.Context, s *Store) error{
 		}
 		return s.dropIndexes(ctx, collObjects, replacedObjectIndexes)
 	},
+	// 4: reserved for a change made alongside 5; it changes nothing.
+	func(ctx context.Context, s *Store) error { return nil },
+	// 5: webhook subscriptions and deliveries (webhooks.go).
+	func(ctx context.Context, s *Store) error {
+		return s.createIndexes(ctx, webhookIndexes)
+	},
 }
 
 // backfillBatch bounds one step of a backfill: the documents one find

@@ -452,8 +452,8 @@ func TestMigration3(t *testing.T) {
 	if err := s2.db.Collection(collMeta).FindOne(ctx, bson.D{{Key: "_id", Value: schemaDoc}}).Decode(&meta); err != nil {
 		t.Fatal(err)
 	}
-	if meta.Version != len(migrations) || len(migrations) != 3 {
-		t.Errorf("schema version %d after Open, %d migrations; want 3", meta.Version, len(migrations))
+	if meta.Version != len(migrations) || len(migrations) < 3 {
+		t.Errorf("schema version %d after Open, %d migrations; want every one, at least 3", meta.Version, len(migrations))
 	}
 	n, err := objects.CountDocuments(ctx, bson.D{{Key: "tlp", Value: int32(stix.TLPRed)}})
 	if err != nil || n != int64(len(all)) {
