@@ -115,12 +115,12 @@ func testLease(t *testing.T, s mirror.Store) {
 		want   bool
 	}{
 		{"a", now, true},
-		{"b", now.Add(time.Second), false},                 // held by a
-		{"a", now.Add(2 * time.Second), true},              // a renews: until now+62s
-		{"b", now.Add(61 * time.Second), false},            // still a's after the renewal
-		{"b", now.Add(63 * time.Second), true},             // expired: b takes it
-		{"a", now.Add(64 * time.Second), false},            // a lost it
-		{"b", now.Add(65 * time.Second), true},             // b renews
+		{"b", now.Add(time.Second), false},      // held by a
+		{"a", now.Add(2 * time.Second), true},   // a renews: until now+62s
+		{"b", now.Add(61 * time.Second), false}, // still a's after the renewal
+		{"b", now.Add(63 * time.Second), true},  // expired: b takes it
+		{"a", now.Add(64 * time.Second), false}, // a lost it
+		{"b", now.Add(65 * time.Second), true},  // b renews
 	}
 	for i, st := range steps {
 		got, err := s.AcquireSourceLease(ctx, "src", st.holder, st.at, time.Minute)
@@ -152,7 +152,7 @@ func testRecordPage(t *testing.T, s mirror.Store) {
 	must(t, s.CreateSource(ctx, source("src")))
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	rec := mirror.PageRecord{At: now, Cursor: mirror.Cursor{After: "2026-01-01T00:00:00.5Z", Next: "tok", WalkAfter: "2025-12-31T00:00:00Z"},
-		Batch: mirror.Batch{At: now, First: "2026-01-01T00:00:00Z", Last: "2026-01-01T00:00:00.501Z", Objects: 3, Added: 1, Unchanged: 1, Rejected: 1},
+		Batch:      mirror.Batch{At: now, First: "2026-01-01T00:00:00Z", Last: "2026-01-01T00:00:00.501Z", Objects: 3, Added: 1, Unchanged: 1, Rejected: 1},
 		Rejections: []mirror.Rejection{{At: now, ID: "indicator--1", Version: "2026-01-01T00:00:00Z", Reason: "schema", Message: "bad"}}}
 	if err := s.RecordPage(ctx, "src", "p", rec); !errors.Is(err, mirror.ErrLeaseLost) {
 		t.Fatalf("record without the lease: %v, want ErrLeaseLost", err)
