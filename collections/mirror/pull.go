@@ -35,6 +35,10 @@ func (p *Puller) lease() time.Duration {
 	return max(DefaultLease, 2*p.Limits.withDefaults().RequestTimeout+30*time.Second)
 }
 
+// recordTimeout bounds the store writes a pull finishes after its
+// context ends.
+const recordTimeout = 30 * time.Second
+
 // ErrBusy is returned by Pull when another process holds the source's
 // lease.
 var ErrBusy = errors.New("another process is pulling this source")
@@ -149,7 +153,14 @@ func (p *Puller) pull(ctx context.Context, name string) (int, error) {
 			return pages, err
 		}
 		rec.Cursor = cur
-		if err := st.RecordPage(ctx, name, p.Holder, rec); err != nil {
+		// The page is stored (Import finishes its writes once started):
+		// record it even when ctx ends now, so that a stop loses nothing
+		// of the counters. A crash here leaves the page unrecorded, and
+		// the next pull reads it again: its versions are then unchanged.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		err = st.RecordPage(wctx, name, p.Holder, rec)
+		cancel()
+		if err != nil {
 			return pages, err
 		}
 		pages++
