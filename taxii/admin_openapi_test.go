@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/taxiid/taxiid/authz"
+	"github.com/taxiid/taxiid/collections/mirror"
 	"github.com/taxiid/taxiid/collections/sqlite"
 )
 
@@ -40,7 +41,8 @@ func TestOpenAPIRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(ctx, Config{Store: store, Authorizer: noAccess{}, Admin: admin, Grants: store, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := New(ctx, Config{Store: store, Authorizer: noAccess{}, Admin: admin, Grants: store,
+		Sources: mirror.NewService(store, store), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,6 +88,7 @@ func (s *Server) opsRoutes() *echo.Echo {
 	get(e, "/readyz", s.readyz)
 	s.metricsRoute(e)
 	s.adminRoutes(e)
+	s.sourceRoutes(e)
 	return e
 }
 
