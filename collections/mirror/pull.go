@@ -23,17 +23,12 @@ type Puller struct {
 	Progress func(PageRecord)
 }
 
-// DefaultLease is how long a source's lease lasts unless renewed; a pull
-// renews it before each page, so a page (one request and one store
-// write, each bounded) must fit in it.
-const DefaultLease = 3 * time.Minute
+// DefaultLease is how long a source's lease lasts unless renewed: a pull
+// renews it every third of it, so that the lease of a process that died
+// frees the source within that time.
+const DefaultLease = 30 * time.Second
 
-func (p *Puller) lease() time.Duration {
-	if p.Lease > 0 {
-		return p.Lease
-	}
-	return max(DefaultLease, 2*p.Limits.withDefaults().RequestTimeout+30*time.Second)
-}
+func (p *Puller) lease() time.Duration { return cmpOr(p.Lease, DefaultLease) }
 
 // recordTimeout bounds the store writes a pull finishes after its
 // context ends.
@@ -64,7 +59,34 @@ func (p *Puller) Pull(ctx context.Context, name string) (int, error) {
 		defer cancel()
 		st.ReleaseSourceLease(rctx, name, p.Holder)
 	}()
-	pages, err := p.pull(ctx, name)
+	// The lease is renewed in the background while the pull runs; once
+	// another process holds it, the pull stops (its writes would be
+	// refused anyway: they are guarded by the lease).
+	pctx, cancel := context.WithCancelCause(ctx)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(p.lease() / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-t.C:
+			}
+			ok, err := st.AcquireSourceLease(pctx, name, p.Holder, time.Now(), p.lease())
+			if err == nil && !ok {
+				cancel(ErrLeaseLost)
+				return
+			}
+		}
+	}()
+	pages, err := p.pull(pctx, name)
+	cancel(nil)
+	<-renewed
+	if errors.Is(context.Cause(pctx), ErrLeaseLost) {
+		err = ErrLeaseLost
+	}
 	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrLeaseLost) && !errors.Is(err, collections.ErrNotFound) {
 		if rerr := st.RecordError(context.WithoutCancel(ctx), name, p.Holder, time.Now(), Clip(err.Error())); rerr != nil && !errors.Is(rerr, ErrLeaseLost) {
 			err = errors.Join(err, rerr)
@@ -100,15 +122,6 @@ func (p *Puller) pull(ctx context.Context, name string) (int, error) {
 	cur := state.Cursor
 	pages := 0
 	for {
-		// Renew the lease before each page: the page's request and writes
-		// then fit in a fresh lease.
-		ok, err := st.AcquireSourceLease(ctx, name, p.Holder, time.Now(), p.lease())
-		if err != nil {
-			return pages, err
-		}
-		if !ok {
-			return pages, ErrLeaseLost
-		}
 		walkAfter := cur.After
 		if cur.Next != "" {
 			walkAfter = cur.WalkAfter
