@@ -181,6 +181,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 		return err
 	}
 	sources := mirror.NewService(mstore, measured)
+	m.MirrorSources(mirrorMetrics(sources))
 	proxies, _ := parseTrustedProxies(cfg.TrustedProxies) // checked by parseFlags
 	var srv *taxii.Server
 	err = retry("pagination key", func(ctx context.Context) error {

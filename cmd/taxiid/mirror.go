@@ -17,6 +17,7 @@ import (
 	"github.com/taxiid/taxiid/collections/mongo"
 	"github.com/taxiid/taxiid/collections/sqlite"
 	"github.com/taxiid/taxiid/stix"
+	"github.com/taxiid/taxiid/taxii/metrics"
 )
 
 var (
@@ -40,6 +41,30 @@ func mirrorHolder() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// mirrorMetrics reads what the metrics show of the sources.
+func mirrorMetrics(svc *mirror.Service) func(ctx context.Context) ([]metrics.MirrorSource, error) {
+	return func(ctx context.Context) ([]metrics.MirrorSource, error) {
+		views, err := svc.Sources(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]metrics.MirrorSource, 0, len(views))
+		for _, v := range views {
+			st := v.Status
+			ms := metrics.MirrorSource{Name: v.Name, Added: st.Added, Unchanged: st.Unchanged, Rejected: st.Rejected,
+				Pages: st.Pages, Failing: st.LastError != "", Lag: time.Duration(st.LagSeconds * float64(time.Second))}
+			if st.LastSuccess != nil {
+				ms.LastSuccess = *st.LastSuccess
+			}
+			if st.LastErrorAt != nil {
+				ms.LastError = *st.LastErrorAt
+			}
+			out = append(out, ms)
+		}
+		return out, nil
+	}
 }
 
 // startMirror runs the pulls of every mirrored source in the background

@@ -155,7 +155,8 @@ func TestMirrorCommand(t *testing.T) {
 	}
 
 	// A server on the local store pulls what the remote gets next.
-	_, _, serverLog := start(t, t.TempDir(), "--data", local)
+	const metricsToken = "metrics-token-of-the-mirror-test"
+	_, localBase, serverLog := start(t, t.TempDir(), "--data", local, "--metrics-token", metricsToken)
 	extra, _ := indicatorBundle(1520, -1) // 20 new ids after the 1500
 	pushTo(t, base, extra)
 	want = collectionVersions(t, remoteData, "api1", defaultCollectionID)
@@ -170,6 +171,19 @@ func TestMirrorCommand(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("versions pulled by the server (-remote +local):\n%s\nserver log:\n%s", diff, serverLog)
+	}
+	// The operations view: the source's counters and health as metrics.
+	status, body := scrapeMetrics(t, localBase, metricsToken)
+	for _, line := range []string{
+		`taxiid_mirror_objects_total{outcome="rejected",source="b"} 0`,
+		`taxiid_mirror_failing{source="b"} 0`,
+	} {
+		if status != http.StatusOK || !strings.Contains(body, line+"\n") {
+			t.Errorf("metrics (%d) without %s:\n%s", status, line, body)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^taxiid_mirror_last_success_timestamp_seconds\{source="b"\} [1-9]`).MatchString(body) {
+		t.Errorf("no last success in the metrics:\n%s", body)
 	}
 	out, _, code = runCLI(t, local, nil, "admin", "sources", "get", "b")
 	if code != 0 || !strings.Contains(out, `"rejected": 0`) || !strings.Contains(out, `"last_success": "`) {
