@@ -39,7 +39,7 @@ var (
 	validatorErr  error
 )
 
-func newValidator(t *testing.T) *stix.Validator {
+func newValidator(t testing.TB) *stix.Validator {
 	t.Helper()
 	validatorOnce.Do(func() { validator, validatorErr = stix.NewValidator(stix.Options{}) })
 	if validatorErr != nil {
@@ -48,7 +48,7 @@ func newValidator(t *testing.T) *stix.Validator {
 	return validator
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func must(t *testing.T, err error) {
 // real listener) whose collection is mirrored. It can be stopped and
 // started again on the same address and store file.
 type remote struct {
-	t      *testing.T
+	t      testing.TB
 	path   string
 	addr   string
 	reader string // token of a user that may read the collection
@@ -73,7 +73,7 @@ type remote struct {
 	done    chan struct{}
 }
 
-func startRemote(t *testing.T) *remote {
+func startRemote(t testing.TB) *remote {
 	t.Helper()
 	r := &remote{t: t, path: filepath.Join(t.TempDir(), "remote.db"), addr: "127.0.0.1:0"}
 	ctx := context.Background()
@@ -226,7 +226,7 @@ func indicator(id string, version int) map[string]any {
 }
 
 // versions returns every (id, version) stored in a collection.
-func versions(t *testing.T, s collections.Store, apiRoot, coll string) []string {
+func versions(t testing.TB, s collections.Store, apiRoot, coll string) []string {
 	t.Helper()
 	var out []string
 	q := collections.Query{APIRoot: apiRoot, Collection: coll, Versions: collections.VersionFilter{All: true},
@@ -255,7 +255,7 @@ type local struct {
 	puller *mirror.Puller
 }
 
-func openLocal(t *testing.T, path, holder string) *local {
+func openLocal(t testing.TB, path, holder string) *local {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, path)
