@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -195,12 +196,7 @@ func (c *client) get(ctx context.Context, after, next string) (page, error) {
 		return page{}, err
 	}
 	req.Header.Set("Accept", mediaTAXII)
-	switch {
-	case c.creds.Token != "":
-		req.Header.Set("Authorization", "Bearer "+c.creds.Token)
-	case c.username != "":
-		req.SetBasicAuth(c.username, c.creds.Password)
-	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return page{}, err
@@ -267,4 +263,102 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, errors.New("missing")
 	}
 	return time.Parse(time.RFC3339Nano, s)
+}
+
+// remoteStatus is the remote's status resource of a push (TAXII 2.1
+// section 4.3.1).
+type remoteStatus struct {
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+	TotalCount   int    `json:"total_count"`
+	SuccessCount int    `json:"success_count"`
+	FailureCount int    `json:"failure_count"`
+	PendingCount int    `json:"pending_count"`
+	Failures     []struct {
+		ID      string `json:"id"`
+		Version string `json:"version"`
+		Message string `json:"message"`
+	} `json:"failures"`
+}
+
+// apiRoot is the URL of the remote collection's API root: the collection
+// URL is <api-root>collections/<id>/ (TAXII 2.1 section 5.2).
+func (c *client) apiRoot() (string, error) {
+	base := strings.TrimSuffix(c.objects, "objects/")
+	trimmed := strings.TrimSuffix(base, "/")
+	i := strings.LastIndex(trimmed, "/")
+	if i < 0 || !strings.HasSuffix(trimmed[:i], "/collections") {
+		return "", fmt.Errorf("the URL %s does not end in /collections/<id>/: no API root to read statuses from", base)
+	}
+	return strings.TrimSuffix(trimmed[:i], "collections"), nil
+}
+
+func (c *client) authorize(req *http.Request) {
+	switch {
+	case c.creds.Token != "":
+		req.Header.Set("Authorization", "Bearer "+c.creds.Token)
+	case c.username != "":
+		req.SetBasicAuth(c.username, c.creds.Password)
+	}
+}
+
+// post adds objects to the remote collection (TAXII 2.1 section 5.5) and
+// returns the status the remote answers.
+func (c *client) post(ctx context.Context, objs []json.RawMessage) (remoteStatus, error) {
+	var body bytes.Buffer
+	body.WriteString(`{"objects":[`)
+	for i, o := range objs {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(o)
+	}
+	body.WriteString(`]}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.objects, &body)
+	if err != nil {
+		return remoteStatus{}, err
+	}
+	req.Header.Set("Content-Type", mediaTAXII)
+	return c.statusCall(req, http.StatusAccepted)
+}
+
+// status reads a status resource of the remote's API root.
+func (c *client) status(ctx context.Context, id string) (remoteStatus, error) {
+	root, err := c.apiRoot()
+	if err != nil {
+		return remoteStatus{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, root+"status/"+url.PathEscape(id)+"/", nil)
+	if err != nil {
+		return remoteStatus{}, err
+	}
+	return c.statusCall(req, http.StatusOK)
+}
+
+func (c *client) statusCall(req *http.Request, want int) (remoteStatus, error) {
+	req.Header.Set("Accept", mediaTAXII)
+	c.authorize(req)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return remoteStatus{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.limits.PageBytes+1))
+	if err != nil {
+		return remoteStatus{}, fmt.Errorf("read the answer: %w", err)
+	}
+	if resp.StatusCode != want {
+		return remoteStatus{}, remoteError(resp.StatusCode, body)
+	}
+	if int64(len(body)) > c.limits.PageBytes {
+		return remoteStatus{}, fmt.Errorf("the remote's status is larger than %d bytes", c.limits.PageBytes)
+	}
+	var st remoteStatus
+	if err := json.Unmarshal(body, &st); err != nil {
+		return remoteStatus{}, fmt.Errorf("the remote's status: %w", err)
+	}
+	if st.ID == "" || (st.Status != "pending" && st.Status != "complete") {
+		return remoteStatus{}, fmt.Errorf("the remote's answer is not a status resource")
+	}
+	return st, nil
 }

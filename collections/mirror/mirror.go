@@ -42,7 +42,16 @@ const (
 	MaxMessage = 1000
 )
 
-// Source is a remote TAXII 2.1 collection mirrored into a local one.
+// Directions of a source.
+const (
+	// Pull fills the local collection with the remote's objects.
+	Pull = "pull"
+	// Push forwards the local collection's objects to the remote one.
+	Push = "push"
+)
+
+// Source is a remote TAXII 2.1 collection mirrored into a local one, or
+// (Direction Push) a remote collection the local one is forwarded to.
 type Source struct {
 	// Name identifies the source: 1 to 64 of a-z, 0-9, '-', '_', starting
 	// with a letter or digit.
@@ -63,14 +72,19 @@ type Source struct {
 	// AllowHTTP allows plain http:// to a host that is not a loopback
 	// address (a test network, a sidecar proxy).
 	AllowHTTP bool
-	// APIRoot and Collection name the local collection filled.
+	// APIRoot and Collection name the local collection filled (pull) or
+	// forwarded (push).
 	APIRoot, Collection string
+	// Direction is Pull or Push.
+	Direction string
 	// Interval is the time between pulls once caught up.
 	Interval time.Duration
 	Created  time.Time
 }
 
-// Cursor is how far a source has been pulled, in the remote's words.
+// Cursor is how far a source has been pulled, in the remote's words; for
+// a push, After is the local date_added of the last object the remote
+// took (RFC 3339, microseconds), and Next and WalkAfter are unused.
 type Cursor struct {
 	// After is the added_after of the next walk ("" : from the start):
 	// every object the remote added at or before it is stored locally.

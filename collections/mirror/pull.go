@@ -118,6 +118,9 @@ func (p *Puller) pull(ctx context.Context, name string) (int, error) {
 		return 0, err
 	}
 	defer c.close()
+	if src.Direction == Push {
+		return p.push(ctx, name, src, state, c)
+	}
 
 	cur := state.Cursor
 	pages := 0

@@ -58,6 +58,10 @@ type SourceInput struct {
 	Collection string `json:"collection"`
 	// Interval is a Go duration ("5m"); "" means DefaultInterval.
 	Interval string `json:"interval,omitempty"`
+	// Direction is "pull" (the default: the remote fills the local
+	// collection) or "push" (the local collection is forwarded to the
+	// remote).
+	Direction string `json:"direction,omitempty"`
 }
 
 // SourceView is a source as the admin API shows it: never its secrets,
@@ -74,6 +78,7 @@ type SourceView struct {
 	AllowHTTP   bool          `json:"allow_http"`
 	APIRoot     string        `json:"api_root"`
 	Collection  string        `json:"collection"`
+	Direction   string        `json:"direction"`
 	Interval    string        `json:"interval"`
 	Created     time.Time     `json:"created"`
 	Status      *StatusView   `json:"status,omitempty"`
@@ -200,6 +205,14 @@ func (s *Service) CreateSource(ctx context.Context, in SourceInput) (SourceView,
 			return SourceView{}, invalid("interval", "%q is not a duration between %s and %s", in.Interval, MinInterval, MaxInterval)
 		}
 	}
+	direction := in.Direction
+	switch direction {
+	case "":
+		direction = Pull
+	case Pull, Push:
+	default:
+		return SourceView{}, invalid("direction", "%q: want pull or push", in.Direction)
+	}
 	if in.APIRoot == "" || in.Collection == "" {
 		return SourceView{}, invalid("collection", "api_root and collection name the local collection to fill")
 	}
@@ -208,7 +221,7 @@ func (s *Service) CreateSource(ctx context.Context, in SourceInput) (SourceView,
 		return SourceView{}, err
 	}
 	src := Source{Name: in.Name, URL: u, Username: in.Username, CertFile: in.CertFile, KeyFile: in.KeyFile,
-		CAFile: in.CAFile, AllowHTTP: in.AllowHTTP, APIRoot: coll.APIRoot, Collection: coll.ID,
+		CAFile: in.CAFile, AllowHTTP: in.AllowHTTP, APIRoot: coll.APIRoot, Collection: coll.ID, Direction: direction,
 		Interval: interval, Created: time.Now().UTC().Truncate(time.Millisecond)}
 	if in.Password != "" || in.Token != "" {
 		src.Sealed, err = s.seal(ctx, src.Name, credentials{Password: in.Password, Token: in.Token})
@@ -246,7 +259,7 @@ func localCollection(ctx context.Context, colls collections.Store, apiRoot, ref 
 func viewSource(src Source, creds credentials) SourceView {
 	return SourceView{Name: src.Name, URL: src.URL, Username: src.Username, HasPassword: creds.Password != "",
 		HasToken: creds.Token != "", CertFile: src.CertFile, KeyFile: src.KeyFile, CAFile: src.CAFile,
-		AllowHTTP: src.AllowHTTP, APIRoot: src.APIRoot, Collection: src.Collection,
+		AllowHTTP: src.AllowHTTP, APIRoot: src.APIRoot, Collection: src.Collection, Direction: src.Direction,
 		Interval: src.Interval.String(), Created: src.Created}
 }
 

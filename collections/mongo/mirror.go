@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,7 @@ type sourceDoc struct {
 	AllowHTTP   bool   `bson:"allow_http"`
 	APIRoot     string `bson:"api_root"`
 	Collection  string `bson:"collection"`
+	Direction   string `bson:"direction"`
 	IntervalUS  int64  `bson:"interval_us"`
 	Created     int64  `bson:"created"`
 	After       string `bson:"cursor_after"`
@@ -78,7 +80,7 @@ func fromUS(v int64) time.Time {
 func (d sourceDoc) source() mirror.Source {
 	return mirror.Source{Name: d.Name, URL: d.URL, Username: d.Username, Sealed: d.Sealed, CertFile: d.CertFile,
 		KeyFile: d.KeyFile, CAFile: d.CAFile, AllowHTTP: d.AllowHTTP, APIRoot: d.APIRoot, Collection: d.Collection,
-		Interval: time.Duration(d.IntervalUS) * time.Microsecond, Created: fromUS(d.Created)}
+		Direction: cmp.Or(d.Direction, mirror.Pull), Interval: time.Duration(d.IntervalUS) * time.Microsecond, Created: fromUS(d.Created)}
 }
 
 func (d sourceDoc) state() mirror.State {
@@ -100,7 +102,7 @@ func (s *Store) CreateSource(ctx context.Context, src mirror.Source) error {
 	defer cancel()
 	d := sourceDoc{Name: src.Name, URL: src.URL, Username: src.Username, Sealed: src.Sealed, CertFile: src.CertFile,
 		KeyFile: src.KeyFile, CAFile: src.CAFile, AllowHTTP: src.AllowHTTP, APIRoot: src.APIRoot, Collection: src.Collection,
-		IntervalUS: src.Interval.Microseconds(), Created: usOf(src.Created)}
+		Direction: cmp.Or(src.Direction, mirror.Pull), IntervalUS: src.Interval.Microseconds(), Created: usOf(src.Created)}
 	_, err := s.db.Collection(collMirrorSources).InsertOne(ctx, d)
 	if mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("%w: a source named %q exists", collections.ErrConflict, src.Name)

@@ -34,7 +34,7 @@ func RunTests(t *testing.T, open func(t *testing.T) mirror.Store) {
 
 func source(name string) mirror.Source {
 	return mirror.Source{Name: name, URL: "https://hub.example/api1/collections/" + name + "/", Username: "u",
-		Sealed: []byte{1, 2, 3}, CAFile: "/etc/ca.pem", APIRoot: "api1", Collection: "c-" + name,
+		Sealed: []byte{1, 2, 3}, CAFile: "/etc/ca.pem", APIRoot: "api1", Collection: "c-" + name, Direction: mirror.Pull,
 		Interval: 90 * time.Second, Created: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)}
 }
 
@@ -58,6 +58,15 @@ func testSources(t *testing.T, s mirror.Store) {
 	if diff := cmp.Diff(source("alpha"), got); diff != "" {
 		t.Errorf("source (-want +got):\n%s", diff)
 	}
+	push := source("pusher")
+	push.Direction, push.Sealed, push.AllowHTTP = mirror.Push, nil, true
+	must(t, s.CreateSource(ctx, push))
+	got, err = s.Source(ctx, "pusher")
+	must(t, err)
+	if diff := cmp.Diff(push, got); diff != "" {
+		t.Errorf("push source (-want +got):\n%s", diff)
+	}
+	must(t, s.DeleteSource(ctx, "pusher"))
 	all, err := s.Sources(ctx)
 	must(t, err)
 	var names []string

@@ -13,6 +13,7 @@ CREATE TABLE mirror_sources (
     allow_http        INTEGER NOT NULL DEFAULT 0,
     api_root          TEXT NOT NULL,
     collection        TEXT NOT NULL,
+    direction         TEXT NOT NULL DEFAULT 'pull',
     interval_us       INTEGER NOT NULL,
     created           INTEGER NOT NULL,
     cursor_after      TEXT NOT NULL DEFAULT '',
