@@ -91,7 +91,8 @@ const mirrorUsage = `usage: taxiid mirror [--data DIR | --mongo-uri URI [--mongo
 
 With --once, pulls the source (declared with taxiid admin sources create or
 the admin API) from where its last pull stopped until caught up, storing
-each page as a push would, with a progress bar; a server pulling the same
+each page as a push would (a push source: forwards the local collection's
+new versions), with a progress bar; a server pulling the same
 source meanwhile waits, and the other way round. Without --once, pulls
 every source when it is due until interrupted, as serve does.
 

@@ -6,13 +6,14 @@
 // cross-version and conflict rules, through collections.Ingester) and
 // records the page's cursor, counters and rejections in the store, so
 // that a pull cut short by a crash, a restart or a network failure
-// resumes where the last recorded page ended.
+// resumes where the last recorded page ended. A push source forwards a
+// local collection to a remote one the same way, in the other direction.
 //
 // Files: mirror.go (the domain and the Store interface), service.go (what
 // the admin API and CLI call: declaring sources, sealing credentials),
 // client.go (a bounded TAXII 2.1 client), pull.go (one pull of one
-// source), runner.go (the loop and the lease), mirrortest (the Store
-// contract suite).
+// source, and the lease), push.go (one push), runner.go (the loop),
+// mirrortest (the Store contract suite).
 package mirror
 
 import (
