@@ -6,7 +6,7 @@
 //	                                API roots and collections in the store
 //	taxiid import [flags] FILE...   store the objects of bundles in a collection
 //	taxiid export [flags]           write the objects of a collection as a bundle
-//	taxiid mirror [--once SOURCE]   pull mirrored remote TAXII collections
+//	taxiid mirror [--once SOURCE]   pull (or push) mirrored remote TAXII collections
 //	taxiid version                  print the version, commit and build date
 //	taxiid healthcheck [flags]      exit 0 if the configured server answers /healthz
 //	taxiid bench [flags]            measure a running server under load
