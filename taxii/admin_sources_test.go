@@ -72,6 +72,7 @@ func TestAdminSources(t *testing.T) {
 		{"name": "p", "url": "https://partner.example/c/", "api_root": "api1", "collection": collA, "interval": "1ns"},
 		{"name": "p", "api_root": "api1", "collection": collA},
 		{"name": "p", "url": "https://partner.example/c/", "api_root": "api1", "collection": collA, "direction": "both"},
+		{"name": "p", "url": "https://partner.example/c/", "api_root": "api1", "collection": collA, "max_tlp": "green"},
 	} {
 		send("root", "POST", "/admin/sources", bad).wantJSONError(t, http.StatusBadRequest)
 	}
@@ -85,9 +86,9 @@ func TestAdminSources(t *testing.T) {
 	}
 	send("root", "POST", "/admin/sources", good).wantJSONError(t, http.StatusConflict)
 	byParts := map[string]any{"name": "second", "api_root_url": "http://127.0.0.1:9/api9", "collection_id": "c2",
-		"username": "u", "password": secret, "api_root": "api1", "collection": collB, "direction": "push"}
+		"username": "u", "password": secret, "api_root": "api1", "collection": collB, "direction": "push", "max_tlp": "amber"}
 	if r := send("root", "POST", "/admin/sources", byParts); r.status != http.StatusCreated ||
-		r.body["url"] != "http://127.0.0.1:9/api9/collections/c2/" || r.body["has_password"] != true || r.body["direction"] != "push" {
+		r.body["url"] != "http://127.0.0.1:9/api9/collections/c2/" || r.body["has_password"] != true || r.body["direction"] != "push" || r.body["max_tlp"] != "amber" {
 		t.Fatalf("create by API root URL: %d %s", r.status, r.raw)
 	}
 

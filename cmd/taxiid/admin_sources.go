@@ -16,7 +16,8 @@ const adminSourcesUsage = `  sources list | get NAME | delete NAME   remote TAXI
           create NAME (--url COLLECTION-URL | --api-root-url URL --collection-id ID)
                  --api-root PATH --collection ID|ALIAS [--interval 5m]
                  [--username USER --password-stdin | --token-stdin]
-                 [--cert FILE --key FILE] [--ca FILE] [--allow-http] [--direction pull|push]
+                 [--cert FILE --key FILE] [--ca FILE] [--allow-http]
+                 [--direction pull|push [--max-tlp LEVEL]]
 `
 
 // sources is the mirror service on the command's store.
@@ -73,6 +74,7 @@ func (c *adminCLI) sourceCreate(fs *flag.FlagSet) func([]string) (any, error) {
 	fs.StringVar(&in.APIRoot, "api-root", "", "API root of the local collection (required)")
 	fs.StringVar(&in.Collection, "collection", "", "local collection id or alias (required)")
 	fs.StringVar(&in.Interval, "interval", "", "time between pulls once caught up (default 5m)")
+	fs.StringVar(&in.MaxTLP, "max-tlp", "", "push only: the highest TLP level forwarded (clear, green, amber, amber+strict, red; default every level)")
 	fs.StringVar(&in.Direction, "direction", "pull", "pull (the remote fills the local collection) or push (the local collection is forwarded to the remote)")
 	return func(pos []string) (any, error) {
 		if err := wantArgs(pos, 1); err != nil {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // ErrLeaseLost is returned by the writes of a pull whose lease another
@@ -78,6 +79,11 @@ type Source struct {
 	APIRoot, Collection string
 	// Direction is Pull or Push.
 	Direction string
+	// MaxTLP, for a push, is the highest TLP level forwarded
+	// (stix.TLPNone: every level): a version above it, or with a granular
+	// marking above it, is not sent (the remote gets the bytes stored,
+	// never a copy without the marked properties).
+	MaxTLP stix.TLP
 	// Interval is the time between pulls once caught up.
 	Interval time.Duration
 	Created  time.Time

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Bounds of a push page: the objects' bytes in one request (a remote API
@@ -40,7 +41,7 @@ func (p *Puller) push(ctx context.Context, name string, src Source, state State,
 	pages := 0
 	for {
 		pg, err := p.Service.colls.Objects(ctx, collections.Query{APIRoot: src.APIRoot, Collection: src.Collection,
-			Versions: collections.VersionFilter{All: true}, AllSpecVersions: true, AddedAfter: after,
+			Versions: collections.VersionFilter{All: true}, AllSpecVersions: true, AddedAfter: after, MaxTLP: src.MaxTLP,
 			Limit: limits.PageObjects, MaxBytes: int(min(limits.PageBytes, DefaultPushBytes))})
 		if err != nil {
 			return pages, fmt.Errorf("read the local collection: %w", err)
@@ -53,22 +54,37 @@ func (p *Puller) push(ctx context.Context, name string, src Source, state State,
 			}
 			return pages, p.record(ctx, name, rec)
 		}
-		raws := make([]json.RawMessage, len(pg.Objects))
-		for i, o := range pg.Objects {
-			raws[i] = o.Raw
+		var raws []json.RawMessage
+		var held []Rejection
+		for _, o := range pg.Objects {
+			// The page holds only versions at or below the ceiling (the
+			// store selects them); one whose granular markings go above
+			// it would be sent whole: it is held back.
+			if src.MaxTLP != stix.TLPNone && o.GranularTLP > src.MaxTLP {
+				held = append(held, Rejection{ID: o.ID, Version: stix.FormatTimestamp(o.Version), Reason: "granular-marking",
+					Message: fmt.Sprintf("has properties marked %s, above the source's max_tlp %s: not forwarded", o.GranularTLP, src.MaxTLP)})
+				continue
+			}
+			raws = append(raws, o.Raw)
 		}
-		rs, err := c.post(ctx, raws)
-		if err != nil {
-			return pages, fmt.Errorf("push %d objects: %w", len(raws), err)
-		}
-		if rs, err = p.waitStatus(ctx, c, rs); err != nil {
-			return pages, err
+		rs := remoteStatus{Status: "complete"}
+		if len(raws) > 0 {
+			if rs, err = c.post(ctx, raws); err != nil {
+				return pages, fmt.Errorf("push %d objects: %w", len(raws), err)
+			}
+			if rs, err = p.waitStatus(ctx, c, rs); err != nil {
+				return pages, err
+			}
 		}
 		first, last := pg.Objects[0].DateAdded, pg.Objects[len(pg.Objects)-1].DateAdded
 		rec := PageRecord{At: time.Now().UTC(), Cursor: Cursor{After: last.UTC().Format(cursorLayout)}, CaughtUp: !pg.More,
-			Batch: Batch{First: first.UTC().Format(cursorLayout), Last: last.UTC().Format(cursorLayout), Objects: len(raws),
-				Added: rs.SuccessCount, Rejected: rs.FailureCount}}
+			Batch: Batch{First: first.UTC().Format(cursorLayout), Last: last.UTC().Format(cursorLayout), Objects: len(pg.Objects),
+				Added: rs.SuccessCount, Rejected: rs.FailureCount + len(held)}}
 		rec.Batch.At = rec.At
+		for _, h := range held {
+			h.At = rec.At
+			rec.Rejections = append(rec.Rejections, h)
+		}
 		for _, f := range rs.Failures {
 			if len(rec.Rejections) == MaxRejections {
 				break

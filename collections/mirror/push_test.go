@@ -171,3 +171,86 @@ func TestPushRejections(t *testing.T) {
 		t.Errorf("posted %v, state %+v", posted, st)
 	}
 }
+
+// TestPushCeiling: a push source with max_tlp forwards only the versions
+// at or below it, and holds back (as rejections) those with properties
+// marked above it rather than send them whole.
+func TestPushCeiling(t *testing.T) {
+	ctx := context.Background()
+	const (
+		tlpGreen = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+		tlpAmber = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
+		tlpRed   = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+	)
+	a := openLocal(t, filepath.Join(t.TempDir(), "local.db"), "a")
+	coll, err := a.store.Collection(ctx, "api1", localColl)
+	must(t, err)
+	green, red, granular, unmarked := "indicator--"+newUUID(), "indicator--"+newUUID(), "indicator--"+newUUID(), "indicator--"+newUUID()
+	var raws []json.RawMessage
+	for _, o := range []struct {
+		id   string
+		mark func(map[string]any)
+	}{
+		{green, func(m map[string]any) { m["object_marking_refs"] = []string{tlpGreen} }},
+		{red, func(m map[string]any) { m["object_marking_refs"] = []string{tlpRed} }},
+		{granular, func(m map[string]any) {
+			m["object_marking_refs"] = []string{tlpGreen}
+			m["description"] = "seen at the partner's site"
+			m["granular_markings"] = []map[string]any{{"marking_ref": tlpAmber, "selectors": []string{"description"}}}
+		}},
+		{unmarked, func(map[string]any) {}},
+	} {
+		m := indicator(o.id, 0)
+		o.mark(m)
+		b, _ := json.Marshal(m)
+		raws = append(raws, b)
+	}
+	res, err := a.ing.Import(ctx, coll, raws)
+	must(t, err)
+	for _, r := range res {
+		if !r.Stored() {
+			t.Fatalf("not stored: %+v", r)
+		}
+	}
+	var mu sync.Mutex
+	var posted []string
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var env struct {
+			Objects []struct {
+				ID string `json:"id"`
+			} `json:"objects"`
+		}
+		json.NewDecoder(r.Body).Decode(&env)
+		mu.Lock()
+		for _, o := range env.Objects {
+			posted = append(posted, o.ID)
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/taxii+json;version=2.1")
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, `{"id":"s","status":"complete","total_count":%d,"success_count":%d,"failure_count":0,"pending_count":0}`,
+			len(env.Objects), len(env.Objects))
+	}))
+	defer hs.Close()
+	if _, err := a.svc.CreateSource(ctx, mirror.SourceInput{Name: "p", URL: hs.URL + "/api1/collections/c/", APIRoot: "api1",
+		Collection: localColl, MaxTLP: "green"}); err == nil {
+		t.Error("max_tlp accepted on a pull source")
+	}
+	v, err := a.svc.CreateSource(ctx, mirror.SourceInput{Name: "out", URL: hs.URL + "/api1/collections/c/", APIRoot: "api1",
+		Collection: localColl, Direction: "push", MaxTLP: "green"})
+	must(t, err)
+	if v.MaxTLP != "green" {
+		t.Errorf("view %+v", v)
+	}
+	if _, err := a.puller.Pull(ctx, "out"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{green}, posted); diff != "" {
+		t.Errorf("forwarded (-want +got):\n%s", diff)
+	}
+	rej, err := a.store.Rejections(ctx, "out", 10)
+	must(t, err)
+	if len(rej) != 1 || rej[0].ID != granular || rej[0].Reason != "granular-marking" {
+		t.Errorf("rejections %+v", rej)
+	}
+}

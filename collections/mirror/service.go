@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // Bounds of a source's poll interval.
@@ -62,6 +63,9 @@ type SourceInput struct {
 	// collection) or "push" (the local collection is forwarded to the
 	// remote).
 	Direction string `json:"direction,omitempty"`
+	// MaxTLP, for a push, is the highest TLP level forwarded (clear,
+	// green, amber, amber+strict, red); "" forwards every level.
+	MaxTLP string `json:"max_tlp,omitempty"`
 }
 
 // SourceView is a source as the admin API shows it: never its secrets,
@@ -79,6 +83,7 @@ type SourceView struct {
 	APIRoot     string        `json:"api_root"`
 	Collection  string        `json:"collection"`
 	Direction   string        `json:"direction"`
+	MaxTLP      string        `json:"max_tlp,omitempty"`
 	Interval    string        `json:"interval"`
 	Created     time.Time     `json:"created"`
 	Status      *StatusView   `json:"status,omitempty"`
@@ -213,6 +218,15 @@ func (s *Service) CreateSource(ctx context.Context, in SourceInput) (SourceView,
 	default:
 		return SourceView{}, invalid("direction", "%q: want pull or push", in.Direction)
 	}
+	var maxTLP stix.TLP
+	if in.MaxTLP != "" {
+		if direction != Push {
+			return SourceView{}, invalid("max_tlp", "applies to push sources only")
+		}
+		if maxTLP, err = stix.ParseTLP(in.MaxTLP); err != nil {
+			return SourceView{}, invalid("max_tlp", "%v", err)
+		}
+	}
 	if in.APIRoot == "" || in.Collection == "" {
 		return SourceView{}, invalid("collection", "api_root and collection name the local collection to fill")
 	}
@@ -221,7 +235,7 @@ func (s *Service) CreateSource(ctx context.Context, in SourceInput) (SourceView,
 		return SourceView{}, err
 	}
 	src := Source{Name: in.Name, URL: u, Username: in.Username, CertFile: in.CertFile, KeyFile: in.KeyFile,
-		CAFile: in.CAFile, AllowHTTP: in.AllowHTTP, APIRoot: coll.APIRoot, Collection: coll.ID, Direction: direction,
+		CAFile: in.CAFile, AllowHTTP: in.AllowHTTP, APIRoot: coll.APIRoot, Collection: coll.ID, Direction: direction, MaxTLP: maxTLP,
 		Interval: interval, Created: time.Now().UTC().Truncate(time.Millisecond)}
 	if in.Password != "" || in.Token != "" {
 		src.Sealed, err = s.seal(ctx, src.Name, credentials{Password: in.Password, Token: in.Token})
@@ -259,7 +273,7 @@ func localCollection(ctx context.Context, colls collections.Store, apiRoot, ref 
 func viewSource(src Source, creds credentials) SourceView {
 	return SourceView{Name: src.Name, URL: src.URL, Username: src.Username, HasPassword: creds.Password != "",
 		HasToken: creds.Token != "", CertFile: src.CertFile, KeyFile: src.KeyFile, CAFile: src.CAFile,
-		AllowHTTP: src.AllowHTTP, APIRoot: src.APIRoot, Collection: src.Collection, Direction: src.Direction,
+		AllowHTTP: src.AllowHTTP, APIRoot: src.APIRoot, Collection: src.Collection, Direction: src.Direction, MaxTLP: src.MaxTLP.String(),
 		Interval: src.Interval.String(), Created: src.Created}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/mirror"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // The sources of collections/mirror. One document per source in
@@ -44,6 +45,7 @@ type sourceDoc struct {
 	APIRoot     string `bson:"api_root"`
 	Collection  string `bson:"collection"`
 	Direction   string `bson:"direction"`
+	MaxTLP      int32  `bson:"max_tlp"`
 	IntervalUS  int64  `bson:"interval_us"`
 	Created     int64  `bson:"created"`
 	After       string `bson:"cursor_after"`
@@ -80,7 +82,7 @@ func fromUS(v int64) time.Time {
 func (d sourceDoc) source() mirror.Source {
 	return mirror.Source{Name: d.Name, URL: d.URL, Username: d.Username, Sealed: d.Sealed, CertFile: d.CertFile,
 		KeyFile: d.KeyFile, CAFile: d.CAFile, AllowHTTP: d.AllowHTTP, APIRoot: d.APIRoot, Collection: d.Collection,
-		Direction: cmp.Or(d.Direction, mirror.Pull), Interval: time.Duration(d.IntervalUS) * time.Microsecond, Created: fromUS(d.Created)}
+		Direction: cmp.Or(d.Direction, mirror.Pull), MaxTLP: stix.TLP(d.MaxTLP), Interval: time.Duration(d.IntervalUS) * time.Microsecond, Created: fromUS(d.Created)}
 }
 
 func (d sourceDoc) state() mirror.State {
@@ -102,7 +104,7 @@ func (s *Store) CreateSource(ctx context.Context, src mirror.Source) error {
 	defer cancel()
 	d := sourceDoc{Name: src.Name, URL: src.URL, Username: src.Username, Sealed: src.Sealed, CertFile: src.CertFile,
 		KeyFile: src.KeyFile, CAFile: src.CAFile, AllowHTTP: src.AllowHTTP, APIRoot: src.APIRoot, Collection: src.Collection,
-		Direction: cmp.Or(src.Direction, mirror.Pull), IntervalUS: src.Interval.Microseconds(), Created: usOf(src.Created)}
+		Direction: cmp.Or(src.Direction, mirror.Pull), MaxTLP: int32(src.MaxTLP), IntervalUS: src.Interval.Microseconds(), Created: usOf(src.Created)}
 	_, err := s.db.Collection(collMirrorSources).InsertOne(ctx, d)
 	if mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("%w: a source named %q exists", collections.ErrConflict, src.Name)

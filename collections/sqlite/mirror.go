@@ -40,9 +40,9 @@ func fromUS(v int64) time.Time {
 func (s *Store) CreateSource(ctx context.Context, src mirror.Source) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO mirror_sources (name, url, username, sealed, cert_file, key_file, ca_file,
-			allow_http, api_root, collection, direction, interval_us, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			allow_http, api_root, collection, direction, max_tlp, interval_us, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			src.Name, src.URL, src.Username, src.Sealed, src.CertFile, src.KeyFile, src.CAFile, src.AllowHTTP,
-			src.APIRoot, src.Collection, cmp.Or(src.Direction, mirror.Pull), src.Interval.Microseconds(), us(src.Created))
+			src.APIRoot, src.Collection, cmp.Or(src.Direction, mirror.Pull), src.MaxTLP, src.Interval.Microseconds(), us(src.Created))
 		return err
 	})
 	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
@@ -54,13 +54,13 @@ func (s *Store) CreateSource(ctx context.Context, src mirror.Source) error {
 	return nil
 }
 
-const sourceColumns = `name, url, username, sealed, cert_file, key_file, ca_file, allow_http, api_root, collection, direction, interval_us, created`
+const sourceColumns = `name, url, username, sealed, cert_file, key_file, ca_file, allow_http, api_root, collection, direction, max_tlp, interval_us, created`
 
 func scanSource(sc interface{ Scan(...any) error }) (mirror.Source, error) {
 	var src mirror.Source
 	var interval, created int64
 	err := sc.Scan(&src.Name, &src.URL, &src.Username, &src.Sealed, &src.CertFile, &src.KeyFile, &src.CAFile,
-		&src.AllowHTTP, &src.APIRoot, &src.Collection, &src.Direction, &interval, &created)
+		&src.AllowHTTP, &src.APIRoot, &src.Collection, &src.Direction, &src.MaxTLP, &interval, &created)
 	src.Interval, src.Created = time.Duration(interval)*time.Microsecond, fromUS(created)
 	return src, err
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/collections/mirror"
+	"github.com/taxiid/taxiid/stix"
 )
 
 // RunTests runs the suite; open returns a new, empty store.
@@ -59,7 +60,7 @@ func testSources(t *testing.T, s mirror.Store) {
 		t.Errorf("source (-want +got):\n%s", diff)
 	}
 	push := source("pusher")
-	push.Direction, push.Sealed, push.AllowHTTP = mirror.Push, nil, true
+	push.Direction, push.Sealed, push.AllowHTTP, push.MaxTLP = mirror.Push, nil, true, stix.TLPAmber
 	must(t, s.CreateSource(ctx, push))
 	got, err = s.Source(ctx, "pusher")
 	must(t, err)

@@ -14,6 +14,7 @@ CREATE TABLE mirror_sources (
     api_root          TEXT NOT NULL,
     collection        TEXT NOT NULL,
     direction         TEXT NOT NULL DEFAULT 'pull',
+    max_tlp           INTEGER NOT NULL DEFAULT 0,
     interval_us       INTEGER NOT NULL,
     created           INTEGER NOT NULL,
     cursor_after      TEXT NOT NULL DEFAULT '',
