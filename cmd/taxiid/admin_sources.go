@@ -13,7 +13,7 @@ import (
 // adminSourcesUsage is the part of `taxiid admin` help about sources.
 const adminSourcesUsage = `  sources list | get NAME | delete NAME   remote TAXII 2.1 collections mirrored here (get: status,
                                           newest rejections and batches)
-          create NAME (--url COLLECTION-URL | --api-root-url URL --collection-id ID)
+          create NAME (--url COLLECTION-URL | (--api-root-url URL | --discovery-url URL) --collection-id ID)
                  --api-root PATH --collection ID|ALIAS [--interval 5m]
                  [--username USER --password-stdin | --token-stdin]
                  [--cert FILE --key FILE] [--ca FILE] [--allow-http]
@@ -63,7 +63,8 @@ func (c *adminCLI) sourceCreate(fs *flag.FlagSet) func([]string) (any, error) {
 	var in mirror.SourceInput
 	fs.StringVar(&in.URL, "url", "", "the remote collection's URL (<api-root>/collections/<id>/)")
 	fs.StringVar(&in.APIRootURL, "api-root-url", "", "the remote API root's URL, with --collection-id")
-	fs.StringVar(&in.CollectionID, "collection-id", "", "the remote collection's id, with --api-root-url")
+	fs.StringVar(&in.DiscoveryURL, "discovery-url", "", "the remote's discovery URL, with --collection-id: the collection in its default API root")
+	fs.StringVar(&in.CollectionID, "collection-id", "", "the remote collection's id, with --api-root-url or --discovery-url")
 	fs.StringVar(&in.Username, "username", "", "HTTP Basic user name at the remote (the password from standard input)")
 	passwordStdin := fs.Bool("password-stdin", false, "read the remote password from the first line of standard input")
 	tokenStdin := fs.Bool("token-stdin", false, "read a bearer token for the remote from the first line of standard input")

@@ -362,3 +362,49 @@ func (c *client) statusCall(req *http.Request, want int) (remoteStatus, error) {
 	}
 	return st, nil
 }
+
+// discoverDefault reads the remote's discovery resource (TAXII 2.1
+// section 4.1) at u and returns the URL of its default API root, ending
+// in "/".
+func (c *client) discoverDefault(ctx context.Context, u string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Accept", mediaTAXII)
+	c.authorize(req)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("read the discovery resource: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", remoteError(resp.StatusCode, body)
+	}
+	var d struct {
+		Default string `json:"default"`
+	}
+	if err := json.Unmarshal(body, &d); err != nil {
+		return "", fmt.Errorf("the discovery resource: %w", err)
+	}
+	if d.Default == "" {
+		return "", errors.New("the discovery resource names no default API root: give its URL (api_root_url)")
+	}
+	base, err := url.Parse(u)
+	if err != nil {
+		return "", err
+	}
+	ref, err := url.Parse(d.Default)
+	if err != nil {
+		return "", fmt.Errorf("the discovery resource's default %q: %w", d.Default, err)
+	}
+	root := base.ResolveReference(ref).String()
+	if !strings.HasSuffix(root, "/") {
+		root += "/"
+	}
+	return root, nil
+}

@@ -219,3 +219,27 @@ func TestMirrorTLS(t *testing.T) {
 		t.Error("a plain http source on another host was accepted")
 	}
 }
+
+// TestSourceByDiscovery: a source named by the remote's discovery URL and
+// a collection id gets the collection of the default API root the
+// discovery resource names.
+func TestSourceByDiscovery(t *testing.T) {
+	ctx := context.Background()
+	b := startRemote(t)
+	a := openLocal(t, filepath.Join(t.TempDir(), "local.db"), "a")
+	v, err := a.svc.CreateSource(ctx, mirror.SourceInput{Name: "d", DiscoveryURL: "http://" + b.addr + "/taxii2/",
+		CollectionID: remoteColl, Token: b.reader, APIRoot: "api1", Collection: localColl})
+	must(t, err)
+	if v.URL != b.collectionURL() {
+		t.Errorf("url %s, want %s", v.URL, b.collectionURL())
+	}
+	// Without credentials the discovery resource is refused: nothing is
+	// created.
+	if _, err := a.svc.CreateSource(ctx, mirror.SourceInput{Name: "e", DiscoveryURL: "http://" + b.addr + "/taxii2/",
+		CollectionID: remoteColl, APIRoot: "api1", Collection: localColl}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("create without credentials: %v", err)
+	}
+	if _, err := a.store.Source(ctx, "e"); err == nil {
+		t.Error("a source whose discovery failed was created")
+	}
+}

@@ -43,9 +43,13 @@ func NewService(store Store, colls collections.Store) *Service {
 // APIRootURL and CollectionID name it. Password goes with Username
 // (HTTP Basic); Token is a bearer token instead.
 type SourceInput struct {
-	Name         string `json:"name"`
-	URL          string `json:"url,omitempty"`
-	APIRootURL   string `json:"api_root_url,omitempty"`
+	Name       string `json:"name"`
+	URL        string `json:"url,omitempty"`
+	APIRootURL string `json:"api_root_url,omitempty"`
+	// DiscoveryURL, with CollectionID, names the collection in the
+	// default API root the remote's discovery resource names (read once,
+	// when the source is created).
+	DiscoveryURL string `json:"discovery_url,omitempty"`
 	CollectionID string `json:"collection_id,omitempty"`
 	Username     string `json:"username,omitempty"`
 	Password     string `json:"password,omitempty"`
@@ -176,15 +180,24 @@ func (s *Service) CreateSource(ctx context.Context, in SourceInput) (SourceView,
 	}
 	raw := in.URL
 	switch {
-	case raw != "" && (in.APIRootURL != "" || in.CollectionID != ""):
-		return SourceView{}, invalid("url", "give url, or api_root_url with collection_id, not both")
-	case raw == "" && (in.APIRootURL == "" || in.CollectionID == ""):
-		return SourceView{}, invalid("url", "required (or api_root_url with collection_id)")
+	case raw != "" && (in.APIRootURL != "" || in.DiscoveryURL != "" || in.CollectionID != ""):
+		return SourceView{}, invalid("url", "give url, or api_root_url or discovery_url with collection_id, not both")
+	case in.APIRootURL != "" && in.DiscoveryURL != "":
+		return SourceView{}, invalid("api_root_url", "give api_root_url or discovery_url, not both")
+	case raw == "" && ((in.APIRootURL == "" && in.DiscoveryURL == "") || in.CollectionID == ""):
+		return SourceView{}, invalid("url", "required (or api_root_url or discovery_url with collection_id)")
 	case raw == "":
 		if strings.ContainsAny(in.CollectionID, "/?#") {
 			return SourceView{}, invalid("collection_id", "%q is not a collection id", in.CollectionID)
 		}
-		raw = strings.TrimSuffix(in.APIRootURL, "/") + "/collections/" + in.CollectionID + "/"
+		root := in.APIRootURL
+		if in.DiscoveryURL != "" {
+			var err error
+			if root, err = s.discover(ctx, in); err != nil {
+				return SourceView{}, err
+			}
+		}
+		raw = strings.TrimSuffix(root, "/") + "/collections/" + in.CollectionID + "/"
 	}
 	u, err := CheckURL(raw, in.AllowHTTP)
 	if err != nil {
@@ -247,6 +260,29 @@ func (s *Service) CreateSource(ctx context.Context, in SourceInput) (SourceView,
 		return SourceView{}, err
 	}
 	return viewSource(src, credentials{Password: in.Password, Token: in.Token}), nil
+}
+
+// discoverTimeout bounds reading a remote's discovery resource.
+const discoverTimeout = 15 * time.Second
+
+// discover returns the default API root the discovery resource of in
+// names, read with in's credentials and TLS settings.
+func (s *Service) discover(ctx context.Context, in SourceInput) (string, error) {
+	u, err := CheckURL(in.DiscoveryURL, in.AllowHTTP)
+	if err != nil {
+		return "", invalid("discovery_url", "%v", strings.TrimPrefix(err.Error(), collections.ErrInvalid.Error()+": url: "))
+	}
+	c, err := newClient(Source{URL: u, Username: in.Username, CertFile: in.CertFile, KeyFile: in.KeyFile, CAFile: in.CAFile,
+		AllowHTTP: in.AllowHTTP}, credentials{Password: in.Password, Token: in.Token}, Limits{RequestTimeout: discoverTimeout})
+	if err != nil {
+		return "", invalid("discovery_url", "%v", err)
+	}
+	defer c.close()
+	root, err := c.discoverDefault(ctx, u)
+	if err != nil {
+		return "", invalid("discovery_url", "%v", err)
+	}
+	return root, nil
 }
 
 // localCollection finds the collection ref (id or alias) of apiRoot.
