@@ -49,7 +49,7 @@ func (s *Server) sourceRoutes(e *echo.Echo) {
 		}
 		// The event names where the source points, never its secrets.
 		s.record(c, authz.AuditEvent{Action: AuditSourceCreate, APIRoot: v.APIRoot, Collection: v.Collection,
-			Details: details(map[string]any{"name": v.Name, "url": v.URL})})
+			Details: details(map[string]any{"name": v.Name, "url": clipName(v.URL), "direction": v.Direction})})
 		return writeAdminJSON(c, http.StatusCreated, v)
 	}))
 	get(e, "/admin/sources/:source", s.adminCall(func(c *echo.Context, ctx context.Context) error {
@@ -65,7 +65,7 @@ func (s *Server) sourceRoutes(e *echo.Echo) {
 		if err := m.DeleteSource(ctx, c.Param("source")); err != nil {
 			return err
 		}
-		s.record(c, authz.AuditEvent{Action: AuditSourceDelete, Details: details(map[string]any{"name": c.Param("source")})})
+		s.record(c, authz.AuditEvent{Action: AuditSourceDelete, Details: details(map[string]any{"name": clipName(c.Param("source"))})})
 		return c.NoContent(http.StatusNoContent)
 	}))
 }
