@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/taxiid/taxiid/authz"
+	"github.com/taxiid/taxiid/collections/mirror"
 	"github.com/taxiid/taxiid/collections/sqlite"
 	"github.com/taxiid/taxiid/collections/webhook"
 )
@@ -42,7 +43,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, err := New(ctx, Config{Store: store, Authorizer: noAccess{}, Admin: admin, Grants: store,
-		Webhooks: &webhook.Service{Store: store}, Logger: slog.New(slog.DiscardHandler)})
+		Webhooks: &webhook.Service{Store: store}, Sources: mirror.NewService(store, store), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,6 +89,7 @@ func (s *Server) opsRoutes() *echo.Echo {
 	s.metricsRoute(e)
 	s.adminRoutes(e)
 	s.webhookRoutes(e)
+	s.sourceRoutes(e)
 	return e
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/collections/mirror"
 	"github.com/taxiid/taxiid/collections/webhook"
 	"github.com/taxiid/taxiid/taxii/metrics"
 )
@@ -51,6 +52,9 @@ type Config struct {
 
 	// Admin serves the administration API under /admin/; nil: none.
 	Admin *authz.Admin
+	// Sources serves /admin/sources, the mirrored remote collections
+	// (admins only); nil: not served.
+	Sources *mirror.Service
 	// Grants is where /admin/visibility reads the grants of an
 	// organization (the authz store); nil: that route is not served.
 	Grants GrantStore
@@ -207,6 +211,7 @@ type Server struct {
 	metrics    *metrics.Metrics
 	scrape     scrapeAccess
 	grants     GrantStore
+	sources    *mirror.Service
 	hub        string
 	served     *servedCache
 	watch      *watcher // long-poll (longpoll.go)
@@ -318,6 +323,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		metrics:        cfg.Metrics,
 		scrape:         newScrapeAccess(cfg),
 		grants:         cfg.Grants,
+		sources:        cfg.Sources,
 		hub:            cfg.HubIdentity,
 		served:         newServedCache(cfg.ServedCacheBytes),
 	}

@@ -47,7 +47,7 @@ func adminService(store Store, f FileConfig, refresh func(context.Context) error
 }
 
 // adminUsage is the help of `taxiid admin`.
-const adminUsage = `usage: taxiid admin [--data DIR | --mongo-uri URI [--mongo-database NAME]] [--config FILE]
+var adminUsage = fmt.Sprintf(`usage: taxiid admin [--data DIR | --mongo-uri URI [--mongo-database NAME]] [--config FILE]
                     [-o json|table] RESOURCE VERB [ARGS] [FLAGS]
 
 Manages the store directly, without a running server (running servers see
@@ -90,13 +90,13 @@ ORG and USER are ids or names.
                 create --org ORG --api-root PATH --collection ID|ALIAS --url URL
                        [--webhook-allow-hosts HOSTS]   (the secret is shown this once)
                 deliveries SUB [--limit N] | redeliver SUB DELIVERY
-  audit [--user USER] [--org ORG] [--action ACTION] [--api-root PATH --collection ID]
+%s  audit [--user USER] [--org ORG] [--action ACTION] [--api-root PATH --collection ID]
         [--since TIME|DURATION] [--until TIME|DURATION]
 
 Lists take --limit N (default 100), --cursor NEXT and --all (every page).
 Output is JSON, or a table with -o table. Errors go to standard error, with
 exit status 1.
-`
+`, adminSourcesUsage)
 
 // adminCLI is one run of `taxiid admin`.
 type adminCLI struct {
@@ -150,7 +150,7 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	res, ok := c.resources()[rest[0]]
 	if !ok {
-		return fmt.Errorf("admin: unknown resource %q (orgs, users, tokens, grants, api-roots, collections, subscriptions, audit)", rest[0])
+		return fmt.Errorf("admin: unknown resource %q (orgs, users, tokens, grants, api-roots, collections, subscriptions, sources, audit)", rest[0])
 	}
 	verbName, vargs := "", rest[1:]
 	if rest[0] != "audit" {
@@ -319,6 +319,7 @@ func (c *adminCLI) resources() map[string]map[string]adminVerb {
 			"add":        c.grantCreate,
 			"conditions": c.grantConditions,
 		},
+		"sources": c.sourceVerbs(),
 		"api-roots": {
 			"list":   listVerb(0, func(pos []string, pg authz.Page) (any, error) { return c.admin.APIRoots(c.ctx, pg) }),
 			"get":    oneVerb(1, func(pos []string) (any, error) { return c.admin.APIRoot(c.ctx, pos[0]) }),

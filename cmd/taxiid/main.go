@@ -6,6 +6,7 @@
 //	                                API roots and collections in the store
 //	taxiid import [flags] FILE...   store the objects of bundles in a collection
 //	taxiid export [flags]           write the objects of a collection as a bundle
+//	taxiid mirror [--once SOURCE]   pull (or push) mirrored remote TAXII collections
 //	taxiid version                  print the version, commit and build date
 //	taxiid healthcheck [flags]      exit 0 if the configured server answers /healthz
 //	taxiid bench [flags]            measure a running server under load
@@ -28,6 +29,7 @@ import (
 
 	"github.com/taxiid/taxiid/authz"
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/collections/mirror"
 	"github.com/taxiid/taxiid/stix"
 	"github.com/taxiid/taxiid/taxii"
 )
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return importCommand(ctx, args, getenv, os.Stdin, os.Stdout, stderr)
 	case "export":
 		return exportCommand(ctx, args, getenv, os.Stdout, stderr)
+	case "mirror":
+		return mirrorCommand(ctx, args, getenv, os.Stdout, stderr)
 	case "version":
 		if len(args) > 0 {
 			return fmt.Errorf("version takes no arguments")
@@ -87,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	case "bench":
 		return bench(ctx, args, getenv, os.Stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export, version, healthcheck, bench)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, validate, admin, import, export, mirror, version, healthcheck, bench)", cmd)
 	}
 }
 
@@ -177,6 +181,12 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 		return fmt.Errorf("webhooks: %w", err)
 	}
 	defer hooks.close()
+	mstore, err := mirrorStore(store)
+	if err != nil {
+		return err
+	}
+	sources := mirror.NewService(mstore, measured)
+	m.MirrorSources(mirrorMetrics(sources))
 	proxies, _ := parseTrustedProxies(cfg.TrustedProxies) // checked by parseFlags
 	var srv *taxii.Server
 	err = retry("pagination key", func(ctx context.Context) error {
@@ -190,6 +200,7 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 			Admin:          admin,
 			Grants:         principals,
 			Webhooks:       hooks.service,
+			Sources:        sources,
 			HubIdentity:    cfg.HubIdentity,
 			Logger:         logger,
 			Title:          cfg.File.Title,
@@ -260,6 +271,9 @@ func serveStore(ctx context.Context, cfg Config, loc storeLocation, store Store,
 		return fmt.Errorf("recover interrupted pushes: %w", err)
 	}
 	hooks.start(ctx)
+	// Pull mirrored sources (stopped after the server, before the store
+	// closes).
+	defer startMirror(ctx, sources, ingester, logger, 0)()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(served) }()
 	var serveErr error

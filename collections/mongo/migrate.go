@@ -64,9 +64,7 @@ var migrations = []func(ctx context.Context, s *Store) error{
 		}
 		return s.dropIndexes(ctx, collObjects, replacedObjectIndexes)
 	},
-	// 4: reserved for a change made alongside 5; it changes nothing.
-	func(ctx context.Context, s *Store) error { return nil },
-	// 5: webhook subscriptions and deliveries (webhooks.go).
+	// 4: webhook subscriptions and deliveries (webhooks.go).
 	func(ctx context.Context, s *Store) error {
 		return s.createIndexes(ctx, webhookIndexes)
 	},
