@@ -64,33 +64,18 @@ type sourceDoc struct {
 	LeaseUntil  int64  `bson:"lease_until"`
 }
 
-// usOf returns t in µs, 0 for the zero time; fromUS is its inverse.
-func usOf(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func fromUS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
-}
-
 func (d sourceDoc) source() mirror.Source {
 	return mirror.Source{Name: d.Name, URL: d.URL, Username: d.Username, Sealed: d.Sealed, CertFile: d.CertFile,
 		KeyFile: d.KeyFile, CAFile: d.CAFile, AllowHTTP: d.AllowHTTP, APIRoot: d.APIRoot, Collection: d.Collection,
-		Direction: cmp.Or(d.Direction, mirror.Pull), MaxTLP: stix.TLP(d.MaxTLP), Interval: time.Duration(d.IntervalUS) * time.Microsecond, Created: fromUS(d.Created)}
+		Direction: cmp.Or(d.Direction, mirror.Pull), MaxTLP: stix.TLP(d.MaxTLP), Interval: time.Duration(d.IntervalUS) * time.Microsecond, Created: fromMicrosOrZero(d.Created)}
 }
 
 func (d sourceDoc) state() mirror.State {
 	return mirror.State{
 		Cursor:      mirror.Cursor{After: d.After, Next: d.Next, WalkAfter: d.WalkAfter},
 		Counters:    mirror.Counters{Pages: d.Pages, Objects: d.Objects, Added: d.Added, Unchanged: d.Unchanged, Rejected: d.Rejected},
-		LastSuccess: fromUS(d.LastSuccess), LastPage: fromUS(d.LastPage), LastError: d.LastError,
-		LastErrorAt: fromUS(d.LastErrorAt), Holder: d.Holder, LeaseUntil: fromUS(d.LeaseUntil),
+		LastSuccess: fromMicrosOrZero(d.LastSuccess), LastPage: fromMicrosOrZero(d.LastPage), LastError: d.LastError,
+		LastErrorAt: fromMicrosOrZero(d.LastErrorAt), Holder: d.Holder, LeaseUntil: fromMicrosOrZero(d.LeaseUntil),
 	}
 }
 
@@ -104,7 +89,7 @@ func (s *Store) CreateSource(ctx context.Context, src mirror.Source) error {
 	defer cancel()
 	d := sourceDoc{Name: src.Name, URL: src.URL, Username: src.Username, Sealed: src.Sealed, CertFile: src.CertFile,
 		KeyFile: src.KeyFile, CAFile: src.CAFile, AllowHTTP: src.AllowHTTP, APIRoot: src.APIRoot, Collection: src.Collection,
-		Direction: cmp.Or(src.Direction, mirror.Pull), MaxTLP: int32(src.MaxTLP), IntervalUS: src.Interval.Microseconds(), Created: usOf(src.Created)}
+		Direction: cmp.Or(src.Direction, mirror.Pull), MaxTLP: int32(src.MaxTLP), IntervalUS: src.Interval.Microseconds(), Created: microsOrZero(src.Created)}
 	_, err := s.db.Collection(collMirrorSources).InsertOne(ctx, d)
 	if mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("%w: a source named %q exists", collections.ErrConflict, src.Name)
@@ -196,8 +181,8 @@ func (s *Store) AcquireSourceLease(ctx context.Context, name, holder string, now
 	sources := s.db.Collection(collMirrorSources)
 	res, err := sources.UpdateOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "$or", Value: bson.A{
 		bson.D{{Key: "holder", Value: ""}}, bson.D{{Key: "holder", Value: holder}},
-		bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: usOf(now)}}}},
-	}}}, bson.D{{Key: "$set", Value: bson.D{{Key: "holder", Value: holder}, {Key: "lease_until", Value: usOf(now.Add(ttl))}}}})
+		bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: microsOrZero(now)}}}},
+	}}}, bson.D{{Key: "$set", Value: bson.D{{Key: "holder", Value: holder}, {Key: "lease_until", Value: microsOrZero(now.Add(ttl))}}}})
 	if err != nil {
 		return false, storeErr("source lease", err)
 	}
@@ -223,7 +208,7 @@ func (s *Store) ReleaseSourceLease(ctx context.Context, name, holder string) err
 // lease at now; ErrLeaseLost when it does not (or the source is gone).
 func (s *Store) guarded(ctx context.Context, what, name, holder string, now time.Time, update bson.D) error {
 	res, err := s.db.Collection(collMirrorSources).UpdateOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "holder", Value: holder},
-		{Key: "lease_until", Value: bson.D{{Key: "$gte", Value: usOf(now)}}}}, update)
+		{Key: "lease_until", Value: bson.D{{Key: "$gte", Value: microsOrZero(now)}}}}, update)
 	if err != nil {
 		return storeErr(what, err)
 	}
@@ -250,9 +235,9 @@ func (s *Store) RecordPage(ctx context.Context, name, holder string, r mirror.Pa
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	set := bson.D{{Key: "cursor_after", Value: r.Cursor.After}, {Key: "cursor_next", Value: r.Cursor.Next},
-		{Key: "cursor_walk_after", Value: r.Cursor.WalkAfter}, {Key: "last_page", Value: usOf(r.At)}}
+		{Key: "cursor_walk_after", Value: r.Cursor.WalkAfter}, {Key: "last_page", Value: microsOrZero(r.At)}}
 	if r.CaughtUp {
-		set = append(set, bson.E{Key: "last_success", Value: usOf(r.At)}, bson.E{Key: "last_error", Value: ""},
+		set = append(set, bson.E{Key: "last_success", Value: microsOrZero(r.At)}, bson.E{Key: "last_error", Value: ""},
 			bson.E{Key: "last_error_at", Value: int64(0)})
 	}
 	b := r.Batch
@@ -264,7 +249,7 @@ func (s *Store) RecordPage(ctx context.Context, name, holder string, r mirror.Pa
 	}
 	now := time.Now()
 	_, err := s.db.Collection(collMirrorBatches).InsertOne(ctx, bson.D{{Key: "_id", Value: recordKey(name, now, 0)},
-		{Key: "at", Value: usOf(b.At)}, {Key: "first", Value: b.First}, {Key: "last", Value: b.Last},
+		{Key: "at", Value: microsOrZero(b.At)}, {Key: "first", Value: b.First}, {Key: "last", Value: b.Last},
 		{Key: "objects", Value: b.Objects}, {Key: "added", Value: b.Added}, {Key: "unchanged", Value: b.Unchanged},
 		{Key: "rejected", Value: b.Rejected}})
 	if err != nil {
@@ -279,7 +264,7 @@ func (s *Store) RecordPage(ctx context.Context, name, holder string, r mirror.Pa
 	rej := r.Rejections[:min(len(r.Rejections), mirror.MaxRejections)]
 	docs := make([]any, len(rej))
 	for i, j := range rej {
-		docs[i] = bson.D{{Key: "_id", Value: recordKey(name, now, i)}, {Key: "at", Value: usOf(j.At)},
+		docs[i] = bson.D{{Key: "_id", Value: recordKey(name, now, i)}, {Key: "at", Value: microsOrZero(j.At)},
 			{Key: "object_id", Value: j.ID}, {Key: "version", Value: j.Version}, {Key: "reason", Value: j.Reason},
 			{Key: "message", Value: mirror.Clip(j.Message)}}
 	}
@@ -314,7 +299,7 @@ func (s *Store) RecordError(ctx context.Context, name, holder string, at time.Ti
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	return s.guarded(ctx, "record source error", name, holder, at, bson.D{{Key: "$set", Value: bson.D{
-		{Key: "last_error", Value: mirror.Clip(msg)}, {Key: "last_error_at", Value: usOf(at)}}}})
+		{Key: "last_error", Value: mirror.Clip(msg)}, {Key: "last_error_at", Value: microsOrZero(at)}}}})
 }
 
 // ResetCursor implements mirror.Store.
@@ -351,7 +336,7 @@ func (s *Store) Rejections(ctx context.Context, name string, limit int) ([]mirro
 	}
 	out := make([]mirror.Rejection, len(docs))
 	for i, d := range docs {
-		out[i] = mirror.Rejection{At: fromUS(d.At), ID: d.ID, Version: d.Version, Reason: d.Reason, Message: d.Message}
+		out[i] = mirror.Rejection{At: fromMicrosOrZero(d.At), ID: d.ID, Version: d.Version, Reason: d.Reason, Message: d.Message}
 	}
 	return out, nil
 }
@@ -374,7 +359,7 @@ func (s *Store) Batches(ctx context.Context, name string, limit int) ([]mirror.B
 	}
 	out := make([]mirror.Batch, len(docs))
 	for i, d := range docs {
-		out[i] = mirror.Batch{At: fromUS(d.At), First: d.First, Last: d.Last, Objects: d.Objects, Added: d.Added,
+		out[i] = mirror.Batch{At: fromMicrosOrZero(d.At), First: d.First, Last: d.Last, Objects: d.Objects, Added: d.Added,
 			Unchanged: d.Unchanged, Rejected: d.Rejected}
 	}
 	return out, nil

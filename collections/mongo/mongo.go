@@ -259,6 +259,22 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 // fromMicros is the inverse of micros, in UTC.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
+// microsOrZero is micros for times that may be unset: 0 for the zero time.
+func microsOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return micros(t)
+}
+
+// fromMicrosOrZero is the inverse of microsOrZero.
+func fromMicrosOrZero(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return fromMicros(us)
+}
+
 // versionLayout formats versions at fixed width, nanoseconds included.
 const versionLayout = "2006-01-02T15:04:05.000000000Z"
 

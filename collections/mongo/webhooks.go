@@ -38,21 +38,6 @@ var webhookIndexes = []index{
 	{coll: collWebhookDeliveries, name: "state_updated", keys: bson.D{{Key: "state", Value: 1}, {Key: "updated", Value: 1}}},
 }
 
-// whMicros is t in µs, 0 for the zero time.
-func whMicros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func whTime(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(us).UTC()
-}
-
 // subDoc is a webhook.Subscription; times in µs.
 type subDoc struct {
 	ID         string `bson:"_id"`
@@ -70,14 +55,14 @@ type subDoc struct {
 
 func toSubDoc(s webhook.Subscription) subDoc {
 	return subDoc{ID: s.ID, Org: s.Organization, Root: s.APIRoot, Coll: s.Collection, URL: s.URL,
-		Secret: s.SealedSecret, By: s.CreatedBy, Created: whMicros(s.Created), Cursor: whMicros(s.Cursor),
-		LeaseOwner: s.LeaseOwner, LeaseUntil: whMicros(s.LeaseUntil)}
+		Secret: s.SealedSecret, By: s.CreatedBy, Created: microsOrZero(s.Created), Cursor: microsOrZero(s.Cursor),
+		LeaseOwner: s.LeaseOwner, LeaseUntil: microsOrZero(s.LeaseUntil)}
 }
 
 func (d subDoc) subscription() webhook.Subscription {
 	return webhook.Subscription{ID: d.ID, Organization: d.Org, APIRoot: d.Root, Collection: d.Coll, URL: d.URL,
-		SealedSecret: d.Secret, CreatedBy: d.By, Created: whTime(d.Created), Cursor: whTime(d.Cursor),
-		LeaseOwner: d.LeaseOwner, LeaseUntil: whTime(d.LeaseUntil)}
+		SealedSecret: d.Secret, CreatedBy: d.By, Created: fromMicrosOrZero(d.Created), Cursor: fromMicrosOrZero(d.Cursor),
+		LeaseOwner: d.LeaseOwner, LeaseUntil: fromMicrosOrZero(d.LeaseUntil)}
 }
 
 // delivDoc is a webhook.Delivery; _id is subscription + "\x00" + id.
@@ -102,15 +87,15 @@ func deliveryKey(sub, id string) string { return sub + "\x00" + id }
 
 func toDelivDoc(d webhook.Delivery) delivDoc {
 	return delivDoc{Key: deliveryKey(d.Subscription, d.ID), Sub: d.Subscription, ID: d.ID,
-		After: whMicros(d.After), Until: whMicros(d.Until), Redelivery: d.Redelivery, State: d.State,
-		Attempts: d.Attempts, Next: whMicros(d.NextAttempt), Created: whMicros(d.Created), Updated: whMicros(d.Updated),
+		After: microsOrZero(d.After), Until: microsOrZero(d.Until), Redelivery: d.Redelivery, State: d.State,
+		Attempts: d.Attempts, Next: microsOrZero(d.NextAttempt), Created: microsOrZero(d.Created), Updated: microsOrZero(d.Updated),
 		Count: d.Count, Status: d.LastStatus, Error: d.LastError}
 }
 
 func (d delivDoc) delivery() webhook.Delivery {
-	return webhook.Delivery{ID: d.ID, Subscription: d.Sub, After: whTime(d.After), Until: whTime(d.Until),
-		Redelivery: d.Redelivery, State: d.State, Attempts: d.Attempts, NextAttempt: whTime(d.Next),
-		Created: whTime(d.Created), Updated: whTime(d.Updated), Count: d.Count, LastStatus: d.Status, LastError: d.Error}
+	return webhook.Delivery{ID: d.ID, Subscription: d.Sub, After: fromMicrosOrZero(d.After), Until: fromMicrosOrZero(d.Until),
+		Redelivery: d.Redelivery, State: d.State, Attempts: d.Attempts, NextAttempt: fromMicrosOrZero(d.Next),
+		Created: fromMicrosOrZero(d.Created), Updated: fromMicrosOrZero(d.Updated), Count: d.Count, LastStatus: d.Status, LastError: d.Error}
 }
 
 // CreateSubscription implements webhook.Store.
@@ -200,7 +185,7 @@ func claimable(owner string, now, renewBefore int64) bson.A {
 func (s *Store) ClaimSubscriptions(ctx context.Context, owner string, now, renewBefore, until time.Time, limit int) ([]webhook.Subscription, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	filter := bson.D{{Key: "$or", Value: claimable(owner, whMicros(now), whMicros(renewBefore))}}
+	filter := bson.D{{Key: "$or", Value: claimable(owner, microsOrZero(now), microsOrZero(renewBefore))}}
 	cur, err := s.db.Collection(collWebhookSubs).Find(ctx, filter,
 		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)).
 			SetProjection(bson.D{{Key: "_id", Value: 1}}))
@@ -218,7 +203,7 @@ func (s *Store) ClaimSubscriptions(ctx context.Context, owner string, now, renew
 		var d subDoc
 		err := s.db.Collection(collWebhookSubs).FindOneAndUpdate(ctx,
 			append(bson.D{{Key: "_id", Value: c.ID}}, filter...),
-			bson.D{{Key: "$set", Value: bson.D{{Key: "lease_owner", Value: owner}, {Key: "lease_until", Value: whMicros(until)}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "lease_owner", Value: owner}, {Key: "lease_until", Value: microsOrZero(until)}}}},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			continue // another claimer won it, or it was deleted
@@ -277,12 +262,12 @@ func (s *Store) Enqueue(ctx context.Context, owner string, d webhook.Delivery) (
 	switch {
 	case err == nil:
 		res, err := dels.UpdateOne(ctx, bson.D{{Key: "_id", Value: open.Key}, {Key: "state", Value: webhook.StatePending}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "until", Value: whMicros(d.Until)}}}})
+			bson.D{{Key: "$set", Value: bson.D{{Key: "until", Value: microsOrZero(d.Until)}}}})
 		if err != nil {
 			return d, storeErr("extend delivery", err)
 		}
 		if res.MatchedCount == 1 {
-			open.Until = whMicros(d.Until)
+			open.Until = microsOrZero(d.Until)
 			d, extended = open.delivery(), true
 		}
 	case !errors.Is(err, mongo.ErrNoDocuments):
@@ -294,7 +279,7 @@ func (s *Store) Enqueue(ctx context.Context, owner string, d webhook.Delivery) (
 		}
 	}
 	res, err := s.db.Collection(collWebhookSubs).UpdateOne(ctx, bson.D{{Key: "_id", Value: d.Subscription}, {Key: "lease_owner", Value: owner}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "cursor", Value: whMicros(d.Until)}}}})
+		bson.D{{Key: "$set", Value: bson.D{{Key: "cursor", Value: microsOrZero(d.Until)}}}})
 	if err != nil {
 		return d, storeErr("advance cursor", err)
 	}
@@ -325,7 +310,7 @@ func (s *Store) DueDeliveries(ctx context.Context, subscription string, now time
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	return s.findDeliveries(ctx,
-		bson.D{{Key: "s", Value: subscription}, {Key: "state", Value: webhook.StatePending}, {Key: "next", Value: bson.D{{Key: "$lte", Value: whMicros(now)}}}},
+		bson.D{{Key: "s", Value: subscription}, {Key: "state", Value: webhook.StatePending}, {Key: "next", Value: bson.D{{Key: "$lte", Value: microsOrZero(now)}}}},
 		options.Find().SetSort(bson.D{{Key: "next", Value: 1}, {Key: "id", Value: 1}}).SetLimit(int64(limit)))
 }
 
@@ -338,10 +323,10 @@ func (s *Store) UpdateDelivery(ctx context.Context, owner string, d webhook.Deli
 	}
 	dels := s.db.Collection(collWebhookDeliveries)
 	key := deliveryKey(d.Subscription, d.ID)
-	res, err := dels.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "until", Value: whMicros(d.Until)}},
+	res, err := dels.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "until", Value: microsOrZero(d.Until)}},
 		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "state", Value: d.State}, {Key: "attempts", Value: d.Attempts}, {Key: "next", Value: whMicros(d.NextAttempt)},
-			{Key: "updated", Value: whMicros(d.Updated)}, {Key: "count", Value: d.Count},
+			{Key: "state", Value: d.State}, {Key: "attempts", Value: d.Attempts}, {Key: "next", Value: microsOrZero(d.NextAttempt)},
+			{Key: "updated", Value: microsOrZero(d.Updated)}, {Key: "count", Value: d.Count},
 			{Key: "status", Value: d.LastStatus}, {Key: "error", Value: d.LastError},
 		}}})
 	if err != nil {
@@ -407,7 +392,7 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, err
 	defer cancel()
 	res, err := s.db.Collection(collWebhookDeliveries).DeleteMany(ctx, bson.D{
 		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{webhook.StateDelivered, webhook.StateFailed, webhook.StateSkipped}}}},
-		{Key: "updated", Value: bson.D{{Key: "$lt", Value: whMicros(before)}}},
+		{Key: "updated", Value: bson.D{{Key: "$lt", Value: microsOrZero(before)}}},
 	})
 	if err != nil {
 		return 0, storeErr("prune deliveries", err)
