@@ -360,3 +360,48 @@ func checkMetricsAnswer(t *testing.T, status int, header http.Header, body []byt
 		}
 	}
 }
+
+// TestMetricsLongPollWaiting: the waiting gauge counts a request held by
+// Prefer: wait, and drops back when a push answers it.
+func TestMetricsLongPollWaiting(t *testing.T) {
+	s := newMetered(t, meteredOptions{metrics: true, token: metricsToken})
+	waiting := func() float64 {
+		t.Helper()
+		v, ok := samples(scrape(t, s.url+"/metrics", metricsToken), "taxiid_longpoll_waiting_requests")["taxiid_longpoll_waiting_requests{}"]
+		if !ok {
+			t.Fatal("no taxiid_longpoll_waiting_requests gauge")
+		}
+		return v
+	}
+	if got := waiting(); got != 0 {
+		t.Fatalf("waiting before any request = %v; want 0", got)
+	}
+	answered := make(chan int, 1)
+	go func() {
+		status, _, _ := sendAsAlice(t, "GET", s.url+objects, map[string]string{"Prefer": "wait=30"}, nil)
+		answered <- status
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for waiting() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting = %v 10 s after a request asked to wait; want 1", waiting())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	body, err := json.Marshal(envelope(obj("indicator", "44444444-4444-4444-8444-444444444444", "2021-01-01T00:00:00.000Z")))
+	must(t, err)
+	if status, _, b := sendAsAlice(t, "POST", s.url+objects, nil, body); status != http.StatusAccepted {
+		t.Fatalf("POST = %d\n%s", status, b)
+	}
+	select {
+	case status := <-answered:
+		if status != http.StatusOK {
+			t.Fatalf("waiting GET = %d; want 200", status)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiting request was not answered 20 s after a push")
+	}
+	if got := waiting(); got != 0 {
+		t.Errorf("waiting after the answer = %v; want 0", got)
+	}
+}

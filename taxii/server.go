@@ -331,6 +331,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.log.Warn("long-poll: the store did not say which collections changed", "err", err)
 	})
 	cfg.Metrics.ReportRequestMemory(s.MemoryInUse, cfg.MaxMemory)
+	cfg.Metrics.ReportWaiting(s.Waiting)
 	if cfg.Ingester != nil {
 		cfg.Metrics.ReportBacklog(cfg.Ingester.Backlog)
 		cfg.Ingester.OnAdded(s.watch.added)

@@ -61,6 +61,7 @@ type Metrics struct {
 	memoryInUse atomic.Pointer[func() int64]
 	memoryLimit atomic.Int64
 	backlog     atomic.Pointer[func() (pushes, objects int)]
+	waiting     atomic.Pointer[func() int]
 
 	reasons     boundedSet // reasons of rejections
 	authReasons boundedSet // reasons of refused credentials
@@ -154,6 +155,12 @@ func New(build BuildInfo) *Metrics {
 		gauge("ingest_pending_objects", "Objects that background pushes have still to store.", func() float64 {
 			_, o := m.readBacklog()
 			return float64(o)
+		}),
+		gauge("longpoll_waiting_requests", "Requests held by Prefer: wait until objects arrive or their wait ends.", func() float64 {
+			if f := m.waiting.Load(); f != nil {
+				return float64((*f)())
+			}
+			return 0
 		}),
 	)
 	return m
@@ -290,6 +297,15 @@ func (m *Metrics) ReportRequestMemory(inUse func() int64, limit int64) {
 	}
 	m.memoryInUse.Store(&inUse)
 	m.memoryLimit.Store(limit)
+}
+
+// ReportWaiting has the long-poll gauge read waiting (the server's
+// Waiting).
+func (m *Metrics) ReportWaiting(waiting func() int) {
+	if m == nil {
+		return
+	}
+	m.waiting.Store(&waiting)
 }
 
 // ReportBacklog has the pending push gauges read backlog (the ingester's
