@@ -179,11 +179,14 @@ func (e *RemoteError) Error() string {
 }
 
 // get reads one page of objects: every version (match[version]=all,
-// TAXII 2.1 section 3.4.1) added after after (none when ""), continuing
+// TAXII 2.1 section 3.4.1) of every STIX spec version (without
+// match[spec_version] a server returns only each object's latest spec
+// version, section 3.4.1) added after after (none when ""), continuing
 // the walk of token next when set.
 func (c *client) get(ctx context.Context, after, next string) (page, error) {
 	q := url.Values{}
 	q.Set("match[version]", "all")
+	q.Set("match[spec_version]", "2.0,2.1")
 	q.Set("limit", strconv.Itoa(c.limits.PageObjects))
 	if after != "" {
 		q.Set("added_after", after)

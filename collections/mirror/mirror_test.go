@@ -225,6 +225,16 @@ func indicator(id string, version int) map[string]any {
 	}
 }
 
+// indicator20 returns a STIX 2.0 version of indicator id (no
+// spec_version; labels required), modified at the given second.
+func indicator20(id string, version int) map[string]any {
+	o := indicator(id, version)
+	delete(o, "spec_version")
+	delete(o, "pattern_type")
+	o["labels"] = []string{"malicious-activity"}
+	return o
+}
+
 // versions returns every (id, version) stored in a collection.
 func versions(t testing.TB, s collections.Store, apiRoot, coll string) []string {
 	t.Helper()
@@ -297,6 +307,9 @@ func TestMirrorFollowsWriters(t *testing.T) {
 	for i, id := range shared {
 		first = append(first, indicator(id, 0), indicator(id, 1+i))
 	}
+	// An object with a STIX 2.0 version besides its 2.1 ones: a pull
+	// without match[spec_version] would bring only the 2.1 ones.
+	first = append(first, indicator20(shared[0], 5))
 	must(t, b.push(first))
 
 	path := filepath.Join(t.TempDir(), "local.db")
@@ -349,8 +362,8 @@ func TestMirrorFollowsWriters(t *testing.T) {
 	}
 
 	want := versions(t, b.store, "api1", remoteColl)
-	if len(want) != 6+3*12*3 {
-		t.Fatalf("remote holds %d versions, want %d", len(want), 6+3*12*3)
+	if len(want) != 7+3*12*3 {
+		t.Fatalf("remote holds %d versions, want %d", len(want), 7+3*12*3)
 	}
 	var got []string
 	deadline := time.Now().Add(20 * time.Second)
