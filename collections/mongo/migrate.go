@@ -49,7 +49,8 @@ var migrations = []func(ctx context.Context, s *Store) error{
 	// they may be shown below red). Then the indexes with tlp before da
 	// replace those without (objects.go). The markings documents
 	// (markings.go) need no index; versions stored before this version
-	// have none (their markings were not recorded).
+	// have none (their markings were not recorded), nor marking_versions
+	// documents (marking_versions.go, one index).
 	//
 	// Processes of an older release must be stopped first: they would
 	// still write versions without tlp and hint the dropped indexes.
@@ -58,6 +59,9 @@ var migrations = []func(ctx context.Context, s *Store) error{
 			return err
 		}
 		if err := s.createIndexes(ctx, objectIndexes); err != nil {
+			return err
+		}
+		if err := s.createIndexes(ctx, markingVersionIndexes); err != nil {
 			return err
 		}
 		return s.dropIndexes(ctx, collObjects, replacedObjectIndexes)

@@ -269,6 +269,9 @@ type batch struct {
 	// markings are the marking-definition ids the new versions reference,
 	// each with the lowest level (visibleTLP) of those versions.
 	markings map[string]int32
+	// markVersions are the marking_versions documents of the new
+	// versions (marking_versions.go).
+	markVersions []any
 }
 
 // unmarkGroup is the stored versions that lose the same marks, in one
@@ -412,6 +415,7 @@ func (b *batch) add(obj collections.NewObject, p collections.AddPlan, da int64) 
 				b.markings[m] = level
 			}
 		}
+		b.markVersions = appendMarkingVersions(b.markVersions, b.key, da, level, obj.Markings)
 	}
 	for _, u := range p.Unmark {
 		// Unmarked versions are of the new version's spec version.
@@ -489,6 +493,9 @@ func (b *batch) write(ctx context.Context) error {
 		}
 	}
 	if err := b.s.writeMarkings(ctx, b.key, b.markings); err != nil {
+		return err
+	}
+	if err := b.s.writeMarkingVersions(ctx, b.markVersions); err != nil {
 		return err
 	}
 	return b.s.writeHeads(ctx, b.key, b.heads.dirty)

@@ -33,7 +33,7 @@ func TestMarkingsAfterDelete(t *testing.T) {
 	}
 	check := func(step string, ceiling stix.TLP, want ...string) {
 		t.Helper()
-		ms, err := s.Markings(ctx, c.APIRoot, c.ID, ceiling)
+		ms, err := s.Markings(ctx, c.APIRoot, c.ID, ceiling, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,7 +28,8 @@ func migrate7(ctx context.Context, tx *sql.Tx) error {
 }
 
 // migrateLevels stores the levels and counts the markings of every
-// version.
+// version, and records which versions reference each marking
+// (marking_versions).
 func migrateLevels(ctx context.Context, tx *sql.Tx) error {
 	type key struct {
 		coll    int64
@@ -77,6 +78,10 @@ func migrateLevels(ctx context.Context, tx *sql.Tx) error {
 			}
 			for _, m := range r.sh.Markings {
 				counts[key{r.coll, m, r.sh.TLP}]++
+				if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO marking_versions (coll, marking, tlp, date_added) VALUES (?, ?, ?, ?)",
+					r.coll, m, int64(r.sh.TLP), r.added); err != nil {
+					return fmt.Errorf("marking_versions: %w", err)
+				}
 			}
 		}
 		last = chunk[len(chunk)-1].added

@@ -25,6 +25,7 @@ type writeStmts struct {
 	setCeilings, unmarkCeilings         *sql.Stmt
 	delete, settleKeep, settleSet       *sql.Stmt
 	markAdd, markDel, markPrune         *sql.Stmt
+	markVersion, unmarkVersion          *sql.Stmt
 	all                                 []*sql.Stmt
 }
 
@@ -76,6 +77,10 @@ func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&ws.markAdd, "INSERT INTO markings (coll, marking, tlp, n) VALUES (?, ?, ?, 1) ON CONFLICT (coll, marking, tlp) DO UPDATE SET n = n + 1"},
 		{&ws.markDel, "UPDATE markings SET n = n - 1 WHERE coll = ? AND marking = ? AND tlp = ?"},
 		{&ws.markPrune, "DELETE FROM markings WHERE coll = ? AND n <= 0"},
+		// Which versions, by level and date_added, reference each
+		// marking: what Markings probes under an embargo bound.
+		{&ws.markVersion, "INSERT OR IGNORE INTO marking_versions (coll, marking, tlp, date_added) VALUES (?, ?, ?, ?)"},
+		{&ws.unmarkVersion, "DELETE FROM marking_versions WHERE coll = ? AND marking = ? AND tlp = ? AND date_added = ?"},
 		{&ws.settleKeep, "UPDATE status_entries SET state = ?, version = ? WHERE skey = ? AND seq = ?"},
 		{&ws.settleSet, "UPDATE status_entries SET state = ?, version = ?, message = ? WHERE skey = ? AND seq = ?"},
 	} {
@@ -504,6 +509,9 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 		if _, err := o.stmt(o.ws.markAdd).ExecContext(o.ctx, o.coll, m, int64(obj.TLP)); err != nil {
 			return p.Result, err
 		}
+		if _, err := o.stmt(o.ws.markVersion).ExecContext(o.ctx, o.coll, m, int64(obj.TLP), added); err != nil {
+			return p.Result, err
+		}
 	}
 	for _, u := range p.Unmark {
 		// A version losing marks under TLP:RED mostly loses some below it
@@ -689,9 +697,9 @@ func (o *objectTx) storeCeilings(vs []collections.StoredVersion, stored []int64)
 	return nil
 }
 
-// deleteVersion deletes one version and counts its markings out of the
-// collection's, so that Markings lists only what stored versions
-// reference (at their levels).
+// deleteVersion deletes one version, counts its markings out of the
+// collection's and removes its marking_versions rows, so that Markings
+// lists only what stored versions reference (at their levels and dates).
 func (o *objectTx) deleteVersion(added int64) error {
 	var (
 		tlp int64
@@ -706,6 +714,9 @@ func (o *objectTx) deleteVersion(added int64) error {
 	}
 	for _, m := range sh.Markings {
 		if _, err := o.stmt(o.ws.markDel).ExecContext(o.ctx, o.coll, m, tlp); err != nil {
+			return err
+		}
+		if _, err := o.stmt(o.ws.unmarkVersion).ExecContext(o.ctx, o.coll, m, tlp, added); err != nil {
 			return err
 		}
 	}
