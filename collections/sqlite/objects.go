@@ -74,7 +74,7 @@ func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		// The markings of a deleted version are read from it, to count
 		// them out of the collection's.
 		{&ws.delete, "DELETE FROM objects WHERE date_added = ? RETURNING tlp, raw"},
-		{&ws.markAdd, "INSERT INTO markings (coll, marking, tlp, n) VALUES (?, ?, ?, 1) ON CONFLICT (coll, marking, tlp) DO UPDATE SET n = n + 1"},
+		{&ws.markAdd, "INSERT INTO markings (coll, marking, tlp, n) VALUES (?, ?, ?, ?) ON CONFLICT (coll, marking, tlp) DO UPDATE SET n = n + excluded.n"},
 		{&ws.markDel, "UPDATE markings SET n = n - 1 WHERE coll = ? AND marking = ? AND tlp = ?"},
 		{&ws.markPrune, "DELETE FROM markings WHERE coll = ? AND n <= 0"},
 		// Which versions, by level and date_added, reference each
@@ -109,6 +109,15 @@ type objectTx struct {
 	ws    *writeStmts
 	coll  int64
 	bound map[*sql.Stmt]*sql.Stmt
+	// marked counts the versions added per marking and level, written
+	// to markings once per batch (storeMarkings).
+	marked map[markingLevel]int64
+}
+
+// markingLevel is one row of the markings table of the collection.
+type markingLevel struct {
+	marking string
+	tlp     stix.TLP
 }
 
 func (s *Store) objectTx(ctx context.Context, tx *sql.Tx, coll int64) *objectTx {
@@ -447,6 +456,9 @@ func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs
 		if err := o.storeHeads(heads); err != nil {
 			return fmt.Errorf("sqlite: add objects: %w", err)
 		}
+		if err := o.storeMarkings(); err != nil {
+			return fmt.Errorf("sqlite: add objects: %w", err)
+		}
 		if status != nil {
 			if err := status.finish(tx, now, opts.Status.Expires); err != nil {
 				return fmt.Errorf("sqlite: status update: %w", err)
@@ -506,9 +518,10 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 		return p.Result, err
 	}
 	for _, m := range obj.Markings {
-		if _, err := o.stmt(o.ws.markAdd).ExecContext(o.ctx, o.coll, m, int64(obj.TLP)); err != nil {
-			return p.Result, err
+		if o.marked == nil {
+			o.marked = make(map[markingLevel]int64)
 		}
+		o.marked[markingLevel{m, obj.TLP}]++
 		if _, err := o.stmt(o.ws.markVersion).ExecContext(o.ctx, o.coll, m, int64(obj.TLP), added); err != nil {
 			return p.Result, err
 		}
@@ -542,6 +555,18 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 	}
 	heads.added(e, &p.Head)
 	return p.Result, nil
+}
+
+// storeMarkings adds the versions counted in o.marked to the markings
+// table: one upsert per marking and level of the batch, not per version.
+func (o *objectTx) storeMarkings() error {
+	for k, n := range o.marked {
+		if _, err := o.stmt(o.ws.markAdd).ExecContext(o.ctx, o.coll, k.marking, int64(k.tlp), n); err != nil {
+			return err
+		}
+	}
+	o.marked = nil
+	return nil
 }
 
 // DeleteObject implements collections.Store.
