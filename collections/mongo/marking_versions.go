@@ -135,10 +135,12 @@ func (s *Store) markingsAddedBy(ctx context.Context, c collDoc, docs []markingDo
 	mv := s.db.Collection(collMarkingVersions)
 	kept := docs[:0]
 	for _, d := range docs {
-		// l as an $in list of points: each is one range of da up to bound.
+		// l as an $in list of points: each is one range of da up to bound
+		// in the {c, m, l, da} index, the only one these fields match (no
+		// hint: a database migrated without it still answers, slower).
 		err := mv.FindOne(ctx, bson.D{{Key: "c", Value: c.Key}, {Key: "m", Value: d.Marking},
 			{Key: "l", Value: bson.D{{Key: "$in", Value: levels}}}, {Key: "da", Value: bson.D{{Key: "$lte", Value: bound}}}},
-			options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetHint(markingVersionIndexes[0].name)).Err()
+			options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 		switch {
 		case err == nil:
 			kept = append(kept, d)
