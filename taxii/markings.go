@@ -21,13 +21,13 @@ type markingRecord struct {
 
 // markingsResource answers GET {api-root}/collections/{id}/markings/: the
 // marking definitions referenced by the versions the requester may see in
-// the collection (within its TLP ceiling, and added before its embargo),
-// and its TLP ceiling (null: none), so that a client knows what it is not
-// shown. A marking referenced only by versions still under embargo is
-// not listed: the requester learns nothing of them before it may see
-// them. The TAXII 2.1 specification has no such endpoint
-// (the technical committee discusses one); it answers like the
-// collection's other endpoints, in the TAXII media type.
+// the collection (within its TLP ceiling, added at least its embargo
+// ago), and its TLP ceiling (null: none), so that a client knows what it
+// is not shown. A marking referenced only by versions still under embargo
+// is not listed: the requester learns nothing of them before it may see
+// them. The TAXII 2.1 specification has no such endpoint (the technical
+// committee discusses one); it answers like the collection's other
+// endpoints, in the TAXII media type.
 type markingsResource struct {
 	Markings []markingRecord `json:"markings"`
 	Ceiling  *string         `json:"ceiling"`

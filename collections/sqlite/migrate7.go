@@ -37,6 +37,11 @@ func migrateLevels(ctx context.Context, tx *sql.Tx) error {
 		tlp     stix.TLP
 	}
 	counts := map[key]int64{}
+	markVersion, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO marking_versions (coll, marking, tlp, date_added) VALUES (?, ?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	defer markVersion.Close()
 	last := int64(math.MinInt64)
 	for {
 		rows, err := tx.QueryContext(ctx, "SELECT date_added, coll, raw FROM objects WHERE date_added > ? ORDER BY date_added LIMIT ?",
@@ -78,8 +83,7 @@ func migrateLevels(ctx context.Context, tx *sql.Tx) error {
 			}
 			for _, m := range r.sh.Markings {
 				counts[key{r.coll, m, r.sh.TLP}]++
-				if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO marking_versions (coll, marking, tlp, date_added) VALUES (?, ?, ?, ?)",
-					r.coll, m, int64(r.sh.TLP), r.added); err != nil {
+				if _, err := markVersion.ExecContext(ctx, r.coll, m, int64(r.sh.TLP), r.added); err != nil {
 					return fmt.Errorf("marking_versions: %w", err)
 				}
 			}
