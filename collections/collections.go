@@ -388,9 +388,16 @@ type Store interface {
 	FailPendings(ctx context.Context, apiRoot, id, message string, expires time.Time) (int, error)
 
 	// Markings returns the marking definitions referenced by versions of
-	// the collection that a requester with ceiling maxTLP may see (every
-	// one for stix.TLPNone), ordered by ID. A missing collection has none.
-	Markings(ctx context.Context, apiRoot, collection string, maxTLP stix.TLP) ([]Marking, error)
+	// the collection that a requester with ceiling maxTLP (stix.TLPNone:
+	// none) and embargo bound addedUntil (as Query.AddedUntil: versions
+	// added at or before it; zero: none) may see, ordered by ID: a marking
+	// referenced only by versions above the ceiling or added after the
+	// bound is left out. Under a bound, a marking referenced only by
+	// deleted versions is left out too; without one a store may keep
+	// listing it. A missing collection has none. It answers from an
+	// index, in time proportional to the markings and levels, never to
+	// the versions.
+	Markings(ctx context.Context, apiRoot, collection string, maxTLP stix.TLP, addedUntil time.Time) ([]Marking, error)
 
 	// Watermarks returns, for each of the collections named by id (ids
 	// are unique in the store) that exists, a mark that changes whenever

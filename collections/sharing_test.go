@@ -79,7 +79,7 @@ func TestSharingRecordedAtIngest(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("stored levels (-want +got):\n%s", diff)
 			}
-			ms, err := e.store.Markings(t.Context(), c.APIRoot, c.ID, stix.TLPNone)
+			ms, err := e.store.Markings(t.Context(), c.APIRoot, c.ID, stix.TLPNone, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,9 +2,11 @@ package taxii
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/taxiid/taxiid/collections"
 	"github.com/taxiid/taxiid/stix"
 )
 
@@ -19,10 +21,13 @@ type markingRecord struct {
 
 // markingsResource answers GET {api-root}/collections/{id}/markings/: the
 // marking definitions referenced by the versions the requester may see in
-// the collection, and its TLP ceiling (null: none), so that a client knows
-// what it is not shown. The TAXII 2.1 specification has no such endpoint
-// (the technical committee discusses one); it answers like the
-// collection's other endpoints, in the TAXII media type.
+// the collection (within its TLP ceiling, added at least its embargo
+// ago), and its TLP ceiling (null: none), so that a client knows what it
+// is not shown. A marking referenced only by versions still under embargo
+// is not listed: the requester learns nothing of them before it may see
+// them. The TAXII 2.1 specification has no such endpoint (the technical
+// committee discusses one); it answers like the collection's other
+// endpoints, in the TAXII media type.
 type markingsResource struct {
 	Markings []markingRecord `json:"markings"`
 	Ceiling  *string         `json:"ceiling"`
@@ -33,7 +38,10 @@ func (s *Server) markings(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ms, err := s.store.Markings(c.Request().Context(), col.APIRoot, col.ID, sh.MaxTLP)
+	// The bounds of the requester's object queries, the same way.
+	var q collections.Query
+	sh.restrict(&q, time.Now())
+	ms, err := s.store.Markings(c.Request().Context(), col.APIRoot, col.ID, q.MaxTLP, q.AddedUntil)
 	if err != nil {
 		return err
 	}

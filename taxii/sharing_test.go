@@ -702,8 +702,9 @@ func (h *sharingHub) checkReader(t *testing.T, rd tableReader, tc tableCase, add
 }
 
 // checkMarkings: the markings endpoint lists the markings referenced by
-// the versions rd sees (granular ones included: the reader learns what a
-// served copy left out), and rd's ceiling.
+// the versions rd sees, within its ceiling and embargo (granular ones
+// included: the reader learns what a served copy left out), and rd's
+// ceiling.
 func (h *sharingHub) checkMarkings(t *testing.T, rd tableReader, coll string, objs []sobj) {
 	t.Helper()
 	type record struct {
@@ -719,13 +720,13 @@ func (h *sharingHub) checkMarkings(t *testing.T, rd tableReader, coll string, ob
 		c := rd.cond.MaxTLP.String()
 		want.Ceiling = &c
 	}
-	// The markings endpoint does not follow the embargo (README, Sharing
-	// conditions): it lists what the ceiling lets the reader see.
-	ceilingOnly := rd.cond
-	ceilingOnly.Embargo = 0
+	// Ceiling and embargo alike: a marking referenced only by versions
+	// still under rd's embargo is not listed (a reader whose embargo
+	// outlasts the test gets none; one whose embargo has passed, those of
+	// what its ceiling lets it see).
 	seen := map[string]bool{}
 	for _, o := range objs {
-		if !o.visibleTo(ceilingOnly) {
+		if !o.visibleTo(rd.cond) {
 			continue
 		}
 		refs := slices.Clone(o.omr)

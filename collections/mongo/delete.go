@@ -116,6 +116,13 @@ func (s *Store) deleteVersions(ctx context.Context, key, id string, versions col
 				return err
 			}
 		}
+		das := make([]int64, 0, len(p.Delete))
+		for _, i := range p.Delete {
+			das = append(das, docs[i].DateAdded)
+		}
+		if err := s.deleteMarkingVersions(ctx, key, das); err != nil {
+			return err
+		}
 		rt := retagger{key: key}
 		for k, i := range p.Keep {
 			d := docs[i]

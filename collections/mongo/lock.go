@@ -157,6 +157,9 @@ func (l *lease) rollback(ctx context.Context) error {
 	if err != nil {
 		return storeErr("roll back an unfinished write", err)
 	}
+	if err := l.s.rollBackMarkingVersions(ctx, key, l.coll.Committed); err != nil {
+		return storeErr("roll back an unfinished write", err)
+	}
 	if err := l.s.repairIDs(ctx, key, ids); err != nil {
 		return storeErr("roll back an unfinished write", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -31,7 +32,9 @@ import (
 // would read every version of the collection; a listing that names a
 // marking no visible version uses any more tells a client only that the
 // collection once held (or was sent) such versions. DeleteCollection
-// removes them with the collection.
+// removes them with the collection. Under an embargo bound, Markings
+// checks each against the versions themselves (marking_versions.go),
+// which follow deletions and rollbacks.
 //
 // The _id (key + NUL + marking id) orders a collection's markings by id,
 // so a listing is one range of the _id index: no other index.
@@ -82,7 +85,7 @@ func (s *Store) writeMarkings(ctx context.Context, key string, markings map[stri
 }
 
 // Markings implements collections.Store.
-func (s *Store) Markings(ctx context.Context, apiRoot, collection string, maxTLP stix.TLP) ([]collections.Marking, error) {
+func (s *Store) Markings(ctx context.Context, apiRoot, collection string, maxTLP stix.TLP, addedUntil time.Time) ([]collections.Marking, error) {
 	if maxTLP > stix.TLPRed {
 		return nil, fmt.Errorf("mongo: markings: %w: TLP ceiling %d", collections.ErrInvalid, maxTLP)
 	}
@@ -106,6 +109,11 @@ func (s *Store) Markings(ctx context.Context, apiRoot, collection string, maxTLP
 	var docs []markingDoc
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, storeErr("markings", err)
+	}
+	if !addedUntil.IsZero() {
+		if docs, err = s.markingsAddedBy(ctx, c, docs, maxTLP, addedUntil); err != nil {
+			return nil, storeErr("markings", err)
+		}
 	}
 	out := make([]collections.Marking, 0, len(docs))
 	for _, d := range docs {

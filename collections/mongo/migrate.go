@@ -51,7 +51,8 @@ var migrations = []func(ctx context.Context, s *Store) error{
 	// tags and heads stored before are right as they are, with no ceiling
 	// tag (objects.go). objects_version_tlp replaces objects_version. The
 	// markings documents (markings.go) need no index; versions stored
-	// before this version have none (their markings were not recorded).
+	// before this version have none (their markings were not recorded),
+	// nor marking_versions documents (marking_versions.go, one index).
 	//
 	// Processes of an older release must be stopped first: they would
 	// still write versions without tlp and hint the dropped index.
@@ -60,6 +61,9 @@ var migrations = []func(ctx context.Context, s *Store) error{
 			return err
 		}
 		if err := s.createIndexes(ctx, objectIndexes); err != nil {
+			return err
+		}
+		if err := s.createIndexes(ctx, markingVersionIndexes); err != nil {
 			return err
 		}
 		return s.dropIndexes(ctx, collObjects, replacedObjectIndexes)

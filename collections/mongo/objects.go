@@ -387,6 +387,9 @@ type batch struct {
 	recompute   []string
 	recomputing map[string]bool
 	retags      []mongo.WriteModel
+	// markVersions are the marking_versions documents of the new
+	// versions (marking_versions.go).
+	markVersions []any
 }
 
 // unmarkGroup is the stored versions that lose the same marks, in one
@@ -637,6 +640,7 @@ func (b *batch) add(obj collections.NewObject, p collections.AddPlan, da int64) 
 				b.markings[m] = level
 			}
 		}
+		b.markVersions = appendMarkingVersions(b.markVersions, b.key, da, level, obj.Markings)
 	}
 	for _, u := range p.Unmark {
 		// Unmarked versions are of the new version's spec version.
@@ -720,6 +724,9 @@ func (b *batch) write(ctx context.Context) error {
 		}
 	}
 	if err := b.s.writeMarkings(ctx, b.key, b.markings); err != nil {
+		return err
+	}
+	if err := b.s.writeMarkingVersions(ctx, b.markVersions); err != nil {
 		return err
 	}
 	return b.s.writeHeads(ctx, b.key, b.heads.dirty)

@@ -455,6 +455,7 @@ func (s *Store) DeleteCollection(ctx context.Context, apiRoot, id string) error 
 		{collObjects, bson.D{{Key: "c", Value: d.Key}}},
 		{collHeads, bson.D{{Key: "c", Value: d.Key}}},
 		{collMarkings, bson.D{{Key: "_id", Value: markingsOf(d.Key)}}},
+		{collMarkingVersions, bson.D{{Key: "_id", Value: markingsOf(d.Key)}}},
 	} {
 		if _, err := s.db.Collection(del.coll).DeleteMany(ctx, del.filter); err != nil {
 			return storeErr("delete collection "+id, err)

@@ -301,7 +301,7 @@ func TestMarkingsDocuments(t *testing.T) {
 	}
 	check := func(name string, ceiling stix.TLP, want []collections.Marking) {
 		t.Helper()
-		got, err := s.Markings(ctx, testRoot, testColl, ceiling)
+		got, err := s.Markings(ctx, testRoot, testColl, ceiling, time.Time{})
 		if err != nil {
 			t.Fatalf("%s: Markings: %v", name, err)
 		}
@@ -322,7 +322,7 @@ func TestMarkingsDocuments(t *testing.T) {
 	}
 	check("after a deletion", stix.TLPNone, all)
 
-	if got, err := s.Markings(ctx, testRoot, "00000000-0000-4000-8000-000000000000", stix.TLPNone); err != nil || got != nil {
+	if got, err := s.Markings(ctx, testRoot, "00000000-0000-4000-8000-000000000000", stix.TLPNone, time.Time{}); err != nil || got != nil {
 		t.Errorf("Markings of a missing collection: %v, %v; want none", got, err)
 	}
 	key := collDocOf(t, s).Key

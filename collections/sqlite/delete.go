@@ -28,24 +28,35 @@ func (s *Store) DeleteCollection(ctx context.Context, apiRoot, id string) error 
 		return fmt.Errorf("sqlite: delete collection: %w", err)
 	}
 	const (
-		delObjects = "DELETE FROM objects WHERE date_added IN (SELECT date_added FROM objects WHERE coll = ? LIMIT ?)"
-		delHeads   = "DELETE FROM heads WHERE (coll, uuid, type) IN (SELECT coll, uuid, type FROM heads WHERE coll = ? LIMIT ?)"
+		delObjects  = "DELETE FROM objects WHERE date_added IN (SELECT date_added FROM objects WHERE coll = ? LIMIT ?)"
+		delMarkings = "DELETE FROM marking_versions WHERE (coll, marking, tlp, date_added) IN " +
+			"(SELECT coll, marking, tlp, date_added FROM marking_versions WHERE coll = ? LIMIT ?)"
+		delHeads = "DELETE FROM heads WHERE (coll, uuid, type) IN (SELECT coll, uuid, type FROM heads WHERE coll = ? LIMIT ?)"
 	)
-	for _, q := range []string{delObjects, delHeads} {
+	// The versions' marking_versions rows go in the transactions that
+	// delete versions, a batch of each at a time.
+	for _, qs := range [][]string{{delObjects, delMarkings}, {delHeads}} {
 		for {
-			var n int64
+			full := false
 			err := s.writeTx(ctx, func(tx *sql.Tx) error {
-				res, err := tx.ExecContext(ctx, q, coll, deleteBatch)
-				if err != nil {
-					return fmt.Errorf("sqlite: delete collection %s/%s: %w", apiRoot, id, err)
+				full = false
+				for _, q := range qs {
+					res, err := tx.ExecContext(ctx, q, coll, deleteBatch)
+					if err != nil {
+						return fmt.Errorf("sqlite: delete collection %s/%s: %w", apiRoot, id, err)
+					}
+					n, err := res.RowsAffected()
+					if err != nil {
+						return err
+					}
+					full = full || n == deleteBatch
 				}
-				n, err = res.RowsAffected()
-				return err
+				return nil
 			})
 			if err != nil {
 				return err
 			}
-			if n < deleteBatch {
+			if !full {
 				break
 			}
 		}
@@ -56,7 +67,8 @@ func (s *Store) DeleteCollection(ctx context.Context, apiRoot, id string) error 
 		// root and id gets its coll key back. Handles check a cached key
 		// against its row before use (Store.collection), since after
 		// DeleteAPIRoot SQLite may give the key to a new collection.
-		for _, q := range []string{"DELETE FROM objects WHERE coll = ?", "DELETE FROM heads WHERE coll = ?", "DELETE FROM markings WHERE coll = ?", "UPDATE collections SET deleted = 1, alias = NULL WHERE coll = ?"} {
+		for _, q := range []string{"DELETE FROM objects WHERE coll = ?", "DELETE FROM heads WHERE coll = ?", "DELETE FROM markings WHERE coll = ?", "DELETE FROM marking_versions WHERE coll = ?",
+			"UPDATE collections SET deleted = 1, alias = NULL WHERE coll = ?"} {
 			if _, err := tx.ExecContext(ctx, q, coll); err != nil {
 				return fmt.Errorf("sqlite: delete collection %s/%s: %w", apiRoot, id, err)
 			}

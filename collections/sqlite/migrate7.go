@@ -28,7 +28,8 @@ func migrate7(ctx context.Context, tx *sql.Tx) error {
 }
 
 // migrateLevels stores the levels and counts the markings of every
-// version.
+// version, and records which versions reference each marking
+// (marking_versions).
 func migrateLevels(ctx context.Context, tx *sql.Tx) error {
 	type key struct {
 		coll    int64
@@ -36,6 +37,11 @@ func migrateLevels(ctx context.Context, tx *sql.Tx) error {
 		tlp     stix.TLP
 	}
 	counts := map[key]int64{}
+	markVersion, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO marking_versions (coll, marking, tlp, date_added) VALUES (?, ?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	defer markVersion.Close()
 	last := int64(math.MinInt64)
 	for {
 		rows, err := tx.QueryContext(ctx, "SELECT date_added, coll, raw FROM objects WHERE date_added > ? ORDER BY date_added LIMIT ?",
@@ -77,6 +83,9 @@ func migrateLevels(ctx context.Context, tx *sql.Tx) error {
 			}
 			for _, m := range r.sh.Markings {
 				counts[key{r.coll, m, r.sh.TLP}]++
+				if _, err := markVersion.ExecContext(ctx, r.coll, m, int64(r.sh.TLP), r.added); err != nil {
+					return fmt.Errorf("marking_versions: %w", err)
+				}
 			}
 		}
 		last = chunk[len(chunk)-1].added

@@ -18,11 +18,12 @@ import (
 // TLP 1.0 and 2.0 markings, none, and a granular marking on a required
 // property: each gets the level its JSON says (unmarked: red), pages under
 // a ceiling show exactly those within it, and the collection's markings
-// are counted. An object whose versions are AMBER, GREEN then RED gets its
-// marks under each ceiling (its latest under GREEN is the GREEN one) and
-// its head, written before levels, BelowRed. The migration reads in
-// chunks: small ones split objects across chunks, or fill one with an
-// object.
+// are counted and dated (listed under an embargo bound exactly as the
+// versions added by then reference them). An object whose versions are
+// AMBER, GREEN then RED gets its marks under each ceiling (its latest
+// under GREEN is the GREEN one) and its head, written before levels,
+// BelowRed. The migration reads in chunks: small ones split objects
+// across chunks, or fill one with an object.
 func TestMigrate7(t *testing.T) {
 	for _, chunk := range []int{backfillChunk, 2, 1} {
 		t.Run(fmt.Sprintf("chunk %d", chunk), func(t *testing.T) {
@@ -143,7 +144,7 @@ func testMigrate7(t *testing.T) {
 			t.Errorf("ceiling %q after migration (-want +got):\n%s", ceiling, diff)
 		}
 	}
-	ms, err := s.Markings(ctx, "api1", coll, stix.TLPAmber)
+	ms, err := s.Markings(ctx, "api1", coll, stix.TLPAmber, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +156,33 @@ func testMigrate7(t *testing.T) {
 	// green2 by a green one.
 	if diff := cmp.Diff([]string{statement, amber2, white1, green2}, ids); diff != "" {
 		t.Errorf("markings under amber (-want +got):\n%s", diff)
+	}
+	// The versions referencing each marking, with their dates: under an
+	// embargo bound only those added at or before it count.
+	for _, b := range []struct {
+		ceiling stix.TLP
+		until   int64 // date_added, µs
+		want    []string
+	}{
+		{stix.TLPNone, 99, nil},
+		{stix.TLPNone, 100, []string{white1}},
+		{stix.TLPNone, 101, []string{statement, amber2, white1}},
+		{stix.TLPClear, 103, []string{white1}},
+		{stix.TLPNone, 103, []string{statement, amber2, white1, red2}},
+		{stix.TLPGreen, 201, []string{white1, green2}},
+		{stix.TLPNone, 202, []string{statement, amber2, white1, green2, red2}},
+	} {
+		ms, err := s.Markings(ctx, "api1", coll, b.ceiling, time.UnixMicro(b.until))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range ms {
+			ids = append(ids, m.ID)
+		}
+		if diff := cmp.Diff(b.want, ids); diff != "" {
+			t.Errorf("markings under %q until %d µs (-want +got):\n%s", b.ceiling, b.until, diff)
+		}
 	}
 	if c, err := s.Collection(ctx, "api1", coll); err != nil || c.UnmarkedTLP != stix.TLPNone {
 		t.Errorf("collection after migration: %+v, %v", c, err)

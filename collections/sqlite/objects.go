@@ -25,6 +25,7 @@ type writeStmts struct {
 	setCeilings, unmarkCeilings         *sql.Stmt
 	delete, settleKeep, settleSet       *sql.Stmt
 	markAdd, markDel, markPrune         *sql.Stmt
+	markVersion, unmarkVersion          *sql.Stmt
 	all                                 []*sql.Stmt
 }
 
@@ -73,9 +74,13 @@ func (ws *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		// The markings of a deleted version are read from it, to count
 		// them out of the collection's.
 		{&ws.delete, "DELETE FROM objects WHERE date_added = ? RETURNING tlp, raw"},
-		{&ws.markAdd, "INSERT INTO markings (coll, marking, tlp, n) VALUES (?, ?, ?, 1) ON CONFLICT (coll, marking, tlp) DO UPDATE SET n = n + 1"},
+		{&ws.markAdd, "INSERT INTO markings (coll, marking, tlp, n) VALUES (?, ?, ?, ?) ON CONFLICT (coll, marking, tlp) DO UPDATE SET n = n + excluded.n"},
 		{&ws.markDel, "UPDATE markings SET n = n - 1 WHERE coll = ? AND marking = ? AND tlp = ?"},
 		{&ws.markPrune, "DELETE FROM markings WHERE coll = ? AND n <= 0"},
+		// Which versions, by level and date_added, reference each
+		// marking: what Markings probes under an embargo bound.
+		{&ws.markVersion, "INSERT OR IGNORE INTO marking_versions (coll, marking, tlp, date_added) VALUES (?, ?, ?, ?)"},
+		{&ws.unmarkVersion, "DELETE FROM marking_versions WHERE coll = ? AND marking = ? AND tlp = ? AND date_added = ?"},
 		{&ws.settleKeep, "UPDATE status_entries SET state = ?, version = ? WHERE skey = ? AND seq = ?"},
 		{&ws.settleSet, "UPDATE status_entries SET state = ?, version = ?, message = ? WHERE skey = ? AND seq = ?"},
 	} {
@@ -104,6 +109,15 @@ type objectTx struct {
 	ws    *writeStmts
 	coll  int64
 	bound map[*sql.Stmt]*sql.Stmt
+	// marked counts the versions added per marking and level, written
+	// to markings once per batch (storeMarkings).
+	marked map[markingLevel]int64
+}
+
+// markingLevel is one row of the markings table of the collection.
+type markingLevel struct {
+	marking string
+	tlp     stix.TLP
 }
 
 func (s *Store) objectTx(ctx context.Context, tx *sql.Tx, coll int64) *objectTx {
@@ -442,6 +456,9 @@ func (s *Store) AddObjects(ctx context.Context, apiRoot, collection string, objs
 		if err := o.storeHeads(heads); err != nil {
 			return fmt.Errorf("sqlite: add objects: %w", err)
 		}
+		if err := o.storeMarkings(); err != nil {
+			return fmt.Errorf("sqlite: add objects: %w", err)
+		}
 		if status != nil {
 			if err := status.finish(tx, now, opts.Status.Expires); err != nil {
 				return fmt.Errorf("sqlite: status update: %w", err)
@@ -499,7 +516,11 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 		return p.Result, err
 	}
 	for _, m := range obj.Markings {
-		if _, err := o.stmt(o.ws.markAdd).ExecContext(o.ctx, o.coll, m, int64(obj.TLP)); err != nil {
+		if o.marked == nil {
+			o.marked = make(map[markingLevel]int64)
+		}
+		o.marked[markingLevel{m, obj.TLP}]++
+		if _, err := o.stmt(o.ws.markVersion).ExecContext(o.ctx, o.coll, m, int64(obj.TLP), added); err != nil {
 			return p.Result, err
 		}
 	}
@@ -532,6 +553,18 @@ func (o *objectTx) add(heads *headSet, obj collections.NewObject, added int64, s
 	}
 	heads.added(e, &p.Head)
 	return p.Result, nil
+}
+
+// storeMarkings adds the versions counted in o.marked to the markings
+// table: one upsert per marking and level of the batch, not per version.
+func (o *objectTx) storeMarkings() error {
+	for k, n := range o.marked {
+		if _, err := o.stmt(o.ws.markAdd).ExecContext(o.ctx, o.coll, k.marking, int64(k.tlp), n); err != nil {
+			return err
+		}
+	}
+	o.marked = nil
+	return nil
 }
 
 // DeleteObject implements collections.Store.
@@ -687,9 +720,9 @@ func (o *objectTx) storeCeilings(vs []collections.StoredVersion, stored []int64)
 	return nil
 }
 
-// deleteVersion deletes one version and counts its markings out of the
-// collection's, so that Markings lists only what stored versions
-// reference (at their levels).
+// deleteVersion deletes one version, counts its markings out of the
+// collection's and removes its marking_versions rows, so that Markings
+// lists only what stored versions reference (at their levels and dates).
 func (o *objectTx) deleteVersion(added int64) error {
 	var (
 		tlp int64
@@ -704,6 +737,9 @@ func (o *objectTx) deleteVersion(added int64) error {
 	}
 	for _, m := range sh.Markings {
 		if _, err := o.stmt(o.ws.markDel).ExecContext(o.ctx, o.coll, m, tlp); err != nil {
+			return err
+		}
+		if _, err := o.stmt(o.ws.unmarkVersion).ExecContext(o.ctx, o.coll, m, tlp, added); err != nil {
 			return err
 		}
 	}

@@ -116,13 +116,21 @@ func batches(r *rand.Rand, n, size int) [][]collections.NewObject {
 // BenchmarkAddObjects measures ingest: one op is one AddObjects call of
 // 1,000 new objects of about 1 KB, TLP:RED (what an unmarked object is by
 // default).
-func BenchmarkAddObjects(b *testing.B) { benchAddObjects(b, stix.TLPRed) }
+func BenchmarkAddObjects(b *testing.B) { benchAddObjects(b, stix.TLPRed, nil) }
 
 // BenchmarkAddObjectsBelowRed is BenchmarkAddObjects with TLP:GREEN
 // objects, which the indexes for ceilings below TLP:RED hold too.
-func BenchmarkAddObjectsBelowRed(b *testing.B) { benchAddObjects(b, stix.TLPGreen) }
+func BenchmarkAddObjectsBelowRed(b *testing.B) { benchAddObjects(b, stix.TLPGreen, nil) }
 
-func benchAddObjects(b *testing.B, tlp stix.TLP) {
+// BenchmarkAddObjectsMarked is BenchmarkAddObjects with TLP:GREEN objects
+// that reference two marking definitions (the TLP 2.0 green one and a
+// statement), which the markings tables record.
+func BenchmarkAddObjectsMarked(b *testing.B) {
+	benchAddObjects(b, stix.TLPGreen, []string{"marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+		"marking-definition--0c3f6b8e-5d2a-4f1e-9b7c-3a8d2e6f1b45"})
+}
+
+func benchAddObjects(b *testing.B, tlp stix.TLP, markings []string) {
 	const batch = 1000
 	s, c := benchStore(b)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -137,7 +145,7 @@ func benchAddObjects(b *testing.B, tlp stix.TLP) {
 			pending = batches(r, 10, batch)
 			for _, objs := range pending {
 				for i := range objs {
-					objs[i].TLP = tlp
+					objs[i].TLP, objs[i].Markings = tlp, markings
 				}
 			}
 			b.StartTimer()

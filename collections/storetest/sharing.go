@@ -22,6 +22,7 @@ var sharingTests = []test{
 	{"CeilingVersionFilters", on(testCeilingVersionFilters)},
 	{"EmbargoBound", on(testEmbargoBound)},
 	{"MarkingsPerCeiling", on(testMarkingsPerCeiling)},
+	{"MarkingsUnderEmbargo", on(testMarkingsUnderEmbargo)},
 	{"UnmarkedTLPKept", on(testUnmarkedTLPKept)},
 	{"CeilingPaginationWhilePushing", on(testCeilingPaginationWhilePushing)},
 }
@@ -390,7 +391,7 @@ func testMarkingsPerCeiling(t *testing.T, s collections.Store) {
 			}
 			return 1
 		})
-		got, err := s.Markings(f.ctx, f.root, f.coll, ceiling)
+		got, err := s.Markings(f.ctx, f.root, f.coll, ceiling, time.Time{})
 		if err != nil {
 			t.Fatalf("Markings: %v", err)
 		}
@@ -398,9 +399,123 @@ func testMarkingsPerCeiling(t *testing.T, s collections.Store) {
 			t.Errorf("Markings under %q (-want +got):\n%s", ceiling, diff)
 		}
 	}
-	if got, err := s.Markings(f.ctx, f.root, "5d0ac1b4-42f3-4b4e-8d67-1c2ff7ad4c8e", stix.TLPNone); err != nil || len(got) != 0 {
+	if got, err := s.Markings(f.ctx, f.root, "5d0ac1b4-42f3-4b4e-8d67-1c2ff7ad4c8e", stix.TLPNone, time.Now()); err != nil || len(got) != 0 {
 		t.Errorf("Markings of a missing collection: %v, %v", got, err)
 	}
+}
+
+// testMarkingsUnderEmbargo: under an embargo bound Markings lists only
+// the markings referenced by versions added at or before it (and within
+// the ceiling), for every bound between versions, every ceiling, and after
+// deletes: a marking whose only version before the bound is deleted is no
+// longer listed under that bound, though a later version keeps it listed
+// without one; a collection deleted and created again lists only what
+// its new versions reference.
+func testMarkingsUnderEmbargo(t *testing.T, s collections.Store) {
+	f := newFixture(t, s)
+	type version struct {
+		obj     collections.NewObject
+		added   time.Time
+		deleted bool
+	}
+	var vs []*version
+	push := func(id string, at int, props map[string]any) {
+		o := Marked(STIX{Type: "indicator", ID: id, Created: ms(0), Modified: ms(at)}, stix.TLPNone, props)
+		r := f.push(o)
+		vs = append(vs, &version{obj: o, added: r[0].DateAdded})
+	}
+	const (
+		ind1 = "indicator--1b4d1b3e-9f0e-4f5a-8a7c-2e3d4c5b6a71"
+		ind2 = "indicator--2b4d1b3e-9f0e-4f5a-8a7c-2e3d4c5b6a72"
+		ind3 = "indicator--3b4d1b3e-9f0e-4f5a-8a7c-2e3d4c5b6a73"
+		ind4 = "indicator--4b4d1b3e-9f0e-4f5a-8a7c-2e3d4c5b6a74"
+	)
+	// One push each: every version has its own date_added.
+	push(ind1, 1, refs(tlp2Amber, statementMark))
+	push(ind2, 1, refs(tlp2Green))
+	push(ind1, 2, refs(tlp2Clear, statementMark)) // the statement, at clear from here on
+	push(ind3, 1, refs(tlp1Red))
+	push(ind4, 1, map[string]any{ // green, with a red granular marking on an optional property
+		"object_marking_refs": []string{tlp2Green}, "description": "d",
+		"granular_markings": []map[string]any{{"marking_ref": tlp2Red, "selectors": []string{"description"}}},
+	})
+	// The bounds: none, before the first version, at each version and a
+	// microsecond before the next.
+	bounds := []time.Time{{}, vs[0].added.Add(-time.Microsecond)}
+	for _, v := range vs {
+		bounds = append(bounds, v.added, v.added.Add(time.Microsecond))
+	}
+	// unbounded: check without a bound too. Without one, a store may go
+	// on listing what deleted versions referenced (collections.Store).
+	check := func(step string, unbounded bool) {
+		t.Helper()
+		for _, until := range bounds {
+			if until.IsZero() && !unbounded {
+				continue
+			}
+			for _, ceiling := range ceilings {
+				seen := map[string]bool{}
+				var want []string
+				for _, v := range vs {
+					if v.deleted || (!until.IsZero() && v.added.After(until)) ||
+						(ceiling != stix.TLPNone && v.obj.TLP > ceiling) {
+						continue
+					}
+					for _, m := range v.obj.Markings {
+						if !seen[m] {
+							seen[m] = true
+							want = append(want, m)
+						}
+					}
+				}
+				slices.Sort(want)
+				ms, err := s.Markings(f.ctx, f.root, f.coll, ceiling, until)
+				if err != nil {
+					t.Fatalf("Markings: %v", err)
+				}
+				var got []string
+				for _, m := range ms {
+					got = append(got, m.ID)
+					if m.TLP != stix.TLPOfMarking(m.ID) {
+						t.Errorf("%s: marking %s has TLP %q", step, m.ID, m.TLP)
+					}
+				}
+				if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("%s: Markings under %q until %v (-want +got):\n%s", step, ceiling, until, diff)
+				}
+			}
+		}
+	}
+	check("stored", true)
+	// ind2, the only green version before ind4's: tlp2Green goes from
+	// the bounds before ind4, stays after it.
+	if _, err := s.DeleteObject(f.ctx, f.root, f.coll, ind2, collections.VersionFilter{All: true}, nil); err != nil {
+		t.Fatalf("DeleteObject: %v", err)
+	}
+	vs[1].deleted = true
+	check("object deleted", false)
+	// ind1's first version: tlp2Amber goes everywhere, the statement from
+	// the bounds before ind1's second version.
+	if _, err := s.DeleteObject(f.ctx, f.root, f.coll, ind1, collections.VersionFilter{Exact: []time.Time{ms(1)}}, nil); err != nil {
+		t.Fatalf("DeleteObject: %v", err)
+	}
+	vs[0].deleted = true
+	check("version deleted", false)
+	// The collection deleted and created again: what its versions
+	// referenced is gone with them, under any bound.
+	if err := s.DeleteCollection(f.ctx, f.root, f.coll); err != nil {
+		t.Fatalf("DeleteCollection: %v", err)
+	}
+	if err := s.PutCollection(f.ctx, collections.Collection{APIRoot: f.root, ID: f.coll, Title: "C",
+		MediaTypes: []string{"application/stix+json;version=2.1"}}); err != nil {
+		t.Fatalf("PutCollection: %v", err)
+	}
+	for _, v := range vs {
+		v.deleted = true
+	}
+	push(ind4, 2, refs(tlp2Green, statementMark))
+	bounds = append(bounds, vs[len(vs)-1].added, vs[len(vs)-1].added.Add(-time.Microsecond))
+	check("collection created again", true)
 }
 
 // testUnmarkedTLPKept: a collection's unmarked level is stored and listed.

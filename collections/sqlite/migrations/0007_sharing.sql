@@ -57,3 +57,16 @@ CREATE TABLE markings (
 	n       INTEGER NOT NULL,
 	PRIMARY KEY (coll, marking, tlp)
 ) WITHOUT ROWID;
+
+-- The versions referencing each marking, by level and date_added: a row
+-- per (version, marking) it references. Under an embargo bound, a marking
+-- is visible at a level when a row of that level is at or before the
+-- bound: one seek of the primary key per (marking, level) that markings
+-- lists, whatever the number of versions.
+CREATE TABLE marking_versions (
+	coll       INTEGER NOT NULL,
+	marking    TEXT NOT NULL,
+	tlp        INTEGER NOT NULL,
+	date_added INTEGER NOT NULL,
+	PRIMARY KEY (coll, marking, tlp, date_added)
+) WITHOUT ROWID;
