@@ -408,7 +408,7 @@ func (s *Server) page(c *echo.Context, endpoint string, set filterSet, col colle
 			q.AddedAfter = cursor
 		}
 	}
-	p, err := s.store.Objects(c.Request().Context(), q)
+	p, err := s.objects(c.Request().Context(), q)
 	if err != nil {
 		return collections.Page{}, "", collections.Query{}, err
 	}

@@ -2,10 +2,13 @@ package taxii
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v5"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/taxiid/taxiid/collections"
 )
@@ -23,7 +26,9 @@ import (
 // which of the collections that requests wait on changed, only while some
 // request waits. Each collection has a broadcast channel, closed (and
 // replaced) when it changes, that wakes its waiting requests; nothing asks
-// the store per waiting request but their own queries when woken.
+// the store per waiting request but their own queries when woken, and the
+// requests woken together with the same query share one store call
+// (wokenObjects).
 const (
 	// DefaultMaxWait is the default of Config.MaxWait.
 	DefaultMaxWait = 60 * time.Second
@@ -52,6 +57,9 @@ type watcher struct {
 	kick    chan struct{} // asks the polling goroutine to look now
 	stop    chan struct{} // closed by stopWaiting
 	stopped bool
+
+	// queries shares the store calls of woken requests (wokenObjects).
+	queries singleflight.Group
 }
 
 // watchEntry is what the watcher knows of one collection.
@@ -407,7 +415,13 @@ func (s *Server) pageWaiting(c *echo.Context, col collections.Collection, sh sha
 ) (collections.Page, string, collections.Query, error) {
 	wt := s.beginWait(c, col, sh)
 	defer wt.end()
-	for {
+	for woken := false; ; woken = true {
+		if woken {
+			// Marks the request for page's store call: it runs again
+			// together with the others woken by the same change.
+			r := c.Request()
+			c.SetRequest(r.WithContext(context.WithValue(r.Context(), wokenKey{}, true)))
+		}
 		wt.arm()
 		p, next, q, err := run()
 		if err != nil {
@@ -426,4 +440,35 @@ func (s *Server) Waiting() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.total
+}
+
+// wokenKey marks the context of a request that runs its query again after
+// its waiter woke.
+type wokenKey struct{}
+
+// objects runs q in the store for a GET objects or manifest page. The
+// requests woken by one change of a collection run their queries at once;
+// those with the same query (same filters, position, ceiling and embargo
+// bound) share one store call, so that thousands of pollers of a feed cost
+// one query per change rather than one each. Each gets its own list of
+// objects: serving a page may replace an object's bytes in it (served.go).
+func (s *Server) objects(ctx context.Context, q collections.Query) (collections.Page, error) {
+	if woken, _ := ctx.Value(wokenKey{}).(bool); !woken {
+		return s.store.Objects(ctx, q)
+	}
+	key, err := json.Marshal(q)
+	if err != nil {
+		return s.store.Objects(ctx, q)
+	}
+	v, err, _ := s.watch.queries.Do(string(key), func() (any, error) {
+		// Not ended by the first caller's request alone: the others
+		// wait on this call too. The store bounds it.
+		return s.store.Objects(context.WithoutCancel(ctx), q)
+	})
+	if err != nil {
+		return collections.Page{}, err
+	}
+	p := v.(collections.Page)
+	p.Objects = slices.Clone(p.Objects)
+	return p, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -337,5 +338,59 @@ func TestLongPollOff(t *testing.T) {
 		func(c *taxii.Config) { c.MaxWait = -1 })
 	if p := receive(t, poll(t.Context(), s.url, objects, "wait=20")); p.applied != "" || p.took > 10*time.Second {
 		t.Errorf("GET with long-poll off: Preference-Applied %q after %v; want none, at once", p.applied, p.took)
+	}
+}
+
+// slowStore answers Objects after a delay, as a store across a network
+// does: the queries of requests woken together overlap.
+type slowStore struct {
+	collections.Store
+	delay    time.Duration
+	inFlight atomic.Int64
+}
+
+func (s *slowStore) Objects(ctx context.Context, q collections.Query) (collections.Page, error) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	time.Sleep(s.delay)
+	return s.Store.Objects(ctx, q)
+}
+
+// TestLongPollWokenShareQueries: requests woken by one push that ask the
+// same query share store calls (thousands of pollers of a feed must not
+// cost a query each), and each still gets the page.
+func TestLongPollWokenShareQueries(t *testing.T) {
+	counted, slow := &countingStore{}, &slowStore{delay: 50 * time.Millisecond}
+	s := startPollServer(t, filepath.Join(t.TempDir(), "taxiid.db"), true, allowAll{}, func(c *taxii.Config) {
+		slow.Store = c.Store
+		counted.Store = slow
+		c.Store = counted
+	})
+	const nObjects, nManifest = 30, 10
+	var chans []<-chan polled
+	for range nObjects {
+		chans = append(chans, poll(t.Context(), s.url, objects, "wait=20"))
+	}
+	for range nManifest {
+		chans = append(chans, poll(t.Context(), s.url, manifest, "wait=20"))
+	}
+	waitFor(t, s.srv, nObjects+nManifest)
+	// Every request has run its first query and waits.
+	for deadline := time.Now().Add(10 * time.Second); counted.objects.Load() < nObjects+nManifest || slow.inFlight.Load() > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d first queries, %d in flight", counted.objects.Load(), slow.inFlight.Load())
+		}
+	}
+	before := counted.objects.Load()
+	s.push(envelope(pollObject(pollID1)))
+	for i, ch := range chans {
+		if p := receive(t, ch); p.status != http.StatusOK || !cmp.Equal(p.ids, []string{pollID1}) {
+			t.Errorf("waiting request %d = %d, ids %v; want 200, [%s]", i, p.status, p.ids, pollID1)
+		}
+	}
+	// Two queries (objects and manifest) woken together: one call each,
+	// and a few more for requests that woke after a shared call ended.
+	if calls := counted.objects.Load() - before; calls > (nObjects+nManifest)/2 {
+		t.Errorf("%d store queries for %d woken requests of two queries; want them shared", calls, nObjects+nManifest)
 	}
 }
