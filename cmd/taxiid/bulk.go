@@ -8,7 +8,30 @@ import (
 	"time"
 
 	"github.com/taxiid/taxiid/collections"
+	"github.com/taxiid/taxiid/stix"
 )
+
+// validationFlags are the flags of the commands that store objects as a
+// push does (import, mirror), with serve's environment and defaults.
+type validationFlags struct {
+	level, schemaDir string
+}
+
+func (v *validationFlags) bind(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&v.level, "validation", envOr(getenv, "TAXIID_VALIDATION", "default"),
+		"validation level of collections without their own, as serve's --validation: strict, default or permissive (env TAXIID_VALIDATION)")
+	fs.StringVar(&v.schemaDir, "schema-dir", getenv("TAXIID_SCHEMA_DIR"), "JSON schemas adding to or overriding the built-in ones, as serve's (env TAXIID_SCHEMA_DIR)")
+}
+
+// validator returns the level and the validator the flags name.
+func (v *validationFlags) validator() (stix.Level, *stix.Validator, error) {
+	level, err := stix.ParseLevel(v.level)
+	if err != nil {
+		return level, nil, fmt.Errorf("--validation: %w", err)
+	}
+	validator, err := stix.NewValidator(stix.Options{SchemaDir: v.schemaDir})
+	return level, validator, err
+}
 
 // bulkFlags are the flags `taxiid import` and `taxiid export` share.
 type bulkFlags struct {

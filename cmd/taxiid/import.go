@@ -19,7 +19,6 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/taxiid/taxiid/collections"
-	"github.com/taxiid/taxiid/stix"
 )
 
 // Bounds of an import's pipeline: the objects read but not yet stored, in
@@ -86,9 +85,8 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	bf.bind(fs, getenv)
-	levelName := fs.String("validation", envOr(getenv, "TAXIID_VALIDATION", "default"),
-		"validation level of collections without their own, as serve's --validation: strict, default or permissive (env TAXIID_VALIDATION)")
-	schemaDir := fs.String("schema-dir", getenv("TAXIID_SCHEMA_DIR"), "JSON schemas adding to or overriding the built-in ones, as serve's (env TAXIID_SCHEMA_DIR)")
+	var vf validationFlags
+	vf.bind(fs, getenv)
 	reportPath := fs.String("report", "", "write what happened to each object to this file, one JSON line per object")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, importUsage)
@@ -128,11 +126,7 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 			total = -1
 		}
 	}
-	level, err := stix.ParseLevel(*levelName)
-	if err != nil {
-		return fmt.Errorf("import: --validation: %w", err)
-	}
-	validator, err := stix.NewValidator(stix.Options{SchemaDir: *schemaDir})
+	level, validator, err := vf.validator()
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}

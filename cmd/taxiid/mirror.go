@@ -16,7 +16,6 @@ import (
 	"github.com/taxiid/taxiid/collections/mirror"
 	"github.com/taxiid/taxiid/collections/mongo"
 	"github.com/taxiid/taxiid/collections/sqlite"
-	"github.com/taxiid/taxiid/stix"
 	"github.com/taxiid/taxiid/taxii/metrics"
 )
 
@@ -106,9 +105,8 @@ func mirrorCommand(ctx context.Context, args []string, getenv func(string) strin
 	bf.bind(fs, getenv)
 	once := fs.String("once", "", "pull this source once, until caught up")
 	lease := fs.Duration("lease", mirror.DefaultLease, "how long the lease on a source outlives this process if it dies (renewed every third of it while pulling)")
-	levelName := fs.String("validation", envOr(getenv, "TAXIID_VALIDATION", "default"),
-		"validation level of collections without their own, as serve's --validation (env TAXIID_VALIDATION)")
-	schemaDir := fs.String("schema-dir", getenv("TAXIID_SCHEMA_DIR"), "JSON schemas adding to or overriding the built-in ones, as serve's (env TAXIID_SCHEMA_DIR)")
+	var vf validationFlags
+	vf.bind(fs, getenv)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, mirrorUsage)
 		fs.PrintDefaults()
@@ -129,11 +127,7 @@ func mirrorCommand(ctx context.Context, args []string, getenv func(string) strin
 	if *lease < time.Second {
 		return fmt.Errorf("mirror: --lease must be at least 1s, not %s", *lease)
 	}
-	level, err := stix.ParseLevel(*levelName)
-	if err != nil {
-		return fmt.Errorf("mirror: --validation: %w", err)
-	}
-	validator, err := stix.NewValidator(stix.Options{SchemaDir: *schemaDir})
+	level, validator, err := vf.validator()
 	if err != nil {
 		return fmt.Errorf("mirror: %w", err)
 	}
