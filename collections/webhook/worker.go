@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -199,6 +200,9 @@ type holding struct {
 	sub     Subscription
 	until   time.Time
 	nextDue time.Time
+	// quiet: at this step, nothing was added to the collection after the
+	// cursor (its watermark is not past it), so there is nothing to scan.
+	quiet bool
 }
 
 // Step takes free subscriptions, renews the leases of this process that
@@ -238,6 +242,7 @@ func (w *Worker) Step(ctx context.Context) {
 		}
 	}
 	w.mu.Unlock()
+	w.markQuiet(ctx, serve)
 	for i, h := range serve {
 		select {
 		case w.sem <- struct{}{}:
@@ -254,6 +259,33 @@ func (w *Worker) Step(ctx context.Context) {
 			defer w.done(h.sub.ID)
 			w.serve(ctx, h)
 		}()
+	}
+}
+
+// markQuiet asks the store, in one call per MaxQueryValues collections,
+// where the collections of hs stand, and marks quiet the subscriptions
+// whose cursor is at or past it: an idle subscription then costs no query
+// of its own. On an error nothing is marked, and each scans as usual.
+func (w *Worker) markQuiet(ctx context.Context, hs []holding) {
+	var ids []string
+	for _, h := range hs {
+		if !slices.Contains(ids, h.sub.Collection) {
+			ids = append(ids, h.sub.Collection)
+		}
+	}
+	marks := make(map[string]time.Time, len(ids))
+	for chunk := range slices.Chunk(ids, collections.MaxQueryValues) {
+		m, err := w.objects.Watermarks(ctx, chunk)
+		if err != nil {
+			return
+		}
+		for id, t := range m {
+			marks[id] = t
+		}
+	}
+	for i := range hs {
+		mark, ok := marks[hs[i].sub.Collection]
+		hs[i].quiet = ok && !mark.After(hs[i].sub.Cursor)
 	}
 }
 
@@ -287,15 +319,18 @@ func (w *Worker) update(id string, cursor, nextDue time.Time, drop bool) {
 // serve queues the new versions of one leased subscription and sends its
 // due deliveries. Due deliveries are looked for after new versions were
 // queued, when a retry falls due, and every dueEvery steps otherwise (for
-// redeliveries queued by other processes), so that an idle subscription
-// costs one query per step.
+// redeliveries queued by other processes); an idle subscription costs no
+// query of its own (markQuiet).
 func (w *Worker) serve(ctx context.Context, h holding) {
 	s := h.sub
 	log := w.o.Log.With("subscription", s.ID)
 	now := w.o.Now()
 	nextDue := h.nextDue
 	cond, ok := w.access(ctx, s.Organization, s.APIRoot, s.Collection)
-	if ok {
+	switch {
+	case !ok:
+		nextDue = time.Time{} // pending deliveries fail at once
+	case !h.quiet:
 		cursor, err := w.enqueue(ctx, s, cond)
 		switch {
 		case errors.Is(err, collections.ErrNotFound), errors.Is(err, collections.ErrConflict):
@@ -310,8 +345,6 @@ func (w *Worker) serve(ctx context.Context, h holding) {
 		if cursor.After(s.Cursor) {
 			s.Cursor, nextDue = cursor, time.Time{}
 		}
-	} else {
-		nextDue = time.Time{} // pending deliveries fail at once
 	}
 	if now.Before(nextDue) {
 		w.update(s.ID, s.Cursor, nextDue, false)
